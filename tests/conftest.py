@@ -1,0 +1,21 @@
+"""Shared fixtures: the real datasets (loaded once per test session) and small subsets."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The full, verified MNIST dataset (from the project's cache)."""
+    from mnist_core.data import load_dataset
+
+    return load_dataset("mnist")
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(mnist):
+    """A few hundred images: enough for one quick epoch."""
+    return mnist.subset(train_size=600, test_size=200, seed=0)
