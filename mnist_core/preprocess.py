@@ -43,6 +43,8 @@ CROP_THRESHOLD = 0.1
 MIN_INK_AREA_FRACTION = 1e-4
 
 ACCEPTED_IMAGE_FILES = "PNG, JPEG, BMP, GIF, TIFF or WebP image files"
+# Larger files are reduced on loading (see load_image_file).
+MAX_IMAGE_SIDE = 2048
 # ITU-R 601-2 luma, the weights Pillow uses for convert("L").
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -90,7 +92,7 @@ def preprocess_drawing(image: np.ndarray) -> np.ndarray | None:
 
 
 def preprocess_drawing_steps(image: np.ndarray) -> PreprocessingSteps | None:
-    """Run `preprocess_drawing` and keep every intermediate image.
+    """Preprocess as `preprocess_drawing` does, keeping every intermediate image.
 
     Args:
         image: as for `preprocess_drawing`.
@@ -105,7 +107,7 @@ def preprocess_drawing_steps(image: np.ndarray) -> PreprocessingSteps | None:
     ink_rows, ink_columns = _ink_extent(inverted)
     if ink_rows is None:
         return None
-    cropped = inverted[ink_rows, ink_columns]
+    cropped = inverted[ink_rows, ink_columns].copy()
     fitted = _fit_into_box(cropped, FIT_SIZE)
     centred = _centre_by_mass(fitted, IMAGE_SIZE)
     return PreprocessingSteps(
@@ -159,6 +161,9 @@ def load_image_file(path: str | os.PathLike[str] | BinaryIO) -> np.ndarray:
     Returns:
         uint8 array: (H, W) for grey images without transparency, (H, W, 4) RGBA otherwise.
         A JPEG's EXIF orientation is applied; of an animated image, the first frame is read.
+        An image with a side over MAX_IMAGE_SIDE (2048) pixels is reduced to fit, keeping
+        its aspect ratio, so that a phone photo does not take gigabytes to preprocess
+        (the digit ends up 20 pixels high anyway).
     """
     is_file_object = hasattr(path, "read")
     name = getattr(path, "name", "<uploaded file>") if is_file_object else os.fspath(path)
@@ -175,8 +180,7 @@ def load_image_file(path: str | os.PathLike[str] | BinaryIO) -> np.ndarray:
     try:
         with Image.open(path) as opened:
             opened.load()
-            picture = ImageOps.exif_transpose(opened)
-            return _picture_to_array(picture)
+            picture = _to_grey_or_rgba(ImageOps.exif_transpose(opened))
     except UnidentifiedImageError:
         problem = "not an image Pillow can read"
     except Image.DecompressionBombError:
@@ -184,22 +188,27 @@ def load_image_file(path: str | os.PathLike[str] | BinaryIO) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as error:
         # Truncated or corrupt files raise OSError (and SyntaxError for some formats).
         problem = f"unreadable image ({error})"
+    else:
+        if max(picture.size) > MAX_IMAGE_SIDE:
+            picture.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Image.Resampling.BOX)
+        return np.array(picture)
     raise ValueError(f"Cannot read image {name!r}: {problem}. Expected {ACCEPTED_IMAGE_FILES}.")
 
 
-def _picture_to_array(picture: Image.Image) -> np.ndarray:
+def _to_grey_or_rgba(picture: Image.Image) -> Image.Image:
+    """Grey images without transparency become "L", everything else "RGBA"."""
     has_alpha = picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         "transparency" in picture.info
     )
     if has_alpha:
-        return np.asarray(picture.convert("RGBA"))
+        return picture.convert("RGBA")
     if picture.mode.startswith("I;16"):
         # 16-bit grey: scale to 8 bits (convert("L") would clip instead).
         sixteen_bit = np.asarray(picture, dtype=np.uint16).astype(np.float32)
-        return np.round(sixteen_bit / 257.0).astype(np.uint8)
+        return Image.fromarray(np.round(sixteen_bit / 257.0).astype(np.uint8))
     if picture.mode in ("1", "L", "I", "F"):
-        return np.asarray(picture.convert("L"))
-    return np.asarray(picture.convert("RGBA"))
+        return picture.convert("L")
+    return picture.convert("RGBA")
 
 
 def _validate_image(image: np.ndarray, name: str) -> np.ndarray:
@@ -243,11 +252,12 @@ def _to_grey(image: np.ndarray) -> np.ndarray:
     grey = image[:, :, :3] @ _LUMA_WEIGHTS if channels in (3, 4) else image[:, :, 0].copy()
     if channels in (2, 4):
         alpha = image[:, :, -1]
-        # The canvas sends a stroke on a fully transparent background: paper is white,
-        # unless what is visible is light (white ink), which then goes on black paper.
+        # The canvas sends strokes on a fully transparent background: paper is white,
+        # unless the strokes are light (white ink), which then go on black paper. When
+        # most of the image is opaque, it carries its own paper: transparent margins go white.
         paper = np.float32(1.0)
         alpha_sum = float(alpha.sum())
-        if alpha_sum > 0 and float((grey * alpha).sum()) > 0.5 * alpha_sum:
+        if 0 < alpha_sum < 0.5 * alpha.size and float((grey * alpha).sum()) > 0.5 * alpha_sum:
             paper = np.float32(0.0)
         grey = grey * alpha + paper * (1 - alpha)
     return np.clip(grey, 0.0, 1.0, out=grey).astype(np.float32, copy=False)

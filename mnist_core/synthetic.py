@@ -200,15 +200,15 @@ def _place(
 
 
 def _compose(alpha: np.ndarray, ink: str, background: str) -> np.ndarray:
-    ink_level = 0.0 if ink == "dark" else 255.0
+    coverage = np.round(alpha * 255).astype(np.uint8)
     rgba = np.empty(alpha.shape + (4,), dtype=np.uint8)
     if background == "transparent":
-        # Like the browser canvas: colour where there is ink, (0, 0, 0, 0) elsewhere.
-        rgba[..., :3] = np.where(alpha > 0, np.uint8(ink_level), np.uint8(0))[..., None]
-        rgba[..., 3] = np.round(alpha * 255).astype(np.uint8)
+        # Like the browser canvas: the pen's colour where there is ink, (0, 0, 0, 0) elsewhere.
+        ink_level = np.uint8(0 if ink == "dark" else 255)
+        rgba[..., :3] = np.where(coverage > 0, ink_level, np.uint8(0))[..., None]
+        rgba[..., 3] = coverage
         return rgba
-    paper_level = 255.0 if background == "white" else 0.0
-    grey = paper_level + (ink_level - paper_level) * alpha
-    rgba[..., :3] = np.round(grey).astype(np.uint8)[..., None]
+    # Opaque paper: dark ink on white paper, or light ink on black paper.
+    rgba[..., :3] = (255 - coverage if ink == "dark" else coverage)[..., None]
     rgba[..., 3] = 255
     return rgba
