@@ -2,33 +2,80 @@
 
 Commands:
     prepare-data  Load a dataset, verify it against its checksums and cache it.
+    presets       List the presets with their description and parameter count.
+    train         Train a preset with a progress bar and save it to the model store.
+    models        List the stored models (broken entries too, with the reason).
+    evaluate      Accuracy, loss, per-class report and confusion matrix of a stored model.
+    predict       Classify image files the way the drawing page does.
 
 Every command prints what it did on stdout. Errors print one line, ``error: ...``, on stderr
-and exit with status 2; the user never sees a traceback.
+and exit with status 2 (130 after Ctrl-C); the user never sees a traceback.
 
 Adding a command: write a function ``<command>(args) -> int`` below, and register it in
 `build_parser` with ``subparser.set_defaults(handler=<command>)``. Import heavy modules
-(TensorFlow, Keras) inside the function, so that `--help` and the other commands stay fast.
+(TensorFlow, Keras) inside the function, and call `import_keras()` before the first use of
+Keras, so that `--help`, `presets` and `models` stay fast and TensorFlow's start-up lines stay
+off the terminal.
 """
 
 import argparse
 import contextlib
+import datetime
+import json
+import math
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import IO, Any, NoReturn
 
-from mnist_core.data import DATASET_NAMES, DatasetUnavailableError, cache_path, load_dataset
+from mnist_core.backend import import_keras, native_stderr_silenced
+from mnist_core.data import (
+    DATASET_NAMES,
+    Dataset,
+    DatasetUnavailableError,
+    cache_path,
+    load_dataset,
+)
+from mnist_core.store import ModelStoreError
+from mnist_core.train import BatchProgress, EpochMetrics, TrainingObserver, TrainingPlan
 
 ERROR_EXIT_STATUS = 2
+# 128 + SIGINT, what a shell reports for a program stopped by Ctrl-C.
+INTERRUPTED_EXIT_STATUS = 130
+PROGRESS_BAR_WIDTH = 30
+# Noise added by `predict --noise` is drawn from this seed, so a run can be repeated.
+NOISE_SEED = 0
+# Images per model call in `predict`: large enough that a thousand files take a few calls,
+# small enough to bound the memory of a CNN's activations.
+PREDICT_BATCH_SIZE = 1024
+BLANK_IMAGE_NOTE = "blank image: no ink found, nothing to classify"
+
+
+class CommandError(Exception):
+    """A command could not do what was asked; the message is one line for the user."""
+
+    def __init__(self, message: str, exit_status: int = ERROR_EXIT_STATUS) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
 
 # Errors that a user can cause or fix: reported in one line. Anything else is a bug.
-USER_ERRORS = (ValueError, DatasetUnavailableError, OSError)
+USER_ERRORS = (ValueError, DatasetUnavailableError, OSError, ModelStoreError)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse with usage errors in the one-line form of every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ERROR_EXIT_STATUS, f"error: {message}; see `{self.prog} --help`.\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the whole command line, one subparser per command."""
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="python -m mnist_core",
         description="Work with the MNIST playground from the command line.",
     )
@@ -48,7 +95,129 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prepare.set_defaults(handler=prepare_data)
 
+    presets_parser = subparsers.add_parser(
+        "presets",
+        help="list the presets",
+        description="List every preset with its parameter count and what it teaches.",
+    )
+    presets_parser.set_defaults(handler=presets)
+
+    train_parser = subparsers.add_parser(
+        "train",
+        help="train a preset and save the model",
+        description=(
+            "Train a preset, showing progress per epoch, and save the model to the model "
+            "store ($MNIST_MODELS_DIR, default <repo>/models). Ctrl-C stops after the current "
+            "batch and saves the model trained so far (when at least one epoch completed)."
+        ),
+    )
+    # No `choices`: an unknown preset is reported with the list of presets, in one line.
+    train_parser.add_argument(
+        "--preset", required=True, metavar="NAME", help="preset to train (see `presets`)"
+    )
+    train_parser.add_argument(
+        "--epochs", type=int, metavar="N", help="number of epochs (default: the preset's)"
+    )
+    train_parser.add_argument(
+        "--name", metavar="NAME", help="name to save the model under (default: the preset's)"
+    )
+    train_parser.add_argument(
+        "--train-size",
+        type=int,
+        metavar="N",
+        help="train on a random subset of N training images, for quick runs (default: all)",
+    )
+    train_parser.add_argument(
+        "--overwrite", action="store_true", help="replace a stored model of the same name"
+    )
+    train_parser.set_defaults(handler=train)
+
+    models_parser = subparsers.add_parser(
+        "models",
+        help="list the stored models",
+        description="List the stored models; broken entries are listed with the reason.",
+    )
+    models_parser.set_defaults(handler=models)
+
+    evaluate_parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a stored model on its test set",
+        description=(
+            "Evaluate a stored model on the test set of its dataset: accuracy, loss, "
+            "per-class precision, recall and F1, and the confusion matrix."
+        ),
+    )
+    evaluate_parser.add_argument(
+        "--model", required=True, metavar="NAME", help="stored model (see `models`)"
+    )
+    evaluate_parser.add_argument(
+        "--json", action="store_true", help="print the report as JSON instead of text"
+    )
+    evaluate_parser.set_defaults(handler=evaluate)
+
+    predict_parser = subparsers.add_parser(
+        "predict",
+        help="classify image files",
+        description=(
+            "Classify image files with the preprocessing of the drawing page (cropped, fitted "
+            "into 20x20 and centred by mass, like MNIST). A blank image is reported, not an "
+            "error; a missing or unreadable file is, before any model is loaded."
+        ),
+    )
+    predict_parser.add_argument(
+        "--model",
+        default="default",
+        metavar="NAME",
+        help="stored model (default: default)",
+    )
+    predict_parser.add_argument(
+        "--json", action="store_true", help="print a JSON list, one object per file"
+    )
+    predict_parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        metavar="SIGMA",
+        help=(
+            "add Gaussian noise of this standard deviation (on the [0, 1] pixel scale) after "
+            "preprocessing, seeded so that runs repeat (default: 0, none)"
+        ),
+    )
+    predict_parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    predict_parser.set_defaults(handler=predict)
+
     return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status.
+
+    Args:
+        argv: Arguments without the program name; None (default) means sys.argv[1:].
+    """
+    # TensorFlow's C++ start-up lines (missing CUDA drivers...) are noise on the command line.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        # argparse prints usage errors (one line, see _ArgumentParser) and --help itself.
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_request:
+        return exit_request.code if isinstance(exit_request.code, int) else ERROR_EXIT_STATUS
+    try:
+        return args.handler(args)
+    except CommandError as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return error.exit_status
+    except USER_ERRORS as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT_STATUS
+    except Exception as error:  # a bug; still one line, with enough to report it
+        print(f"error: unexpected {type(error).__name__}: {_one_line(error)}", file=sys.stderr)
+    return ERROR_EXIT_STATUS
+
+
+# --- prepare-data ----------------------------------------------------------------------------
 
 
 def prepare_data(args: argparse.Namespace) -> int:
@@ -57,12 +226,10 @@ def prepare_data(args: argparse.Namespace) -> int:
     Args:
         args: Parsed arguments with `dataset`, one of DATASET_NAMES.
     """
-    with warnings.catch_warnings(record=True) as caught, native_stderr_silenced():
-        warnings.simplefilter("always")
-        dataset = load_dataset(args.dataset)
+    dataset, caught = _load_dataset_quietly(args.dataset)
     cache = cache_path(args.dataset)
     if not cache.is_file():
-        reasons = "; ".join(str(warning.message) for warning in caught)
+        reasons = "; ".join(caught)
         raise OSError(
             f"{args.dataset} loaded and verified, but its cache {cache} could not be written"
             + (f" ({reasons})" if reasons else "")
@@ -77,49 +244,521 @@ def prepare_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line and return its exit status.
+# --- presets ---------------------------------------------------------------------------------
+
+
+def presets(args: argparse.Namespace) -> int:
+    """Print one line per preset: name, parameter count and description (no TensorFlow).
 
     Args:
-        argv: Arguments without the program name; None (default) means sys.argv[1:].
+        args: Parsed arguments (none used).
     """
-    # TensorFlow's C++ start-up lines (missing CUDA drivers...) are noise on the command line.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        # argparse prints usage errors and --help itself, then exits (status 2 or 0).
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_request:
-        return exit_request.code if isinstance(exit_request.code, int) else ERROR_EXIT_STATUS
-    try:
-        return args.handler(args)
-    except USER_ERRORS as error:
-        print(f"error: {_one_line(error)}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-    except Exception as error:  # a bug; still one line, with enough to report it
-        print(f"error: unexpected {type(error).__name__}: {_one_line(error)}", file=sys.stderr)
-    return ERROR_EXIT_STATUS
+    from mnist_core.model import count_parameters
+    from mnist_core.presets import DEFAULT_PRESET_NAME, PRESETS
+
+    rows = [
+        (
+            name + (" (default)" if name == DEFAULT_PRESET_NAME else ""),
+            f"{count_parameters(preset.config):,}",
+            preset.description,
+        )
+        for name, preset in PRESETS.items()
+    ]
+    _print_table(("preset", "parameters", "description"), rows, right_aligned={1})
+    return 0
+
+
+# --- train -----------------------------------------------------------------------------------
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train a preset with a progress bar, then save the model under `--name`.
+
+    Args:
+        args: Parsed arguments: `preset`, `epochs` (None: the preset's), `name` (None: the
+            preset's name), `train_size` (None: all), `overwrite`.
+    """
+    from mnist_core.model import validate_config
+    from mnist_core.presets import get_preset
+    from mnist_core.store import model_exists, models_directory, validate_model_name
+
+    # Everything a user can get wrong is checked before the data, TensorFlow and the training.
+    preset = get_preset(args.preset)
+    name = validate_model_name(args.name if args.name is not None else preset.name)
+    config = preset.config if args.epochs is None else preset.config.replace(epochs=args.epochs)
+    validate_config(config)
+    if not args.overwrite and model_exists(name):
+        raise ValueError(
+            f"a model named {name!r} is already stored in {models_directory()}; "
+            "choose another --name or pass --overwrite to replace it."
+        )
+    dataset = _load_dataset(config.dataset)
+    if args.train_size is not None:
+        available = len(dataset.y_train)
+        if not 1 <= args.train_size <= available:
+            raise ValueError(
+                f"--train-size must be an integer from 1 to {available}, got {args.train_size}."
+            )
+        dataset = dataset.subset(args.train_size, None, seed=config.seed)
+
+    import_keras()
+    from mnist_core.store import save_model
+    from mnist_core.train import STOP_NAN, STOP_REQUESTED, train_model
+
+    progress = ProgressPrinter(sys.stdout)
+    print(f"training preset {preset.name} as model {name!r}")
+    with _stop_on_interrupt(progress):
+        result = train_model(config, dataset, progress)
+    progress.finish()
+
+    if result.stop_reason == STOP_NAN:
+        raise CommandError(f"{result.message} Nothing was saved.")
+    if result.epochs_completed == 0:  # only a stop request ends a run this early
+        raise CommandError(
+            "training stopped (Ctrl-C) before the first epoch ended; nothing was saved.",
+            INTERRUPTED_EXIT_STATUS,
+        )
+    if result.stop_reason == STOP_REQUESTED:
+        print(
+            f"stopped on request (Ctrl-C) after {result.epochs_completed} of {config.epochs} "
+            "epoch(s); saving the model trained so far"
+        )
+    print(
+        f"test accuracy {result.test_accuracy:.2%} (test loss {result.test_loss:.4f}) after "
+        f"{result.epochs_completed} epoch(s), {result.training_seconds:.1f} s of training"
+    )
+    stored = save_model(
+        result.model,
+        name,
+        config=config,
+        metrics=result.metrics(),
+        history=[epoch.to_dict() for epoch in result.history],
+        dataset=dataset.name,
+        training_seconds=result.training_seconds,
+        extras={"weight_summaries": result.weight_summaries},
+        overwrite=args.overwrite,
+    )
+    print(f"saved {stored.model_path} and {stored.metadata_path}")
+    return 0
+
+
+class ProgressPrinter(TrainingObserver):
+    """A training observer that prints a progress bar per epoch and carries Ctrl-C stop requests.
+
+    On a terminal the bar is redrawn in place (``\\r``) from `on_batch`; elsewhere (a pipe, a
+    log file) only the final line of each epoch is printed, with the validation metrics.
+
+    Args:
+        stream: where to print (default sys.stdout).
+        interactive: redraw in place; default: whether `stream` is a terminal.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, interactive: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        if interactive is None:
+            isatty = getattr(self.stream, "isatty", None)
+            interactive = bool(isatty and isatty())
+        self.interactive = interactive
+        self._stop = threading.Event()
+        self._stop_announced = False
+        self._drawn_width = 0  # characters of the bar now on the line; 0: the line is clean
+
+    def on_train_begin(self, plan: TrainingPlan) -> None:
+        """Print what the run is about to do."""
+        validation = (
+            f"{plan.validation_samples} held out for validation"
+            if plan.validation == "split"
+            else f"validation on the {plan.validation_samples} test images"
+        )
+        self._print_line(
+            f"{plan.epochs} epoch(s) of {plan.batches_per_epoch} batches: "
+            f"{plan.train_samples} training images, {validation}"
+        )
+
+    def on_batch(self, progress: BatchProgress) -> None:
+        """Redraw the bar of the current epoch (terminal only)."""
+        if not self.interactive:
+            return
+        fraction = progress.batch / progress.batches_per_epoch
+        line = (
+            f"{_epoch_bar(progress.epoch, progress.epochs, fraction)} "
+            f"loss {progress.loss:.4f} accuracy {progress.accuracy:.4f} | "
+            f"{progress.samples_per_second:.0f} samples/s"
+        )
+        if math.isfinite(progress.seconds_left):
+            line += f" | {progress.seconds_left:.0f} s left"
+        self._draw(line)
+
+    def on_epoch(self, metrics: EpochMetrics, weight_summary: list[dict[str, Any]]) -> None:
+        """Print the final line of an epoch, with the validation metrics."""
+        self._print_line(
+            f"{_epoch_bar(metrics.epoch, metrics.epochs, 1.0)} "
+            f"loss {metrics.loss:.4f} accuracy {metrics.accuracy:.4f} "
+            f"val_loss {metrics.val_loss:.4f} val_accuracy {metrics.val_accuracy:.4f} | "
+            f"{metrics.samples_per_second:.0f} samples/s"
+        )
+
+    def should_stop(self) -> bool:
+        """True once a stop was requested (Ctrl-C); says so once."""
+        if not self._stop.is_set():
+            return False
+        if not self._stop_announced:
+            self._stop_announced = True
+            self._print_line("Ctrl-C: stopping after this batch (press it again to abort)")
+        return True
+
+    # Stop requests and clean-up.
+
+    def request_stop(self) -> None:
+        """Ask the run to stop after the current batch; safe from a signal handler."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether a stop was requested."""
+        return self._stop.is_set()
+
+    def finish(self) -> None:
+        """End a bar left on the line, so that what follows starts on a new line."""
+        if self._drawn_width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn_width = 0
+
+    def _draw(self, line: str) -> None:
+        padding = " " * max(0, self._drawn_width - len(line))
+        self.stream.write(f"\r{line}{padding}")
+        self.stream.flush()
+        self._drawn_width = len(line)
+
+    def _print_line(self, line: str) -> None:
+        if self._drawn_width:
+            self._draw(line)
+            self.stream.write("\n")
+            self._drawn_width = 0
+        else:
+            self.stream.write(f"{line}\n")
+        self.stream.flush()
+
+
+def _epoch_bar(epoch: int, epochs: int, fraction: float) -> str:
+    filled = round(PROGRESS_BAR_WIDTH * fraction)
+    bar = "#" * filled + "-" * (PROGRESS_BAR_WIDTH - filled)
+    return f"epoch {epoch}/{epochs} [{bar}] {fraction:4.0%}"
 
 
 @contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for a while, then restore it.
+def _stop_on_interrupt(progress: ProgressPrinter) -> Iterator[None]:
+    """Turn the first Ctrl-C into a stop request; a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
 
-    Importing TensorFlow writes start-up lines (oneDNN, absl) from C++ straight to the file
-    descriptor, past TF_CPP_MIN_LOG_LEVEL and sys.stderr. Commands wrap such imports in this;
-    their own errors are raised as exceptions and printed by `main` after it is restored.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
+    def handle_interrupt(signal_number: int, frame: Any) -> None:
+        if progress.stop_requested:
+            raise KeyboardInterrupt
+        # Only set a flag here: printing from a signal handler can collide with a print in
+        # progress. The observer announces the stop when it is next polled.
+        progress.request_stop()
+
+    previous = signal.signal(signal.SIGINT, handle_interrupt)
     try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
         yield
     finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+        signal.signal(signal.SIGINT, previous)
 
 
-def _one_line(error: BaseException) -> str:
+# --- models ----------------------------------------------------------------------------------
+
+
+def models(args: argparse.Namespace) -> int:
+    """List the stored models without loading them (no TensorFlow).
+
+    Args:
+        args: Parsed arguments (none used).
+    """
+    from mnist_core.store import list_models, models_directory
+
+    directory = models_directory()
+    entries = list_models()
+    if not entries:
+        print(
+            f"no models in {directory}; train one with "
+            "`python -m mnist_core train --preset cnn_fast --name default`"
+        )
+        return 0
+    print(f"models in {directory}:")
+    rows = []
+    for entry in entries:
+        if entry.error is not None:
+            rows.append((entry.name, f"broken: {entry.error}", "", "", ""))
+            continue
+        metadata = entry.metadata or {}
+        accuracy = (metadata.get("metrics") or {}).get("test_accuracy")
+        rows.append(
+            (
+                entry.name,
+                metadata["dataset"],
+                f"{accuracy:.2%}" if isinstance(accuracy, int | float) else "-",
+                f"{metadata['parameter_count']:,}",
+                _format_timestamp(metadata["created_at"]),
+            )
+        )
+    # A broken entry's reason spans the other columns; keep it out of the width computation.
+    _print_table(
+        ("name", "dataset", "test accuracy", "parameters", "created"),
+        rows,
+        right_aligned={2, 3},
+        spanning=lambda row: row[1].startswith("broken: "),
+    )
+    return 0
+
+
+def _format_timestamp(text: str) -> str:
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.utcoffset() == datetime.timedelta(0):
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.strftime("%Y-%m-%d %H:%M %z")
+
+
+# --- evaluate --------------------------------------------------------------------------------
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a stored model on the test set of its dataset.
+
+    Args:
+        args: Parsed arguments: `model` (a stored model's name), `json` (print JSON).
+    """
+    from mnist_core.evaluate import LOSS_NAMES, evaluate_model
+
+    entry = _find_stored_model(args.model)
+    metadata = entry.metadata or {}
+    dataset = _load_dataset(metadata["dataset"])
+    loss = (metadata.get("config") or {}).get("loss")
+    if loss not in LOSS_NAMES:
+        loss = "categorical_crossentropy"
+    model = _load_stored_model(entry.name)
+    report = evaluate_model(
+        model, dataset.x_test, dataset.y_test, class_names=dataset.class_names, loss=loss
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    print(f"model {entry.name!r} on the {dataset.name} test set ({report.num_examples} images)")
+    print(f"accuracy {report.accuracy:.2%}  loss {report.loss:.4f} ({report.loss_name})")
+    print()
+    print(report.format_classification_report(digits=4))
+    print(format_confusion_matrix(report.confusion_matrix, report.class_names))
+    return 0
+
+
+def format_confusion_matrix(matrix: Any, class_names: Sequence[str]) -> str:
+    """The confusion matrix as a text table: rows are true classes, columns predictions.
+
+    Args:
+        matrix: (K, K) counts, ``matrix[true, predicted]``.
+        class_names: the K class names; columns are headed by class index.
+    """
+    count_width = max(4, len(str(int(matrix.max()))) + 1)
+    label_width = max(len(name) for name in class_names)
+    lines = ["confusion matrix (rows: true class, columns: predicted class)"]
+    if any(name != str(index) for index, name in enumerate(class_names)):
+        lines.append(
+            "columns: " + ", ".join(f"{index} = {name}" for index, name in enumerate(class_names))
+        )
+    header = " " * label_width + "".join(
+        f"{index:>{count_width}}" for index in range(len(class_names))
+    )
+    lines.append(header)
+    for name, row in zip(class_names, matrix):
+        lines.append(f"{name:>{label_width}}" + "".join(f"{int(c):>{count_width}}" for c in row))
+    return "\n".join(lines)
+
+
+# --- predict ---------------------------------------------------------------------------------
+
+
+def predict(args: argparse.Namespace) -> int:
+    """Classify image files: all are read and preprocessed first, then one `predict_batch` call.
+
+    Args:
+        args: Parsed arguments: `images` (paths), `model` (a stored model's name), `json`,
+            `noise` (standard deviation of Gaussian noise added after preprocessing).
+    """
+    import numpy as np
+
+    from mnist_core.preprocess import add_gaussian_noise, load_image_file, preprocess_drawing
+
+    if not (math.isfinite(args.noise) and 0.0 <= args.noise <= 1.0):
+        raise ValueError(
+            f"--noise must be a number from 0 to 1 (a standard deviation on the [0, 1] pixel "
+            f"scale), got {args.noise}."
+        )
+    entry = _find_stored_model(args.model)
+    # Missing files first (cheap), so that a typo in the last of a thousand paths is
+    # reported at once; load_image_file's message names the problem.
+    for path in args.images:
+        if not os.path.isfile(path):
+            load_image_file(path)
+    # Only the (28, 28) results are kept: a thousand canvas-sized RGBA images take 300 MB.
+    prepared = [preprocess_drawing(load_image_file(path)) for path in args.images]
+
+    inked = [index for index, image in enumerate(prepared) if image is not None]
+    class_names = _class_names_of(entry.metadata or {})
+    results = [_prediction_result(path, None, class_names) for path in args.images]
+    if inked:
+        from mnist_core.predict import predict_batch
+
+        batch = np.stack([prepared[index] for index in inked])
+        if args.noise > 0:
+            batch = add_gaussian_noise(batch, args.noise, seed=NOISE_SEED)
+        model = _load_stored_model(entry.name)
+        probabilities = predict_batch(model, batch, batch_size=PREDICT_BATCH_SIZE)
+        for index, row in zip(inked, probabilities):
+            results[index] = _prediction_result(args.images[index], row, class_names)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    show_names = any(name != str(index) for index, name in enumerate(class_names))
+    lines = []
+    for result in results:
+        if result["digit"] is None:
+            lines.append(f"{result['file']}: no digit ({result['note']})")
+            continue
+        label = str(result["digit"])
+        if show_names:
+            label += f" {result['class_name']}"
+        lines.append(f"{result['file']}: {label} ({result['confidence']:.1%})")
+    print("\n".join(lines))
+    return 0
+
+
+def _prediction_result(path: str, probabilities: Any, class_names: Sequence[str]) -> dict[str, Any]:
+    """The JSON object of one file; `probabilities` None means a blank image."""
+    if probabilities is None:
+        return {
+            "file": path,
+            "digit": None,
+            "class_name": None,
+            "confidence": None,
+            "probabilities": None,
+            "note": BLANK_IMAGE_NOTE,
+        }
+    digit = int(probabilities.argmax())
+    return {
+        "file": path,
+        "digit": digit,
+        "class_name": class_names[digit] if digit < len(class_names) else str(digit),
+        "confidence": float(probabilities[digit]),
+        "probabilities": [float(value) for value in probabilities],
+        "note": None,
+    }
+
+
+def _class_names_of(metadata: dict[str, Any]) -> tuple[str, ...]:
+    from mnist_core.data import FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES
+
+    if metadata.get("dataset") == "fashion_mnist":
+        return FASHION_MNIST_CLASS_NAMES
+    return MNIST_CLASS_NAMES
+
+
+# --- shared helpers --------------------------------------------------------------------------
+
+
+def _load_dataset_quietly(name: str) -> tuple[Dataset, list[str]]:
+    """Load a dataset with TensorFlow's start-up lines silenced; return it and any warnings."""
+    with warnings.catch_warnings(record=True) as caught, native_stderr_silenced():
+        warnings.simplefilter("always")
+        dataset = load_dataset(name)
+    return dataset, [str(warning.message) for warning in caught]
+
+
+def _load_dataset(name: str) -> Dataset:
+    """Load a dataset; its warnings (a cache that could not be written) become notes."""
+    dataset, notes = _load_dataset_quietly(name)
+    for note in notes:
+        print(f"note: {_one_line(note)}", file=sys.stderr)
+    return dataset
+
+
+def _find_stored_model(name: str) -> Any:
+    """Return the usable store entry `name` (a StoredModel), without loading TensorFlow.
+
+    Raises ModelNotFoundError or BrokenModelError with a message that says what to do.
+    """
+    from mnist_core.store import (
+        BrokenModelError,
+        ModelNotFoundError,
+        list_models,
+        models_directory,
+        validate_model_name,
+    )
+
+    validate_model_name(name)
+    entries = {entry.name: entry for entry in list_models()}
+    if name not in entries:
+        usable = [entry_name for entry_name, entry in entries.items() if entry.is_valid]
+        listing = f"stored models: {', '.join(usable)}" if usable else "no models are stored"
+        raise ModelNotFoundError(
+            f"no model named {name!r} in {models_directory()} ({listing}); see "
+            "`python -m mnist_core models`, or train one with "
+            f"`python -m mnist_core train --preset cnn_fast --name {name}`."
+        )
+    entry = entries[name]
+    if entry.error is not None:
+        raise BrokenModelError(
+            f"model {name!r} is broken: {entry.error}; retrain it with "
+            f"`python -m mnist_core train --preset PRESET --name {name} --overwrite`."
+        )
+    return entry
+
+
+def _load_stored_model(name: str) -> Any:
+    """Import Keras quietly and load a stored model (a keras.Model)."""
+    import_keras()
+    from mnist_core.store import load_model
+
+    with warnings.catch_warnings():
+        # Keras warns about optimizer variables it does not restore: nothing for a user.
+        warnings.simplefilter("ignore")
+        return load_model(name).model
+
+
+def _print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right_aligned: Collection[int] = (),
+    spanning: Callable[[Sequence[str]], bool] | None = None,
+) -> None:
+    """Print rows in columns; `spanning(row)` marks rows whose second cell runs to the end."""
+    measured = [row for row in rows if not (spanning and spanning(row))]
+    widths = [
+        max([len(header)] + [len(row[column]) for row in measured])
+        for column, header in enumerate(headers)
+    ]
+    last = len(headers) - 1
+
+    def format_row(row: Sequence[str]) -> str:
+        if spanning and spanning(row):
+            return f"{row[0]:<{widths[0]}}  {row[1]}"
+        cells = [
+            cell.rjust(widths[column])
+            if column in right_aligned
+            else (cell if column == last else cell.ljust(widths[column]))
+            for column, cell in enumerate(row)
+        ]
+        return "  ".join(cells).rstrip()
+
+    print(format_row(headers))
+    for row in rows:
+        print(format_row(row))
+
+
+def _one_line(error: BaseException | str) -> str:
     return " ".join(str(error).split()) or type(error).__name__

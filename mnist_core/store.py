@@ -227,8 +227,6 @@ def load_model(name: str, models_dir: str | os.PathLike[str] | None = None) -> L
         name: the model name.
         models_dir: the models directory (default: ``models_directory()``).
     """
-    import keras
-
     name = validate_model_name(name)
     directory = _directory(models_dir)
     model_path, metadata_path = _entry_paths(name, directory)
@@ -243,6 +241,10 @@ def load_model(name: str, models_dir: str | os.PathLike[str] | None = None) -> L
         raise BrokenModelError(
             f"{_display_path(model_path)} could not be loaded: {entry.error}. Delete it or retrain."
         )
+    # Only now, with the entry known to be whole, pay for importing TensorFlow.
+    from mnist_core.backend import import_keras
+
+    keras = import_keras()
     try:
         model = keras.saving.load_model(model_path, safe_mode=True)
     except Exception as error:
