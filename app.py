@@ -4,17 +4,17 @@ import streamlit as st
 
 from pages.common import init_shared_state
 
-st.set_page_config(page_title="MNIST Playground", page_icon="✏️", layout="wide")
+st.set_page_config(page_title="MNIST Playground", page_icon=":material/draw:", layout="wide")
 init_shared_state()
 
 navigation = st.navigation(
     [
-        st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw", default=True),
-        st.Page("pages/data.py", title="Data", icon="🔢", url_path="data"),
-        st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
-        st.Page("pages/evaluate.py", title="Evaluate", icon="📊", url_path="evaluate"),
-        st.Page("pages/inside.py", title="Inside the network", icon="🔬", url_path="inside"),
-        st.Page("pages/fit_line.py", title="Fit a line", icon="📈", url_path="fit_line"),
+        st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/grid_on:", url_path="data"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
+        st.Page("pages/inside.py", title="Inside the network", icon=":material/biotech:", url_path="inside"),
+        st.Page("pages/fit_line.py", title="Fit a line", icon=":material/show_chart:", url_path="fit_line"),
     ]
 )
 st.sidebar.caption(

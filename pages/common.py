@@ -25,6 +25,22 @@ SHARED_STATE_DEFAULTS: dict[str, Any] = {
 }
 
 
+def ensure_entry_point() -> None:
+    """Send a visit through app.py even when a fresh server is opened straight at a page's URL.
+
+    Streamlit's first multipage design ran any file of a `pages/` folder beside the entry
+    script on its own. Until app.py has called `st.navigation` once, a fresh server still does
+    so for a direct link such as /evaluate: no shared state, the wrong sidebar. Every page
+    calls this first; in that case it turns the old mode off and reruns, and the rerun goes
+    through app.py, which shows the page that was asked for.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def init_shared_state() -> None:
     """Create the shared session-state keys (called by app.py on every run)."""
     for key, value in SHARED_STATE_DEFAULTS.items():
