@@ -1,0 +1,376 @@
+"""Draw: a digit on a canvas, the model's reading of it, and how the drawing became 28x28."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import streamlit as st
+from PIL import Image, ImageOps
+
+from mnist_core.predict import Prediction, predict_image
+from mnist_core.preprocess import (
+    ACCEPTED_IMAGE_FILES,
+    PreprocessingSteps,
+    add_gaussian_noise,
+    load_image_file,
+    preprocess_drawing_steps,
+)
+from mnist_core.tally import DrawingTally
+from pages.common import ModelHandle, ensure_entry_point, model_picker
+
+CANVAS_SIZE = 280
+# Side of the small pictures (pixels); 28x28 images are enlarged 5x without smoothing.
+PICTURE_SIZE = 140
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"]
+
+ensure_entry_point()
+st.session_state.setdefault("draw_canvas_version", 0)  # part of the canvas key: +1 clears it
+st.session_state.setdefault("draw_json", None)  # the canvas scene, to restore it after a visit
+st.session_state.setdefault("draw_png", None)  # the canvas image that goes with draw_json
+st.session_state.setdefault("draw_canvas_initial", None)  # what the mounted canvas was given
+st.session_state.setdefault("draw_steps", None)  # (png digest, PreprocessingSteps | None)
+st.session_state.setdefault("draw_noise_seed", 0)
+st.session_state.setdefault("draw_tally", {})  # model name -> DrawingTally
+
+
+def clear_canvas() -> None:
+    """A new canvas key gives an empty canvas; forget the drawing everywhere."""
+    st.session_state["draw_canvas_version"] += 1
+    st.session_state["draw_json"] = None
+    st.session_state["draw_png"] = None
+    st.session_state["draw_steps"] = None
+    st.session_state["current_drawing"] = None
+
+
+def reroll_noise() -> None:
+    st.session_state["draw_noise_seed"] += 1
+
+
+def record(model_name: str, true_label: int, predicted_label: int, drawing_id: str) -> None:
+    tallies = dict(st.session_state["draw_tally"])
+    tally = tallies.get(model_name, DrawingTally())
+    tallies[model_name] = tally.record(true_label, predicted_label, drawing_id)
+    st.session_state["draw_tally"] = tallies
+
+
+def reset_tally(model_name: str) -> None:
+    tallies = dict(st.session_state["draw_tally"])
+    tallies.pop(model_name, None)
+    st.session_state["draw_tally"] = tallies
+
+
+def picture(image: np.ndarray, box: int = PICTURE_SIZE, frame: bool = False) -> Image.Image:
+    """A float image in [0, 1] scaled to fit a `box`-pixel square; enlarged without smoothing.
+
+    Args:
+        image: (H, W) float image in [0, 1].
+        box: side of the square the picture must fit, in pixels.
+        frame: draw a thin grey frame (for white pictures on the white page).
+    """
+    height, width = image.shape
+    scale = box / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
+    pixels = Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8))
+    resized = pixels.resize(size, resample)
+    return ImageOps.expand(resized, border=1, fill=200) if frame else resized
+
+
+def drawing_steps(png: bytes | None) -> tuple[str | None, PreprocessingSteps | None]:
+    """Preprocess the canvas image, once per distinct image (reruns reuse the result)."""
+    if png is None:
+        return None, None
+    digest = hashlib.sha1(png).hexdigest()[:16]
+    cached = st.session_state["draw_steps"]
+    if cached is not None and cached[0] == digest:
+        return digest, cached[1]
+    steps = preprocess_drawing_steps(load_image_file(io.BytesIO(png)))
+    st.session_state["draw_steps"] = (digest, steps)
+    return digest, steps
+
+
+def classify(handle: ModelHandle, image28: np.ndarray) -> Prediction | None:
+    """The model's reading of one image; on failure an error box and None."""
+    try:
+        return predict_image(handle.model, image28)
+    except Exception as error:  # a stored model can fail in any way Keras can
+        st.error(
+            f"The model {handle.name!r} could not read the drawing ({error}). "
+            "Pick another model, or retrain this one on the Train page."
+        )
+        return None
+
+
+def show_prediction(
+    prediction: Prediction, class_names: tuple[str, ...], image28: np.ndarray
+) -> None:
+    answer_column, image_column = st.columns([3, 2])
+    with answer_column:
+        st.metric("The model reads", class_names[prediction.digit])
+        st.caption(f"with {prediction.confidence:.1%} confidence")
+    with image_column:
+        st.image(picture(image28), caption="What the model sees: 28x28 pixels", width=PICTURE_SIZE)
+    long_names = max(len(name) for name in class_names) > 2
+    # A plain Vega-Lite spec: no Altair objects to build and validate on every stroke.
+    spec = {
+        "data": {
+            "values": [
+                {"class": name, "probability": probability, "chosen": index == prediction.digit}
+                for index, (name, probability) in enumerate(
+                    zip(class_names, prediction.probabilities)
+                )
+            ]
+        },
+        "mark": "bar",
+        "height": 180,
+        "encoding": {
+            "x": {
+                "field": "class",
+                "type": "nominal",
+                "sort": None,
+                "title": None,
+                "axis": {"labelAngle": -40 if long_names else 0, "labelOverlap": False},
+            },
+            "y": {
+                "field": "probability",
+                "type": "quantitative",
+                "scale": {"domain": [0, 1]},
+                "title": "probability",
+            },
+            "color": {
+                "condition": {"test": "datum.chosen", "value": "#e4572e"},
+                "value": "#9aa5b1",
+            },
+            "tooltip": [
+                {"field": "class", "type": "nominal"},
+                {"field": "probability", "type": "quantitative", "format": ".1%"},
+            ],
+        },
+    }
+    st.vega_lite_chart(spec, width="stretch")
+    st.caption(
+        "The network gives every class a probability; the tallest bar is its answer. "
+        "A confident network puts nearly everything on one bar."
+    )
+
+
+def show_steps(steps: PreprocessingSteps, noisy: np.ndarray | None) -> None:
+    pictures = [
+        (steps.grey, "1. Your drawing", "as the canvas sends it, 280x280 pixels"),
+        (steps.inverted, "2. Inverted", "MNIST digits are white ink on black"),
+        (steps.cropped, "3. Cropped", "cut to the ink, whatever its size and place"),
+        (steps.fitted, "4. Fitted to 20x20", "shrunk so the longer side is 20 pixels"),
+        (steps.centred, "5. Centred in 28x28", "centre of mass at the middle, like MNIST"),
+    ]
+    if noisy is not None:
+        pictures.append((noisy, "6. With noise", "random grey specks added on top"))
+    columns = st.columns(len(pictures))
+    for index, (column, (image, title, caption)) in enumerate(zip(columns, pictures)):
+        with column:
+            st.markdown(f"**{title}**")
+            shown = picture(image, frame=index == 0)
+            st.image(shown, width=shown.width)
+            st.caption(caption)
+
+
+def show_tally(handle: ModelHandle, prediction: Prediction | None, drawing_id: str | None) -> None:
+    tally: DrawingTally = st.session_state["draw_tally"].get(handle.name, DrawingTally())
+    names = handle.class_names
+    st.subheader("Was it right?")
+    if prediction is not None and drawing_id is not None:
+        st.caption(
+            "Click what you meant. The model is scored on your own handwriting, which it "
+            "has never seen; clicking again for the same drawing corrects your answer."
+        )
+        columns = st.columns(10 if max(len(name) for name in names) <= 2 else 5)
+        for label, name in enumerate(names):
+            columns[label % len(columns)].button(
+                name,
+                key=f"draw_meant_{label}",
+                on_click=record,
+                args=(handle.name, label, prediction.digit, drawing_id),
+                width="stretch",
+            )
+    else:
+        st.caption("Draw something first, then tell the model what you meant.")
+
+    test_label = "Fashion-MNIST" if handle.dataset_name == "fashion_mnist" else "MNIST"
+    left, right = st.columns(2)
+    left.metric(
+        f"Accuracy on the {test_label} test set",
+        "not measured"
+        if handle.test_accuracy is None or handle.test_accuracy != handle.test_accuracy  # NaN
+        else f"{handle.test_accuracy:.1%}",
+        help="10,000 digits the network never saw while training.",
+    )
+    right.metric(
+        "Accuracy on your drawings",
+        "–" if tally.accuracy is None else f"{tally.accuracy:.0%}",
+        help="The drawings you labelled above, for this model.",
+    )
+    if tally.count == 0:
+        st.caption(f"No drawings recorded for {handle.name!r} yet.")
+        return
+    last_meant, last_said = tally.true_labels[-1], tally.predicted_labels[-1]
+    st.caption(
+        f"{tally.correct} of {tally.count} of your drawings read right by {handle.name!r}. "
+        f"Last one: you meant {names[last_meant]}, the model said {names[last_said]}."
+    )
+    import pandas as pd
+
+    labels, counts = tally.confusion_table()
+    table = pd.DataFrame(
+        counts,
+        index=pd.Index([names[label] for label in labels], name="you meant ↓ / model said →"),
+        columns=[names[label] for label in labels],
+    )
+    st.table(table, width="content")
+    st.caption("Rows: what you meant. Columns: what the model said. The diagonal is right.")
+    st.button("Reset tally", key="draw_reset_tally", on_click=reset_tally, args=(handle.name,))
+
+
+def show_upload(handle: ModelHandle | None) -> None:
+    with st.expander("Or upload a photo or scan of a digit"):
+        st.caption(
+            "A photo of a digit on paper goes through the same steps as a drawing: "
+            "dark ink on light paper works best, one digit per picture."
+        )
+        uploaded = st.file_uploader(
+            f"Image file ({ACCEPTED_IMAGE_FILES})", type=UPLOAD_TYPES, key="draw_upload"
+        )
+        if uploaded is None:
+            return
+        try:
+            steps = preprocess_drawing_steps(load_image_file(uploaded))
+        except ValueError as error:
+            st.error(f"{error}")
+            return
+        if steps is None:
+            st.warning("No digit found in that picture: it looks blank. Try a sharper photo.")
+            return
+        left, right = st.columns(2)
+        with left:
+            st.image(picture(steps.result), caption="What the model sees", width=PICTURE_SIZE)
+        with right:
+            if handle is not None:
+                prediction = classify(handle, steps.result)
+                if prediction is not None:
+                    st.metric("The model reads", handle.class_names[prediction.digit])
+                    st.caption(f"with {prediction.confidence:.1%} confidence")
+
+
+st.title("Draw a digit")
+st.caption(
+    "Draw a digit with your mouse (or finger) and watch the network read it. "
+    "It only ever saw 28x28 grey digits, so your drawing is shrunk and centred the same way first."
+)
+# The answer is the point of the page: make the predicted digit big.
+st.html(
+    "<style>.st-key-draw_prediction [data-testid='stMetricValue'] "
+    "{font-size: 5rem; line-height: 1.1; font-weight: 700;}</style>"
+)
+
+canvas_column, result_column = st.columns([1, 1.4], gap="large")
+with result_column:
+    handle = model_picker("draw")
+
+with canvas_column:
+    from streamlit_drawable_canvas import st_canvas
+
+    st.markdown("**Your drawing**")
+    canvas_key = f"draw_canvas_{st.session_state['draw_canvas_version']}"
+    if canvas_key not in st.session_state:
+        # A canvas that is new on screen (first visit, back from another page) starts from
+        # the last drawing. It is given that drawing once: a changed initial_drawing
+        # would reload the canvas and wipe its undo history.
+        st.session_state["draw_canvas_initial"] = st.session_state["draw_json"]
+    canvas = st_canvas(
+        stroke_width=st.session_state.get("draw_stroke_width", 20),
+        stroke_color="#000000",
+        background_color="#FFFFFF",
+        update_streamlit=True,
+        height=CANVAS_SIZE,
+        width=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        initial_drawing=st.session_state["draw_canvas_initial"],
+        return_image_data=True,
+        key=canvas_key,
+    )
+    png = canvas.image_bytes
+    if png is None and st.session_state["draw_canvas_initial"] is not None:
+        # A restored canvas shows the saved drawing but sends nothing until the next stroke.
+        png = st.session_state["draw_png"]
+    else:
+        st.session_state["draw_json"] = canvas.json_data
+        st.session_state["draw_png"] = png
+    st.button("Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
+    st.caption("Undo, redo and reset are in the canvas toolbar (hover over the canvas).")
+    st.slider(
+        "Pen width",
+        min_value=5,
+        max_value=40,
+        value=20,
+        key="draw_stroke_width",
+        persist_state="session",
+        help="MNIST digits have strokes about 2 to 3 pixels wide out of 28: 20 to 30 here.",
+    )
+    noise_on = st.toggle(
+        "Add noise",
+        key="draw_noise",
+        persist_state="session",
+        help="Random grey specks on the image the model sees: how robust is it?",
+    )
+    if noise_on:
+        sigma = st.slider(
+            "Noise strength σ",
+            min_value=0.0,
+            max_value=1.0,
+            value=0.3,
+            step=0.05,
+            key="draw_noise_sigma",
+            persist_state="session",
+        )
+        st.button("Re-roll the noise", key="draw_reroll", on_click=reroll_noise, icon=":material/casino:")
+        st.caption(
+            "Each pixel gets a random nudge up or down; σ is the typical size of the nudge "
+            "(1 = the whole range from black to white). Re-roll to draw new specks."
+        )
+
+try:
+    drawing_id, steps = drawing_steps(png)
+except ValueError as error:
+    st.error(f"The drawing could not be read: {error}. Clear the canvas and draw again.")
+    drawing_id, steps = None, None
+
+noisy = None
+prediction = None
+if steps is not None:
+    image28 = steps.result
+    if noise_on:
+        noisy = add_gaussian_noise(image28, sigma, st.session_state["draw_noise_seed"])
+        image28 = noisy
+        drawing_id = f"{drawing_id}-noise-{sigma}-{st.session_state['draw_noise_seed']}"
+    st.session_state["current_drawing"] = image28
+else:
+    st.session_state["current_drawing"] = None
+
+with result_column, st.container(key="draw_prediction"):
+    if steps is None:
+        st.info("Draw a digit… The network's answer appears here as soon as you lift the pen.")
+    elif handle is None:
+        st.warning("No model to read the drawing: pick one above, or train one on the Train page.")
+    else:
+        prediction = classify(handle, image28)
+        if prediction is not None:
+            show_prediction(prediction, handle.class_names, image28)
+
+if steps is not None:
+    st.subheader("From your drawing to 28x28, step by step")
+    show_steps(steps, noisy)
+
+if handle is not None:
+    show_tally(handle, prediction, drawing_id if prediction is not None else None)
+
+show_upload(handle)

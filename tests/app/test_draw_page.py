@@ -1,0 +1,226 @@
+"""The Draw page, through AppTest: a drawing is injected as the canvas' own state.
+
+streamlit_drawable_canvas cannot be imported in a test process, and AppTest renders the canvas
+as an unknown element. What the browser would send after a stroke is put into session state
+under the canvas key instead (see /work/shared/notes/canvas-and-browser.md).
+"""
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+APP_PATH = str(Path(__file__).parents[2] / "app.py")
+CANVAS_KEY = "draw_canvas_0"  # the first canvas of a session
+PROMPT = "Draw a digit"
+# MNIST test images that the default model reads right when drawn on the canvas.
+DIGIT_INDICES = {0: 3, 3: 18, 7: 0}
+
+
+@pytest.fixture(scope="module")
+def mnist_test_digits(mnist):
+    return mnist.x_test, mnist.y_test
+
+
+def canvas_state(rgba: np.ndarray) -> dict:
+    """What the canvas component sends after a stroke: the scene and a PNG data URL."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {
+        "drawing": {
+            "raw": {"objects": [{"type": "path", "path": [["M", 100, 100], ["L", 120, 200]]}]},
+            "data": f"data:image/png;base64,{encoded}",
+        },
+        "backgroundFit": None,
+    }
+
+
+def drawn(digit_image: np.ndarray) -> dict:
+    from mnist_core.synthetic import render_canvas_drawing
+
+    rgba = render_canvas_drawing(
+        digit_image, height_fraction=0.7, center_x=0.5, center_y=0.5, stroke_scale=1.0
+    )
+    return canvas_state(rgba)
+
+
+def blank_canvas() -> dict:
+    """What the toolbar's "Reset canvas & history" sends: a blank white image, not None."""
+    return canvas_state(np.full((280, 280, 4), 255, dtype=np.uint8))
+
+
+def draw_page() -> AppTest:
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def draw_on(at: AppTest, state: dict) -> AppTest:
+    """Send a drawing the way the browser does: into the canvas that is on the page."""
+    at.session_state[CANVAS_KEY] = state
+    return at.run()
+
+
+def prediction_text(at: AppTest) -> str:
+    metrics = [metric for metric in at.metric if metric.label == "The model reads"]
+    assert len(metrics) == 1, [metric.label for metric in at.metric]
+    return metrics[0].value
+
+
+def test_blank_canvas_asks_for_a_drawing_and_predicts_nothing():
+    at = draw_page()
+    assert any(PROMPT in info.value for info in at.info)
+    assert not [metric for metric in at.metric if metric.label == "The model reads"]
+    assert at.session_state["current_drawing"] is None
+    # The model is preselected: drawing works the moment the app starts.
+    assert at.selectbox(key="draw_model_name").value == "default"
+
+
+def test_reset_canvas_image_counts_as_blank():
+    at = draw_page()
+    draw_on(at, blank_canvas())
+    assert not at.exception
+    assert any(PROMPT in info.value for info in at.info)
+    assert at.session_state["current_drawing"] is None
+
+
+@pytest.mark.parametrize("digit", sorted(DIGIT_INDICES))
+def test_a_drawn_digit_is_read_right(mnist_test_digits, digit):
+    images, labels = mnist_test_digits
+    index = DIGIT_INDICES[digit]
+    assert labels[index] == digit
+    at = draw_page()
+    draw_on(at, drawn(images[index]))
+    assert not at.exception
+    assert prediction_text(at) == str(digit)
+    assert not any(PROMPT in info.value for info in at.info)
+    current = at.session_state["current_drawing"]
+    assert current.shape == (28, 28) and current.dtype == np.float32
+    # The steps from drawing to 28x28 are shown.
+    assert any("step by step" in header.value for header in at.subheader)
+    assert any("Centred in 28x28" in markdown.value for markdown in at.markdown)
+
+
+def test_noise_switch_changes_what_the_model_sees(mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[7]]))
+    clean = at.session_state["current_drawing"].copy()
+    assert not any("With noise" in markdown.value for markdown in at.markdown)
+
+    at.toggle(key="draw_noise").set_value(True).run()
+    assert not at.exception
+    noisy = at.session_state["current_drawing"]
+    assert any("With noise" in markdown.value for markdown in at.markdown)
+    assert not np.array_equal(noisy, clean)
+    assert prediction_text(at) in [str(digit) for digit in range(10)]
+
+    at.slider(key="draw_noise_sigma").set_value(0.8).run()
+    stronger = at.session_state["current_drawing"]
+    assert np.abs(stronger - clean).mean() > np.abs(noisy - clean).mean()
+
+    at.button(key="draw_reroll").click().run()
+    assert at.session_state["draw_noise_seed"] == 1
+    assert not np.array_equal(at.session_state["current_drawing"], stronger)
+
+    at.toggle(key="draw_noise").set_value(False).run()
+    np.testing.assert_array_equal(at.session_state["current_drawing"], clean)
+
+
+def test_recording_the_meant_digit_updates_the_tally(mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[3]]))
+    assert prediction_text(at) == "3"
+    mine = [metric for metric in at.metric if metric.label == "Accuracy on your drawings"]
+    assert mine[0].value == "–"
+
+    at.button(key="draw_meant_3").click().run()
+    assert not at.exception
+    tally = at.session_state["draw_tally"]["default"]
+    assert (tally.count, tally.correct) == (1, 1)
+    mine = [metric for metric in at.metric if metric.label == "Accuracy on your drawings"]
+    assert mine[0].value == "100%"
+    test_accuracy = [metric for metric in at.metric if "test set" in metric.label]
+    assert test_accuracy[0].value.endswith("%")
+    assert len(at.table) == 1
+
+    # Clicking again for the same drawing corrects the answer instead of counting twice.
+    at.button(key="draw_meant_8").click().run()
+    tally = at.session_state["draw_tally"]["default"]
+    assert (tally.count, tally.correct) == (1, 0)
+    assert [metric for metric in at.metric if metric.label == "Accuracy on your drawings"][
+        0
+    ].value == "0%"
+
+    at.button(key="draw_reset_tally").click().run()
+    assert "default" not in at.session_state["draw_tally"]
+    assert len(at.table) == 0
+
+
+def test_clear_button_empties_the_canvas(mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[0]]))
+    assert prediction_text(at) == "0"
+    at.button(key="draw_clear").click().run()
+    assert not at.exception
+    assert at.session_state["draw_canvas_version"] == 1
+    assert any(PROMPT in info.value for info in at.info)
+    assert at.session_state["current_drawing"] is None
+
+
+def test_the_drawing_survives_a_visit_to_another_page(mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[7]]))
+    assert prediction_text(at) == "7"
+    at.switch_page("pages/fit_line.py").run()
+    assert not at.exception
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception
+    # The canvas is given the kept drawing back, and the page still reads it.
+    assert at.session_state["draw_canvas_initial"] is not None
+    assert prediction_text(at) == "7"
+
+
+def test_without_any_model_the_page_says_so_and_still_preprocesses(
+    tmp_path, monkeypatch, mnist_test_digits
+):
+    images, _ = mnist_test_digits
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path))  # an empty models directory
+    at = draw_page()
+    assert any("No saved model yet" in warning.value for warning in at.warning)
+    assert any(PROMPT in info.value for info in at.info)
+    draw_on(at, drawn(images[DIGIT_INDICES[7]]))
+    assert not at.exception
+    assert any("No model to read the drawing" in warning.value for warning in at.warning)
+    assert not [metric for metric in at.metric if metric.label == "The model reads"]
+    assert at.session_state["current_drawing"] is not None
+
+
+def test_a_broken_model_file_shows_an_error_not_an_exception(
+    tmp_path, monkeypatch, mnist_test_digits
+):
+    import shutil
+    import zipfile
+
+    from mnist_core.store import models_directory
+
+    images, _ = mnist_test_digits
+    shutil.copy(models_directory() / "default.json", tmp_path / "default.json")
+    # A zip that looks like a Keras archive from the outside but cannot be loaded.
+    with zipfile.ZipFile(tmp_path / "default.keras", "w") as archive:
+        archive.writestr("config.json", "{not json")
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path))
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[7]]))
+    assert not at.exception
+    assert at.error, "the model's load failure is shown"
+    assert not [metric for metric in at.metric if metric.label == "The model reads"]
