@@ -1,0 +1,48 @@
+"""The committed default model, and the accuracy the fast presets promise."""
+
+import json
+
+import numpy as np
+
+from mnist_core.model import build_model
+from mnist_core.predict import predict_batch
+from mnist_core.presets import BEST_DENSE_PRESET_NAME, DEFAULT_PRESET_NAME, get_preset
+from mnist_core.store import DEFAULT_MODEL_NAME, list_models, load_model, models_directory
+from mnist_core.train import TrainingObserver, train_model
+
+
+def test_the_default_model_is_committed_small_and_trained_from_the_cnn_preset():
+    path = models_directory() / f"{DEFAULT_MODEL_NAME}.keras"
+    assert path.stat().st_size < 5 * 1024 * 1024
+    (entry,) = [e for e in list_models() if e.name == DEFAULT_MODEL_NAME]
+    assert entry.is_valid, entry.error
+    metadata = json.loads(entry.metadata_path.read_text())
+    assert metadata["config"] == get_preset(DEFAULT_PRESET_NAME).config.to_dict()
+    assert metadata["dataset"] == "mnist"
+
+
+def test_the_default_model_reaches_99_percent_on_the_mnist_test_set(mnist):
+    model = load_model(DEFAULT_MODEL_NAME).model
+    probabilities = predict_batch(model, mnist.x_test)
+    accuracy = float(np.mean(probabilities.argmax(axis=1) == mnist.y_test))
+    assert accuracy >= 0.990, accuracy
+
+
+class _TestAccuracyPerEpoch(TrainingObserver):
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.accuracies = []
+
+    def on_epoch(self, metrics, weight_summary):
+        del metrics, weight_summary
+        predicted = predict_batch(self.model, self.dataset.x_test).argmax(axis=1)
+        self.accuracies.append(float(np.mean(predicted == self.dataset.y_test)))
+
+
+def test_the_best_dense_preset_passes_98_percent_within_three_epochs(mnist):
+    config = get_preset(BEST_DENSE_PRESET_NAME).config
+    observer = _TestAccuracyPerEpoch(mnist)
+    observer.model = build_model(config)
+    result = train_model(config, mnist, observer, model=observer.model)
+    assert result.test_accuracy >= 0.98, result.test_accuracy
+    assert max(observer.accuracies[:3]) >= 0.98, observer.accuracies
