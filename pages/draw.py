@@ -273,9 +273,8 @@ st.html(
 )
 
 canvas_column, result_column = st.columns([1, 1.4], gap="large")
-with result_column:
-    handle = model_picker("draw")
-
+# The canvas comes first: on a cold server loading the model (and TensorFlow) takes seconds,
+# and the user can start drawing meanwhile.
 with canvas_column:
     from streamlit_drawable_canvas import st_canvas
 
@@ -337,6 +336,9 @@ with canvas_column:
             "Each pixel gets a random nudge up or down; σ is the typical size of the nudge "
             "(1 = the whole range from black to white). Re-roll to draw new specks."
         )
+
+with result_column:
+    handle = model_picker("draw")
 
 try:
     drawing_id, steps = drawing_steps(png)
