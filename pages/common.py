@@ -38,7 +38,10 @@ def ensure_entry_point() -> None:
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        # A session that already went through app.py has its state: rerunning it would
+        # only drop the click that started this run (AppTest starts every run this way).
+        if any(key not in st.session_state for key in SHARED_STATE_DEFAULTS):
+            st.rerun()
 
 
 def init_shared_state() -> None:
