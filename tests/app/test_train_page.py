@@ -1,0 +1,247 @@
+"""The Train page, through AppTest: controls, presets, the summary, training, stop and save.
+
+AppTest does not rerun fragments on a timer, so the tests call `at.run()` in a loop until
+the page shows what they wait for; the page shows the final section on any normal rerun once
+the job is done.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core.data import dataset_available
+from mnist_core.model import count_parameters
+from mnist_core.presets import PRESETS
+from mnist_core.training_form import layer_key
+
+APP_PATH = str(Path(__file__).parents[2] / "app.py")
+TEST_ACCURACY = "Test accuracy"
+
+
+def train_page() -> AppTest:
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def parameter_total(at: AppTest) -> int:
+    return int(metric(at, "Parameters to learn").replace(",", ""))
+
+
+def run_until(at: AppTest, condition, timeout: float = 120.0) -> AppTest:
+    """Rerun the page until `condition(at)` holds (the live part is a fragment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception
+        if condition(at):
+            return at
+        if time.monotonic() > deadline:
+            raise AssertionError("the page did not reach the expected state in time")
+        time.sleep(0.25)
+
+
+def finished(at: AppTest) -> bool:
+    return any(m.label == TEST_ACCURACY for m in at.metric)
+
+
+def choose_tiny_dense(at: AppTest, epochs: int = 1, batch_size: int = 128) -> None:
+    """A small dense network on the smallest subset (1000 training images)."""
+    at.selectbox(key="train_preset").set_value("relu_512_sparse_rmsprop").run()
+    at.select_slider(key=layer_key("train_layer_size", 0)).set_value(32)
+    at.slider(key="train_epochs").set_value(epochs)
+    at.select_slider(key="train_batch_size").set_value(batch_size)
+    at.select_slider(key="train_training_images").set_value(1000).run()
+    assert not at.exception
+
+
+CONTROL_KEYS = {
+    "selectbox": [
+        "train_dataset",
+        "train_preset",
+        "train_loss",
+        "train_optimizer",
+        "train_learning_rate_schedule",
+        "train_layer_activation_0",
+    ],
+    "select_slider": [
+        "train_training_images",
+        "train_learning_rate",
+        "train_batch_size",
+        "train_layer_size_0",
+        "train_kernel_size_0",
+        "train_dense_units",
+    ],
+    "slider": [
+        "train_num_hidden_layers",
+        "train_layer_dropout_rate_0",
+        "train_dense_dropout_rate",
+        "train_momentum",
+        "train_epochs",
+        "train_validation_split",
+        "train_augment_shift",
+        "train_augment_rotation",
+        "train_augment_zoom",
+        "train_augment_stroke",
+    ],
+    "radio": ["train_architecture", "train_validation"],
+    "checkbox": ["train_input_batch_normalization", "train_batch_normalization"],
+    "number_input": ["train_seed"],
+    "button": ["train_start"],
+}
+
+
+def test_every_control_exists_with_its_key():
+    at = train_page()  # the default preset is a CNN, so the CNN-only controls show too
+    for kind, keys in CONTROL_KEYS.items():
+        present = {widget.key for widget in getattr(at, kind)}
+        assert set(keys) <= present, f"missing {kind}: {set(keys) - present}"
+
+
+def test_each_preset_loads_its_values_into_the_controls():
+    at = train_page()
+    for name, preset in PRESETS.items():
+        at.selectbox(key="train_preset").set_value(name).run()
+        assert not at.exception
+        config = preset.config
+        assert at.radio(key="train_architecture").value == config.architecture
+        assert at.slider(key="train_num_hidden_layers").value == len(config.layer_sizes)
+        for index, size in enumerate(config.layer_sizes):
+            assert at.select_slider(key=f"train_layer_size_{index}").value == size
+            assert (
+                at.selectbox(key=f"train_layer_activation_{index}").value
+                == config.layer_activations[index]
+            )
+            assert at.slider(key=f"train_layer_dropout_rate_{index}").value == pytest.approx(
+                config.layer_dropout_rates[index]
+            )
+        assert at.selectbox(key="train_loss").value == config.loss
+        assert at.selectbox(key="train_optimizer").value == config.optimizer
+        assert at.select_slider(key="train_learning_rate").value == config.learning_rate
+        assert at.slider(key="train_epochs").value == config.epochs
+        assert at.select_slider(key="train_batch_size").value == config.batch_size
+        assert at.radio(key="train_validation").value == config.validation
+        assert (
+            at.checkbox(key="train_input_batch_normalization").value
+            == config.input_batch_normalization
+        )
+        assert parameter_total(at) == count_parameters(config), name
+        assert preset.description in [caption.value for caption in at.caption]
+
+
+def test_an_edit_after_a_preset_makes_it_custom_and_the_summary_follows():
+    at = train_page()
+    at.selectbox(key="train_preset").set_value("relu_784_128_adam").run()
+    assert parameter_total(at) == 717_210
+    at.select_slider(key="train_layer_size_1").set_value(64).run()
+    assert not at.exception
+    assert at.selectbox(key="train_preset").value == "custom"
+    expected = PRESETS["relu_784_128_adam"].config.replace(layer_sizes=(784, 64))
+    assert parameter_total(at) == count_parameters(expected)
+    layers = next(frame.value for frame in at.dataframe if "parameters" in frame.value.columns)
+    assert layers["parameters"].sum() == count_parameters(expected)
+
+
+def test_a_bad_combination_shows_an_error_and_cannot_be_trained():
+    at = train_page()
+    at.radio(key="train_architecture").set_value("cnn").run()
+    at.slider(key="train_num_hidden_layers").set_value(4).run()
+    assert not at.exception
+    assert any("at most 3 convolution layers" in error.value for error in at.error)
+    assert at.button(key="train_start").disabled
+
+
+def test_settings_stay_when_leaving_the_page_and_coming_back():
+    at = train_page()
+    at.selectbox(key="train_preset").set_value("softmax_regression").run()
+    at.slider(key="train_epochs").set_value(7).run()
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.slider(key="train_epochs").value == 7
+    assert at.selectbox(key="train_preset").value == "custom"
+    assert at.slider(key="train_num_hidden_layers").value == 0
+
+
+@pytest.mark.skipif(not dataset_available("fashion_mnist"), reason="Fashion-MNIST not installed")
+def test_fashion_mnist_can_be_chosen_and_shows_its_class_names():
+    at = train_page()
+    at.selectbox(key="train_dataset").set_value("fashion_mnist").run()
+    assert not at.exception
+    assert any("Ankle boot" in caption.value for caption in at.caption)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A page after a tiny training run, saving into a temporary models directory."""
+    models_dir = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MNIST_MODELS_DIR", str(models_dir))
+        at = train_page()
+        choose_tiny_dense(at)
+        at.button(key="train_start").click().run()
+        assert not at.exception
+        run_until(at, finished)
+        yield at, models_dir
+
+
+def test_a_tiny_training_run_completes_with_final_metrics(trained):
+    at, _ = trained
+    assert any("Trained 1 epoch(s)" in box.value for box in at.success)
+    assert metric(at, "Epochs") == "1 of 1"
+    accuracy = float(metric(at, TEST_ACCURACY).rstrip("%")) / 100
+    result = at.session_state["session_result"]
+    assert result is not None and result.train_samples == 1000
+    assert accuracy == pytest.approx(result.test_accuracy, abs=1e-4)
+    assert result.config.layer_sizes == (32,)
+    assert at.session_state["session_result_saved_as"] is None
+    history = next(frame.value for frame in at.dataframe if "val_accuracy" in frame.value.columns)
+    assert history["epoch"].tolist() == [1]
+
+
+def test_the_model_saves_under_a_name(trained):
+    at, models_dir = trained
+    at.text_input(key="train_save_name").input("tiny_dense")
+    at.button(key="train_save").click().run()
+    assert not at.exception
+    assert (models_dir / "tiny_dense.keras").is_file()
+    assert (models_dir / "tiny_dense.json").is_file()
+    assert at.session_state["session_result_saved_as"] == "tiny_dense"
+    assert any("tiny_dense" in box.value for box in at.success)
+
+    # The same name again: refused until "Overwrite" is ticked.
+    at.button(key="train_save").click().run()
+    assert any("already exists" in error.value for error in at.error)
+    at.checkbox(key="train_save_overwrite").check()
+    at.button(key="train_save").click().run()
+    assert not at.error
+
+
+def test_a_bad_model_name_shows_an_error(trained):
+    at, models_dir = trained
+    at.text_input(key="train_save_name").input("no spaces please")
+    at.button(key="train_save").click().run()
+    assert not at.exception
+    assert any("not saved" in error.value for error in at.error)
+    assert not list(models_dir.glob("no*"))
+
+
+def test_stop_ends_a_long_run_and_keeps_the_model():
+    at = train_page()
+    choose_tiny_dense(at, epochs=50, batch_size=8)
+    at.button(key="train_start").click().run()
+    run_until(at, lambda at: at.session_state["train_job"].snapshot().progress is not None)
+    at.button(key="train_stop").click().run()
+    run_until(at, finished)
+    assert any("Stopped on request" in box.value for box in at.warning)
+    result = at.session_state["session_result"]
+    assert result.stop_reason == "stopped" and result.model is not None
+    assert result.epochs_completed < 50
