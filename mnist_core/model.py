@@ -37,6 +37,11 @@ MAX_LAYER_SIZE = 2048
 MAX_EPOCHS = 200
 MAX_BATCH_SIZE = 8192
 KERNEL_SIZES = (1, 3, 5, 7)
+# Keras' default 0.99 needs about a thousand steps before the running statistics used at
+# test time settle; a class demo trains for a hundred, and its model then reads 15% of the
+# test set. 0.9 settles in tens of steps. (The input normalisation keeps Keras' default,
+# as in the notebook it reproduces.)
+HIDDEN_BATCH_NORMALIZATION_MOMENTUM = 0.9
 
 
 @dataclass(frozen=True)
@@ -305,7 +310,10 @@ def build_model(config: ModelConfig, train_size: int = 60000) -> Any:
             number = index + 1
             if config.batch_normalization:
                 hidden = layers.Dense(units, use_bias=False, name=f"dense_{number}")(hidden)
-                hidden = layers.BatchNormalization(name=f"batch_normalization_{number}")(hidden)
+                hidden = layers.BatchNormalization(
+                    momentum=HIDDEN_BATCH_NORMALIZATION_MOMENTUM,
+                    name=f"batch_normalization_{number}",
+                )(hidden)
                 hidden = layers.Activation(activation, name=f"{activation}_{number}")(hidden)
             else:
                 hidden = layers.Dense(units, activation=activation, name=f"dense_{number}")(hidden)
@@ -333,7 +341,10 @@ def build_model(config: ModelConfig, train_size: int = 60000) -> Any:
                 name=f"conv_{number}",
             )(hidden)
             if config.batch_normalization:
-                hidden = layers.BatchNormalization(name=f"batch_normalization_{number}")(hidden)
+                hidden = layers.BatchNormalization(
+                    momentum=HIDDEN_BATCH_NORMALIZATION_MOMENTUM,
+                    name=f"batch_normalization_{number}",
+                )(hidden)
                 hidden = layers.Activation(activation, name=f"{activation}_{number}")(hidden)
             hidden = layers.MaxPooling2D(2, name=f"pool_{number}")(hidden)
             if dropout_rate > 0:

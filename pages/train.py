@@ -49,9 +49,10 @@ from pages.common import class_names_for, dataset_choices, get_dataset, training
 CUSTOM = "custom"
 PREFIX = "train_"
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
-# Measured: one fragment rerun a second costs nothing, but two or more a second (one at 0.5 s,
-# or two at 1 s) slowed a background training on 2 busy cores 20 to 50 times.
-LIVE_REFRESH_SECONDS = 1.0
+# Twice a second: smooth enough to watch. (Each rerun would also cost a 0.3 s garbage
+# collection holding the GIL, starving the training thread, but .streamlit/config.toml turns
+# Streamlit's collection after every run off.)
+LIVE_REFRESH_SECONDS = 0.5
 CURVE_COLORS = {TRAINING: "#1f77b4", VALIDATION: "#ff7f0e"}
 CURVE_TITLES = {"loss": "Loss (lower is better)", "accuracy": "Accuracy (higher is better)"}
 CANCELLED_MESSAGE = "Cancelled while waiting in line."
