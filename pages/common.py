@@ -177,6 +177,29 @@ def get_model(name: str) -> ModelHandle | None:
     return _handle(name, loaded.model, loaded.metadata)
 
 
+def stored_model_version(handle: ModelHandle) -> tuple[str, int] | None:
+    """(path, modification time) of a saved model's file, to key shared caches; None else."""
+    if handle.name == SESSION_MODEL:
+        return None
+    from mnist_core.store import MODEL_SUFFIX, models_directory
+
+    path = models_directory() / f"{handle.name}{MODEL_SUFFIX}"
+    try:
+        return str(path.resolve()), path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def enlarged_picture(image: Any, pixels: int) -> Any:
+    """A 28x28 image (uint8, or floats in [0, 1]) enlarged so that its pixels stay sharp."""
+    import numpy as np
+    from PIL import Image
+
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return Image.fromarray(image).resize((pixels, pixels), Image.Resampling.NEAREST)
+
+
 def model_picker(page: str, label: str = "Model") -> ModelHandle | None:
     """A model selectbox whose choice is shared by every page; returns the loaded model.
 

@@ -18,12 +18,13 @@ from mnist_core.evaluate import accuracy_under_noise, evaluate_model
 from mnist_core.predict import predict_image
 from mnist_core.preprocess import add_gaussian_noise
 from pages.common import (
-    SESSION_MODEL,
     ModelHandle,
     broken_models,
+    enlarged_picture,
     ensure_entry_point,
     get_dataset,
     model_picker,
+    stored_model_version,
 )
 
 GALLERY_SIZE = 24  # misclassified digits shown at once
@@ -56,28 +57,13 @@ def _measure(handle: ModelHandle, kind: str, compute: Callable[[], Any]) -> Any:
         results = {"model": handle.model}
         st.session_state["evaluate_results"] = results
     if kind not in results:
-        version = _stored_version(handle)
+        version = stored_model_version(handle)
         results[kind] = _shared_result(kind, *version, compute) if version else compute()
     return results[kind]
 
 
-def _stored_version(handle: ModelHandle) -> tuple[str, int] | None:
-    if handle.name == SESSION_MODEL:
-        return None
-    from mnist_core.store import MODEL_SUFFIX, models_directory
-
-    path = models_directory() / f"{handle.name}{MODEL_SUFFIX}"
-    try:
-        return str(path.resolve()), path.stat().st_mtime_ns
-    except OSError:
-        return None
-
-
 def _picture(image: np.ndarray, pixels: int = THUMBNAIL_PIXELS) -> Image.Image:
-    """A 28x28 image (uint8, or floats in [0, 1]) enlarged so that its pixels stay sharp."""
-    if image.dtype != np.uint8:
-        image = (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
-    return Image.fromarray(image).resize((pixels, pixels), Image.Resampling.NEAREST)
+    return enlarged_picture(image, pixels)
 
 
 def _show_digits(images: list[np.ndarray], captions: list[str]) -> None:

@@ -27,9 +27,11 @@ from mnist_core.inspection import (
 from pages.common import (
     SESSION_MODEL,
     ModelHandle,
+    enlarged_picture,
     ensure_entry_point,
     get_dataset,
     model_picker,
+    stored_model_version,
 )
 
 SOURCE_TEST = "test"
@@ -85,7 +87,7 @@ def _shared_activation_model(path: str, modified_ns: int, _model: Any) -> Any:
 
 def _activation_model(handle: ModelHandle) -> Any:
     """The every-layer-output model for the chosen model, built once."""
-    version = _stored_version(handle)
+    version = stored_model_version(handle)
     if version is not None:
         return _shared_activation_model(*version, handle.model)
     remembered = st.session_state["inside_activation_models"]
@@ -95,23 +97,8 @@ def _activation_model(handle: ModelHandle) -> Any:
     return remembered["probe"]
 
 
-def _stored_version(handle: ModelHandle) -> tuple[str, int] | None:
-    if handle.name == SESSION_MODEL:
-        return None
-    from mnist_core.store import MODEL_SUFFIX, models_directory
-
-    path = models_directory() / f"{handle.name}{MODEL_SUFFIX}"
-    try:
-        return str(path.resolve()), path.stat().st_mtime_ns
-    except OSError:
-        return None
-
-
 def _picture(image: np.ndarray, pixels: int = INPUT_PIXELS) -> Image.Image:
-    """A 28x28 image (uint8, or floats in [0, 1]) enlarged so that its pixels stay sharp."""
-    if image.dtype != np.uint8:
-        image = (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
-    return Image.fromarray(image).resize((pixels, pixels), Image.Resampling.NEAREST)
+    return enlarged_picture(image, pixels)
 
 
 def _random_digit(count: int) -> None:
