@@ -159,7 +159,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         ),
         figure_from_samples(
             BENCHMARK,
-            "start -> Draw canvas shown (after the model is loaded)",
+            "start -> Draw canvas shown",
             "s",
             samples("cold_server", "canvas_since_start"),
         ),
