@@ -26,7 +26,7 @@ HISTOGRAM_SAMPLE = 1000  # images whose pixels the histograms count
 
 st.session_state.setdefault("data_sample_seed", 0)
 
-st.title("🔢 The data")
+st.title("The data")
 st.caption(
     "Before a network can learn, we look at what it learns from: how the images are stored, "
     "what they look like, and the small steps that turn them into the network's input."
@@ -83,7 +83,7 @@ grid_header.caption(
     f"{GRID_SIZE} training images picked at random, with their labels and their index in "
     "`x_train`. Some are hard to read even for a person."
 )
-if grid_button.button("🔀 Reshuffle", key="data_reshuffle", help="Pick other random images."):
+if grid_button.button("Reshuffle", icon=":material/shuffle:", key="data_reshuffle", help="Pick other random images."):
     st.session_state["data_sample_seed"] += 1
 indices = sample_indices(len(dataset.x_train), GRID_SIZE, st.session_state["data_sample_seed"])
 st.image(

@@ -142,7 +142,7 @@ def show_live_training(job: TrainingJob) -> None:
     if snapshot.done:
         st.rerun()
     if snapshot.state == WAITING:
-        st.info(waiting_text(snapshot.place_in_line, training_queue().running), icon="⏳")
+        st.info(waiting_text(snapshot.place_in_line, training_queue().running), icon=":material/hourglass_top:")
         st.button("Leave the line", key=f"{PREFIX}stop", on_click=job.stop)
         return
     bar_column, stop_column = st.columns([6, 1], vertical_alignment="bottom")
@@ -152,7 +152,7 @@ def show_live_training(job: TrainingJob) -> None:
         bar_column.progress(snapshot.progress.fraction_done, text=progress_text(snapshot.progress))
     stop_column.button(
         "Stop",
-        icon="⏹️",
+        icon=":material/stop_circle:",
         key=f"{PREFIX}stop",
         on_click=job.stop,
         disabled=snapshot.stop_requested,
@@ -238,7 +238,7 @@ def save_result(result: TrainingResult) -> None:
         help="Letters, digits, '-' and '_', up to 64 characters.",
     )
     overwrite_column.checkbox("Overwrite", key=f"{PREFIX}save_overwrite")
-    if button_column.button("Save", icon="💾", key=f"{PREFIX}save"):
+    if button_column.button("Save", icon=":material/save:", key=f"{PREFIX}save"):
         name = st.session_state[f"{PREFIX}save_name"].strip()
         try:
             save_model(
@@ -283,11 +283,11 @@ def show_outcome(job: TrainingJob, snapshot: JobSnapshot) -> None:
     result = snapshot.result
     record_result(job, result)
     if result.stop_reason == STOP_COMPLETED:
-        st.success(result.message, icon="✅")
+        st.success(result.message, icon=":material/check_circle:")
     elif result.stop_reason == STOP_NAN:
-        st.error(result.message, icon="💥")
+        st.error(result.message, icon=":material/error:")
     else:
-        st.warning(f"{result.message} The model keeps what it learned so far.", icon="⏹️")
+        st.warning(f"{result.message} The model keeps what it learned so far.", icon=":material/stop_circle:")
     show_metrics(result)
     show_curves(result.history, snapshot.batch_curve, result.config.epochs)
     st.subheader("History")
@@ -301,7 +301,7 @@ def show_outcome(job: TrainingJob, snapshot: JobSnapshot) -> None:
 
 
 # --- Header: dataset, amount of data, preset -------------------------------------------------
-st.title("🏋️ Train a network")
+st.title("Train a network")
 st.caption(
     "Pick one of the notebooks' networks, or build your own, then press **Train** and watch it "
     "learn. Change one thing at a time and compare: that is how the notebooks teach."
@@ -631,7 +631,7 @@ with summary_column:
     start = st.button(
         "Train",
         type="primary",
-        icon="▶️",
+        icon=":material/play_arrow:",
         key=f"{PREFIX}start",
         disabled=config is None or busy,
         help="Training runs on the server; you can keep using the page while it does.",
