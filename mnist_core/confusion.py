@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from mnist_core.evaluate import validate_class_names
+
 NUM_CLASSES = 10
 
 
@@ -28,7 +30,7 @@ def confusion_cells(
         "share"}, share being the cell's count over the true class' count (the row).
     """
     matrix = _check_matrix(confusion_matrix)
-    names = _check_names(class_names)
+    names = validate_class_names(class_names)
     row_totals = matrix.sum(axis=1)
     return [
         {
@@ -82,14 +84,3 @@ def _check_matrix(confusion_matrix: np.ndarray) -> np.ndarray:
     if not np.issubdtype(matrix.dtype, np.integer) or (matrix < 0).any():
         raise ValueError("confusion_matrix must hold counts (integers >= 0).")
     return matrix
-
-
-def _check_names(class_names: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(class_names, str):
-        raise ValueError(
-            f"class_names must be {NUM_CLASSES} strings, got the string {class_names!r}."
-        )
-    names = tuple(class_names)
-    if len(names) != NUM_CLASSES or not all(isinstance(name, str) for name in names):
-        raise ValueError(f"class_names must be {NUM_CLASSES} strings, got {names!r}.")
-    return names

@@ -204,7 +204,7 @@ def evaluate_model(
         loss: one of LOSS_NAMES (default "categorical_crossentropy").
         batch_size: images per model call (default 1000).
     """
-    class_names = _check_class_names(class_names)
+    class_names = validate_class_names(class_names)
     if loss not in LOSS_NAMES:
         raise ValueError(f"loss must be one of {', '.join(LOSS_NAMES)}; got {loss!r}.")
     scaled_images = _check_images(images)
@@ -441,7 +441,8 @@ def _check_labels(labels: np.ndarray, *, num_images: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _check_class_names(class_names: Sequence[str] | None) -> tuple[str, ...]:
+def validate_class_names(class_names: Sequence[str] | None) -> tuple[str, ...]:
+    """The ten class names as a tuple (the digits when None); ValueError for anything else."""
     if class_names is None:
         return DEFAULT_CLASS_NAMES
     if isinstance(class_names, str):
