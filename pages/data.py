@@ -14,7 +14,12 @@ from mnist_core.explore import (
     pixel_histogram,
     sample_indices,
 )
-from pages.common import class_names_for, dataset_choices, get_dataset
+from pages.common import (
+    class_names_for,
+    dataset_choices,
+    ensure_entry_point,
+    get_dataset,
+)
 
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 GRID_SIZE = 24  # random images in the grid
@@ -24,6 +29,7 @@ PIXEL_ROW_HEIGHT = 24  # the pixel table: 28 rows and 28 columns that fit on one
 PIXEL_COLUMN_WIDTH = 31
 HISTOGRAM_SAMPLE = 1000  # images whose pixels the histograms count
 
+ensure_entry_point()
 st.session_state.setdefault("data_sample_seed", 0)
 
 st.title("The data")

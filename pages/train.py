@@ -44,7 +44,13 @@ from mnist_core.training_report import (
     run_outline,
     waiting_text,
 )
-from pages.common import class_names_for, dataset_choices, get_dataset, training_queue
+from pages.common import (
+    class_names_for,
+    dataset_choices,
+    ensure_entry_point,
+    get_dataset,
+    training_queue,
+)
 
 CUSTOM = "custom"
 PREFIX = "train_"
@@ -57,6 +63,7 @@ CURVE_COLORS = {TRAINING: "#1f77b4", VALIDATION: "#ff7f0e"}
 CURVE_TITLES = {"loss": "Loss (lower is better)", "accuracy": "Accuracy (higher is better)"}
 CANCELLED_MESSAGE = "Cancelled while waiting in line."
 
+ensure_entry_point()
 st.session_state.setdefault("train_job", None)  # this session's TrainingJob, running or done
 st.session_state.setdefault("train_recorded_ticket", None)  # job whose result is session_result
 if not st.session_state.get("train_form_ready"):

@@ -11,6 +11,7 @@ are never involved. A failing test leaves a screenshot in test-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -58,6 +59,19 @@ def _healthy(url: str) -> bool:
 @pytest.fixture(scope="session")
 def app_url() -> Iterator[str]:
     """`streamlit run app.py` on a free port, stopped (by its own handle) after the session."""
+    with _served_app() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_app_url() -> Iterator[str]:
+    """A server of the test's own, that no browser has visited yet."""
+    with _served_app() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _served_app() -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

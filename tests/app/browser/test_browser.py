@@ -226,3 +226,21 @@ def test_training_one_epoch_on_a_small_subset_shows_the_curve_and_accuracy(app_p
 def slider(page: Page, label: str) -> Locator:
     """The thumb of the slider (or select slider) whose label is `label`."""
     return page.get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
+
+
+def test_a_page_opened_by_its_url_on_a_fresh_server_goes_through_the_app(chromium, fresh_app_url):
+    # Streamlit's old multipage mode would run pages/train.py on its own for the first visit
+    # of a fresh server: no shared state, and a sidebar listing every file of pages/.
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(f"{fresh_app_url}/train")
+        navigation = page.get_by_test_id("stSidebarNav")
+        expect(navigation.get_by_role("link", name="Inside the network")).to_be_visible(
+            timeout=60_000
+        )
+        expect(navigation.get_by_role("link", name="common")).to_have_count(0)
+        expect(page.get_by_role("heading", name="Train a network")).to_be_visible()
+        expect_no_exception(page)
+    finally:
+        context.close()
