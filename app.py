@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from pages.common import init_shared_state
+from pages.common import init_shared_state, keep_keras_state_between_runs
 
 st.set_page_config(page_title="MNIST Playground", page_icon=":material/draw:", layout="wide")
+keep_keras_state_between_runs()
 init_shared_state()
 
 navigation = st.navigation(

@@ -1,0 +1,24 @@
+"""The entry point: navigation, shared state, and Keras' state kept between script runs."""
+
+from streamlit.testing.v1 import AppTest
+
+
+def test_the_app_starts_on_the_draw_page_with_the_shared_state():
+    at = AppTest.from_file("../../app.py", default_timeout=120).run()
+    assert not at.exception
+    assert at.title[0].value == "Draw a digit"
+    for key in ("model_name", "session_result", "session_result_saved_as", "current_drawing"):
+        assert key in at.session_state
+
+
+def test_a_script_run_does_not_clear_keras_state_under_running_trainings():
+    # Streamlit calls keras.backend.clear_session() after every run; with a live training
+    # view rerunning twice a second that made training in the app four times slower.
+    from mnist_core.backend import import_keras
+
+    keras = import_keras()
+    before = keras.backend.get_uid("probe_of_the_app_test")
+    at = AppTest.from_file("../../app.py", default_timeout=120).run()
+    assert not at.exception
+    at.run()
+    assert keras.backend.get_uid("probe_of_the_app_test") == before + 1
