@@ -50,10 +50,7 @@ def mean_squared_error(slope: float, intercept: float, x: np.ndarray, y: np.ndar
         x: (N,) x coordinates of the points, N >= 1.
         y: (N,) y coordinates of the points.
     """
-    x_values, y_values = _check_points(x, y)
-    _check_number("slope", slope)
-    _check_number("intercept", intercept)
-    residuals = slope * x_values + intercept - y_values
+    _, residuals = _residuals(slope, intercept, x, y)
     return float(np.mean(residuals**2))
 
 
@@ -69,11 +66,18 @@ def gradient(slope: float, intercept: float, x: np.ndarray, y: np.ndarray) -> tu
         x: (N,) x coordinates of the points, N >= 1.
         y: (N,) y coordinates of the points.
     """
+    x_values, residuals = _residuals(slope, intercept, x, y)
+    return float(2.0 * np.mean(residuals * x_values)), float(2.0 * np.mean(residuals))
+
+
+def _residuals(
+    slope: float, intercept: float, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The checked x values and the residuals m x + b - y of the line on the points."""
     x_values, y_values = _check_points(x, y)
     _check_number("slope", slope)
     _check_number("intercept", intercept)
-    residuals = slope * x_values + intercept - y_values
-    return float(2.0 * np.mean(residuals * x_values)), float(2.0 * np.mean(residuals))
+    return x_values, slope * x_values + intercept - y_values
 
 
 def gradient_descent_steps(
