@@ -6,8 +6,8 @@ reporting through one small interface, `TrainingObserver`, that the app and the 
 - `on_train_begin(plan)` once, with the number of epochs, batches and samples;
 - `on_batch(progress)` within an epoch, at most every `progress_interval_seconds`;
 - `on_epoch(metrics, weight_summary)` after every epoch;
-- `should_stop()` polled after every batch: returning True ends the run within one batch and
-  keeps the model trained so far.
+- `should_stop()` polled after every batch (in Keras' callback thread, off the training loop):
+  returning True ends the run within a batch and keeps the model trained so far.
 
 A loss that becomes NaN or infinite stops the run with that reason. The same config (seed
 included) on the same data gives the same run.
@@ -241,6 +241,12 @@ class _ProgressCallback:
         outer = self
 
         class _Callback(keras.callbacks.Callback):
+            # The batch hook only reads the clock, polls a flag and, four times a second,
+            # hands progress on: safe to run in Keras' callback thread, so the training loop
+            # never waits for it (a stop still lands within a batch or two: it sets
+            # `model.stop_training`, which the fit loop checks after every batch).
+            async_safe = True
+
             def on_train_begin(self, logs: dict | None = None) -> None:
                 outer.start = time.perf_counter()
                 outer.last_report = outer.start

@@ -1,0 +1,768 @@
+"""The run log: every training is a `Run`, kept in SQLite, compared and shared.
+
+A run is shaped like an MLflow run: an identity and a lifecycle (id, status and its reason,
+created / started / finished times), its parameters (the whole `ModelConfig`), metrics by step
+(one `EpochMetrics` an epoch, plus a thinned curve of batch progress), tags (preset, lesson,
+user) and an artifact (the trained model, kept as a `.keras` file beside the log).
+
+The lifecycle, and the only functions that change a run:
+
+    create_run ──► queued ──mark_running──► running ──finish_run──► finished | stopped
+                     │                        │                      | failed | diverged
+                     └──── cancel_run ────────┴── recover_interrupted ──► interrupted
+
+While a run trains, `record_progress` (at most four times a second) and `record_epoch` (each
+epoch, committed) write what the live view draws, so a reload or another tab reads the same
+run. Every write is one transaction: a run is never half-written. The log lives in
+`<data directory>/runs.sqlite3` (WAL mode, so readers never wait for the writer);
+`MNIST_RUNS_DB` points elsewhere. Any number of threads and processes may use it at once.
+
+Problems with the database file itself (missing folder, locked, damaged) raise `RunLogError`,
+whose message says what is wrong and what to do; callers show it and carry on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mnist_core.model import ModelConfig
+
+QUEUED = "queued"
+RUNNING = "running"
+FINISHED = "finished"
+STOPPED = "stopped"
+FAILED = "failed"
+DIVERGED = "diverged"
+INTERRUPTED = "interrupted"
+STATUSES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
+ACTIVE_STATUSES = (QUEUED, RUNNING)
+ENDED_STATUSES = (FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
+# The user name of runs started from the command line.
+CLI_USER = "cli"
+RUNS_DB_ENVIRONMENT_VARIABLE = "MNIST_RUNS_DB"
+RUNS_DB_FILE_NAME = "runs.sqlite3"
+# The batch curve keeps at most this many points: when it is full, every other point goes,
+# so a long run keeps its whole shape at half the resolution instead of losing its start.
+MAX_BATCH_CURVE_POINTS = 400
+# How long a writer waits for another writer before the log counts as locked.
+LOCK_TIMEOUT_SECONDS = 10.0
+# An owner (a server's engine) that has not said it is alive for this long is gone.
+OWNER_SILENCE_SECONDS = 60.0
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    preset TEXT,
+    lesson TEXT,
+    request_id TEXT NOT NULL,
+    label TEXT,
+    parent_id TEXT,
+    dataset TEXT NOT NULL,
+    train_images INTEGER,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    owner TEXT,
+    worker TEXT,
+    plan TEXT,
+    progress TEXT,
+    batch_curve TEXT NOT NULL DEFAULT '[]',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    model_path TEXT,
+    model_name TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    limits TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created_at);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    weight_summary TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS owners (
+    owner TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class RunLogError(Exception):
+    """The run log cannot be used; the message says what is wrong and what to do."""
+
+
+class UnknownRunError(RunLogError, KeyError):
+    """No run has that id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training, as the log holds it.
+
+    Attributes:
+        id: short unique id (12 hex digits).
+        user: who started it (a browser's user name, or "cli").
+        config: the whole model and training description.
+        preset: the preset it came from, if any.
+        lesson: the lesson it belongs to, if any.
+        request_id: runs asked for together (a lesson) share it; a lone run has its own id.
+        label: how the run is named in a comparison (e.g. "sgd"); may be empty.
+        parent_id: the run this one varies ("change one thing"), if any.
+        dataset: "mnist" or "fashion_mnist".
+        train_images: training images asked for before the validation split (None: all).
+        status: one of STATUSES; reason: why it ended (or is waiting).
+        created_at, started_at, finished_at: seconds since the epoch (None until they happen).
+        owner: the engine that schedules it; worker: the worker that trains it.
+        plan: epochs, batches and samples once training begins.
+        progress: the latest batch progress (a dict of `BatchProgress` fields).
+        batch_curve: (fractional epoch, loss, accuracy) points, thinned.
+        history: one dict of `EpochMetrics` fields an epoch.
+        metrics: final figures: test_accuracy and test_loss (on the whole test set),
+            parameter_count, wall_seconds, samples_per_second, per_class_accuracy, ...
+        model_path: the kept `.keras` file, if any; model_name: the store name it was saved as.
+        hidden: hidden from the user's list (not deleted).
+        stop_requested: somebody asked it to stop.
+        limits: the class-mode caps it was held to (empty when none).
+    """
+
+    id: str
+    user: str
+    config: ModelConfig
+    preset: str | None
+    lesson: str | None
+    request_id: str
+    label: str | None
+    parent_id: str | None
+    dataset: str
+    train_images: int | None
+    status: str
+    reason: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    owner: str | None
+    worker: str | None
+    plan: dict[str, Any] | None
+    progress: dict[str, Any] | None
+    batch_curve: tuple[tuple[float, float, float], ...]
+    history: tuple[dict[str, Any], ...]
+    metrics: dict[str, Any]
+    model_path: str | None
+    model_name: str | None
+    hidden: bool
+    stop_requested: bool
+    limits: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def ended(self) -> bool:
+        """Finished, stopped, failed, diverged or interrupted."""
+        return self.status in ENDED_STATUSES
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """Accuracy on the whole test set, once measured."""
+        value = self.metrics.get("test_accuracy")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def parameter_count(self) -> int | None:
+        """Weights and biases of the model."""
+        value = self.metrics.get("parameter_count")
+        return int(value) if isinstance(value, int | float) else None
+
+    @property
+    def wall_seconds(self) -> float | None:
+        """From started to finished."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+    @property
+    def model_kept(self) -> bool:
+        """Whether the trained model's file is there to open."""
+        return bool(self.model_path) and Path(self.model_path).is_file()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (the CLI's `runs --json`)."""
+        return {
+            "id": self.id,
+            "user": self.user,
+            "status": self.status,
+            "reason": self.reason,
+            "preset": self.preset,
+            "lesson": self.lesson,
+            "request_id": self.request_id,
+            "label": self.label,
+            "parent_id": self.parent_id,
+            "dataset": self.dataset,
+            "train_images": self.train_images,
+            "config": self.config.to_dict(),
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "worker": self.worker,
+            "metrics": self.metrics,
+            "parameter_count": self.parameter_count,
+            "history": list(self.history),
+            "model_name": self.model_name,
+            "model_kept": self.model_kept,
+            "hidden": self.hidden,
+            "limits": self.limits,
+        }
+
+
+def default_runs_path() -> Path:
+    """`MNIST_RUNS_DB` if set, else `runs.sqlite3` in the data directory."""
+    configured = os.environ.get(RUNS_DB_ENVIRONMENT_VARIABLE)
+    if configured:
+        return Path(configured).expanduser()
+    from mnist_core.data import data_directory
+
+    return data_directory() / RUNS_DB_FILE_NAME
+
+
+def new_id() -> str:
+    """A fresh run (or request) id: 12 hex digits."""
+    return uuid.uuid4().hex[:12]
+
+
+def this_process_owner() -> str:
+    """An owner name for this process: host, process id and a random part (ids get reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, allow_nan=True, separators=(",", ":"))
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    if text is None:
+        return default
+    return json.loads(text)
+
+
+def _thin(points: list[Any]) -> list[Any]:
+    while len(points) > MAX_BATCH_CURVE_POINTS:
+        points = points[::2]
+    return points
+
+
+class RunLog:
+    """The run log in one SQLite file.
+
+    Args:
+        path: the database file (default: `default_runs_path()`); created with its schema on
+            first use, its folder too.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_runs_path()
+        self._ready = False
+
+    # --- connection and errors ------------------------------------------------------------
+    def _explain(self, error: sqlite3.Error) -> RunLogError:
+        text = str(error)
+        if "locked" in text or "busy" in text:
+            return RunLogError(
+                f"The run log {self.path} is locked by another program (waited "
+                f"{LOCK_TIMEOUT_SECONDS:.0f} s). Close the program holding it, or set "
+                f"{RUNS_DB_ENVIRONMENT_VARIABLE} to another file, and try again."
+            )
+        if isinstance(error, sqlite3.DatabaseError) and (
+            "not a database" in text or "malformed" in text or "corrupt" in text
+        ):
+            return RunLogError(
+                f"The run log {self.path} is damaged ({text}). Move it aside (or delete it) and "
+                "a new, empty one is made on next use; saved models are not affected."
+            )
+        if "unable to open" in text or "readonly" in text or "read-only" in text:
+            return RunLogError(
+                f"The run log {self.path} cannot be opened for writing ({text}). Check that "
+                f"its folder exists and is writable, or set {RUNS_DB_ENVIRONMENT_VARIABLE} "
+                "to a file that can be written."
+            )
+        return RunLogError(f"The run log {self.path} failed: {text}.")
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """One connection for one transaction; committed on success, rolled back on error."""
+        try:
+            if not self._ready:
+                self._create_schema()
+            connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS)
+        except sqlite3.Error as error:
+            raise self._explain(error) from None
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            with connection:
+                yield connection
+        except sqlite3.Error as error:
+            raise self._explain(error) from None
+        finally:
+            connection.close()
+
+    def _create_schema(self) -> None:
+        if not self.path.parent.exists():
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RunLogError(
+                    f"The run log's folder {self.path.parent} does not exist and cannot be "
+                    f"made ({error.strerror}). Set {RUNS_DB_ENVIRONMENT_VARIABLE} to a "
+                    "writable file, or make the folder."
+                ) from None
+        connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS)
+        try:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            del mode  # "memory" or "delete" on file systems without WAL support: still safe
+            with connection:
+                connection.executescript(_SCHEMA)
+                connection.execute(
+                    "INSERT OR IGNORE INTO settings (name, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        finally:
+            connection.close()
+        self._ready = True
+
+    def check(self) -> None:
+        """Open the log (creating it if needed); raise RunLogError if it cannot be used."""
+        with self._connect() as connection:
+            connection.execute("SELECT count(*) FROM runs").fetchone()
+
+    # --- reading ----------------------------------------------------------------------------
+    def _run_from_row(self, row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
+        return Run(
+            id=row["id"],
+            user=row["user"],
+            config=ModelConfig.from_json(row["config"]),
+            preset=row["preset"],
+            lesson=row["lesson"],
+            request_id=row["request_id"],
+            label=row["label"],
+            parent_id=row["parent_id"],
+            dataset=row["dataset"],
+            train_images=row["train_images"],
+            status=row["status"],
+            reason=row["reason"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            owner=row["owner"],
+            worker=row["worker"],
+            plan=_loads(row["plan"], None),
+            progress=_loads(row["progress"], None),
+            batch_curve=tuple(tuple(point) for point in _loads(row["batch_curve"], [])),
+            history=tuple(history),
+            metrics=_loads(row["metrics"], {}),
+            model_path=row["model_path"],
+            model_name=row["model_name"],
+            hidden=bool(row["hidden"]),
+            stop_requested=bool(row["stop_requested"]),
+            limits=_loads(row["limits"], {}),
+        )
+
+    def _histories(
+        self, connection: sqlite3.Connection, run_ids: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        histories: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+        for start in range(0, len(run_ids), 500):
+            chunk = list(run_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for run_id, metrics in connection.execute(
+                f"SELECT run_id, metrics FROM epochs WHERE run_id IN ({marks}) "
+                "ORDER BY run_id, epoch",
+                chunk,
+            ):
+                histories[run_id].append(json.loads(metrics))
+        return histories
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id; UnknownRunError if there is none."""
+        with self._connect() as connection:
+            connection.row_factory = sqlite3.Row
+            row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise UnknownRunError(
+                    f"No run has the id {run_id!r}; `python -m mnist_core runs` lists them."
+                )
+            return self._run_from_row(row, self._histories(connection, [run_id])[run_id])
+
+    def list_runs(
+        self,
+        *,
+        user: str | None = None,
+        statuses: Sequence[str] | None = None,
+        include_hidden: bool = False,
+        request_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Runs, newest first.
+
+        Args:
+            user: only this user's runs (default: everyone's).
+            statuses: only runs in these statuses (default: all).
+            include_hidden: also the runs their users hid (default False).
+            request_id: only the runs of this request (a lesson's runs).
+            limit: at most this many (default: all).
+        """
+        clauses, values = [], []
+        if user is not None:
+            clauses.append("user = ?")
+            values.append(user)
+        if statuses is not None:
+            unknown = sorted(set(statuses) - set(STATUSES))
+            if unknown:
+                raise ValueError(
+                    f"statuses must be among {', '.join(STATUSES)}, got {', '.join(unknown)}."
+                )
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            values.extend(statuses)
+        if not include_hidden:
+            clauses.append("hidden = 0")
+        if request_id is not None:
+            clauses.append("request_id = ?")
+            values.append(request_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT * FROM runs {where} ORDER BY created_at DESC, rowid DESC"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        with self._connect() as connection:
+            connection.row_factory = sqlite3.Row
+            rows = connection.execute(query, values).fetchall()
+            histories = self._histories(connection, [row["id"] for row in rows])
+        return [self._run_from_row(row, histories[row["id"]]) for row in rows]
+
+    def weight_summaries(self, run_id: str) -> list[list[dict[str, Any]]]:
+        """Every epoch's summary of the layers' weights (for the Inside page)."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT weight_summary FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
+            ).fetchall()
+        return [json.loads(text) for (text,) in rows]
+
+    def active_runs(self) -> list[Run]:
+        """Queued and running runs, oldest first: the line."""
+        return list(reversed(self.list_runs(statuses=ACTIVE_STATUSES, include_hidden=True)))
+
+    # --- the lifecycle ----------------------------------------------------------------------
+    def create_run(
+        self,
+        config: ModelConfig,
+        *,
+        user: str,
+        preset: str | None = None,
+        lesson: str | None = None,
+        request_id: str | None = None,
+        label: str | None = None,
+        parent_id: str | None = None,
+        train_images: int | None = None,
+        owner: str | None = None,
+        limits: dict[str, Any] | None = None,
+        status: str = QUEUED,
+    ) -> Run:
+        """Record a new run, queued (or, for a run trained right here, already running).
+
+        Args:
+            config: what to build and train (validated before).
+            user: who asks (a non-empty name).
+            preset, lesson, label, parent_id: tags (see `Run`).
+            request_id: shared by runs asked for together (default: a new id).
+            train_images: training images before the validation split (None: all).
+            owner: the engine that will schedule it.
+            limits: the class-mode caps applied to it.
+            status: QUEUED (default) or RUNNING.
+        """
+        if not isinstance(user, str) or not user.strip():
+            raise ValueError(f"user must be a non-empty name, got {user!r}.")
+        if status not in (QUEUED, RUNNING):
+            raise ValueError(f"status of a new run must be 'queued' or 'running', got {status!r}.")
+        run_id = new_id()
+        now = time.time()
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO runs (id, user, preset, lesson, request_id, label, parent_id, "
+                "dataset, train_images, config, status, created_at, started_at, owner, limits) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    user.strip(),
+                    preset,
+                    lesson,
+                    request_id or run_id,
+                    label,
+                    parent_id,
+                    config.dataset,
+                    train_images,
+                    config.to_json(),
+                    status,
+                    now,
+                    now if status == RUNNING else None,
+                    owner,
+                    _dumps(limits or {}),
+                ),
+            )
+        return self.get_run(run_id)
+
+    def mark_running(self, run_id: str, *, worker: str | None = None) -> bool:
+        """A queued run begins; False if it is no longer queued (cancelled meanwhile)."""
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE runs SET status = ?, started_at = ?, worker = ?, reason = '' "
+                "WHERE id = ? AND status = ?",
+                (RUNNING, time.time(), worker, run_id, QUEUED),
+            )
+            return cursor.rowcount == 1
+
+    def record_plan(self, run_id: str, plan: dict[str, Any]) -> None:
+        """What the running run is about to do (epochs, batches, samples)."""
+        self._update(run_id, "plan = ?", (_dumps(plan),))
+
+    def record_progress(self, run_id: str, *progress: dict[str, Any]) -> None:
+        """Batch progress, oldest first: the last is the latest; each is a batch-curve point."""
+        if not progress:
+            return
+        points = [
+            [
+                entry["epoch"] - 1 + entry["batch"] / (entry.get("batches_per_epoch") or 1),
+                entry["loss"],
+                entry["accuracy"],
+            ]
+            for entry in progress
+        ]
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT batch_curve FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                return
+            curve = _thin([*json.loads(row[0]), *points])
+            connection.execute(
+                "UPDATE runs SET progress = ?, batch_curve = ? WHERE id = ?",
+                (_dumps(progress[-1]), _dumps(curve), run_id),
+            )
+
+    def record_epoch(
+        self, run_id: str, metrics: dict[str, Any], weight_summary: list[dict[str, Any]]
+    ) -> None:
+        """One finished epoch: its metrics and the summary of every layer's weights."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, metrics, weight_summary) "
+                "VALUES (?, ?, ?, ?)",
+                (run_id, int(metrics["epoch"]), _dumps(metrics), _dumps(weight_summary)),
+            )
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        reason: str = "",
+        *,
+        metrics: dict[str, Any] | None = None,
+        model_path: str | None = None,
+    ) -> Run:
+        """End a run with its status, why, its final metrics and the kept model's file."""
+        if status not in ENDED_STATUSES:
+            raise ValueError(
+                f"status of an ended run must be one of {', '.join(ENDED_STATUSES)}, "
+                f"got {status!r}."
+            )
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE runs SET status = ?, reason = ?, finished_at = ?, "
+                "metrics = coalesce(?, metrics), model_path = coalesce(?, model_path), "
+                "progress = CASE WHEN ? IN ('finished') THEN NULL ELSE progress END "
+                "WHERE id = ?",
+                (
+                    status,
+                    reason,
+                    time.time(),
+                    _dumps(metrics) if metrics is not None else None,
+                    model_path,
+                    status,
+                    run_id,
+                ),
+            )
+        return self.get_run(run_id)
+
+    def request_stop(self, run_id: str) -> Run:
+        """Ask a run to stop (the engine sees it and tells the worker)."""
+        self._update(run_id, "stop_requested = 1", ())
+        return self.get_run(run_id)
+
+    def cancel_run(self, run_id: str, reason: str) -> bool:
+        """End a queued run before it starts (status "stopped"); False if it already started."""
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE runs SET status = ?, reason = ?, finished_at = ?, stop_requested = 1 "
+                "WHERE id = ? AND status = ?",
+                (STOPPED, reason, time.time(), run_id, QUEUED),
+            )
+            return cursor.rowcount == 1
+
+    def set_model_name(self, run_id: str, model_name: str | None) -> None:
+        """The store name the run's model was saved as."""
+        self._update(run_id, "model_name = ?", (model_name,))
+
+    def set_hidden(self, run_id: str, hidden: bool = True) -> None:
+        """Hide a run from its user's list (or show it again)."""
+        self._update(run_id, "hidden = ?", (1 if hidden else 0,))
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run, its epochs and its kept model file."""
+        run = self.get_run(run_id)
+        with self._connect() as connection:
+            connection.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+            connection.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        if run.model_path:
+            with contextlib.suppress(OSError):
+                Path(run.model_path).unlink()
+
+    def _update(self, run_id: str, assignment: str, values: tuple[Any, ...]) -> None:
+        with self._connect() as connection:
+            cursor = connection.execute(
+                f"UPDATE runs SET {assignment} WHERE id = ?", (*values, run_id)
+            )
+            if cursor.rowcount == 0:
+                raise UnknownRunError(f"No run has the id {run_id!r}.")
+
+    # --- owners and recovery ----------------------------------------------------------------
+    def heartbeat(self, owner: str) -> None:
+        """Say that `owner` (an engine) is alive."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO owners (owner, seen_at) VALUES (?, ?)",
+                (owner, time.time()),
+            )
+
+    def owner_alive(self, owner: str | None, *, now: float | None = None) -> bool:
+        """Whether the engine `owner` still runs: its process exists here and it spoke lately."""
+        if not owner:
+            return False
+        host, _, rest = owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host == socket.gethostname() and pid_text.isdigit():
+            try:
+                os.kill(int(pid_text), 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT seen_at FROM owners WHERE owner = ?", (owner,)
+            ).fetchone()
+        if row is None:
+            return False
+        return (now or time.time()) - row[0] <= OWNER_SILENCE_SECONDS
+
+    def recover_interrupted(self, *, keep_owner: str | None = None) -> list[Run]:
+        """Mark runs left queued or running by an engine that is gone as interrupted.
+
+        Args:
+            keep_owner: an owner known to be alive (the caller itself).
+
+        Returns:
+            The runs that became interrupted.
+        """
+        changed = []
+        for run in self.active_runs():
+            if run.owner == keep_owner or self.owner_alive(run.owner):
+                continue
+            with self._connect() as connection:
+                cursor = connection.execute(
+                    "UPDATE runs SET status = ?, reason = ?, finished_at = ? "
+                    "WHERE id = ? AND status IN (?, ?)",
+                    (
+                        INTERRUPTED,
+                        "The server that scheduled this run stopped before it ended. "
+                        "Resubmit it to train it again.",
+                        time.time(),
+                        run.id,
+                        QUEUED,
+                        RUNNING,
+                    ),
+                )
+            if cursor.rowcount:
+                changed.append(self.get_run(run.id))
+        return changed
+
+    def model_path_for(self, run_id: str) -> Path:
+        """Where a run's trained model is kept: `run_models/<id>.keras` beside the log."""
+        return self.path.parent / "run_models" / f"{run_id}.keras"
+
+    def delete_runs(self, *, keep_users: Sequence[str] = (CLI_USER,)) -> int:
+        """Delete every ended run except those of `keep_users` (the teacher's "clear the
+        class's runs"); returns how many went. Queued and running runs stay."""
+        marks = ",".join("?" * len(keep_users)) or "''"
+        with self._connect() as connection:
+            ids = [
+                row[0]
+                for row in connection.execute(
+                    f"SELECT id FROM runs WHERE user NOT IN ({marks}) AND status IN "
+                    f"({','.join('?' * len(ENDED_STATUSES))})",
+                    (*keep_users, *ENDED_STATUSES),
+                )
+            ]
+        for run_id in ids:
+            self.delete_run(run_id)
+        return len(ids)
+
+    def adopt(self, run_id: str, owner: str) -> None:
+        """Make `owner` the engine that schedules a queued run."""
+        self._update(run_id, "owner = ?", (owner,))
+
+    # --- server-wide settings ---------------------------------------------------------------
+    def get_setting(self, name: str, default: str | None = None) -> str | None:
+        """A server-wide setting (e.g. whether class mode is on)."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT value FROM settings WHERE name = ?", (name,)
+            ).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, name: str, value: str) -> None:
+        """Change a server-wide setting."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", (name, value)
+            )
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A float for JSON and tables, or None when it is missing or not finite."""
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
