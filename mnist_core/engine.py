@@ -192,6 +192,10 @@ class _EventSender(TrainingObserver):
             except Exception:  # noqa: BLE001 - a lost progress report must not end the run
                 logger.debug("could not send a training event", exc_info=True)
 
+    def send(self, event: dict[str, Any]) -> None:
+        """Queue one event for sending."""
+        self._outbox.put(event)
+
     def close(self) -> None:
         """Send what is left, then end the sender thread."""
         self._outbox.put(None)
@@ -335,6 +339,7 @@ def train_run_on_worker(
         dataset = load_dataset(config.dataset)
     events = Queue(channel)
     observer = _EventSender(events.put)
+    observer.send({"kind": "worker", "worker": worker.address})
     stop_event = Event(stop_name)
     finished = threading.Event()
 
@@ -622,7 +627,9 @@ class Engine:
             if progress:
                 self.run_log.record_progress(running.run_id, *progress)
                 progress = []
-            if kind == "plan":
+            if kind == "worker":
+                self.run_log.record_worker(running.run_id, event["worker"])
+            elif kind == "plan":
                 self.run_log.record_plan(running.run_id, event["plan"])
             elif kind == "epoch":
                 self.run_log.record_epoch(
@@ -761,35 +768,48 @@ def expected_start_times(
         now: the current time (default: time.time()).
     """
     now = time.time() if now is None else now
-    # Each place is free at some time from now; running runs hold theirs until they end.
+    # Each place is free at some time from now; running runs hold theirs until they end, and
+    # hold their user's turn as long.
     free_at = []
-    for run in line:
-        if run.status == RUNNING:
-            left = None
-            if run.progress and isinstance(run.progress.get("seconds_left"), int | float):
-                left = float(run.progress["seconds_left"])
-            if left is None or not math.isfinite(left):
-                elapsed = now - (run.started_at or now)
-                left = max(1.0, estimate_run_seconds(run, rates) - elapsed)
-            free_at.append(left)
-    free_at = sorted(free_at)[:places]
-    free_at += [0.0] * (places - len(free_at))
-    waits: dict[str, float] = {}
     user_free_at: dict[str, float] = {}
     request_of_user: dict[str, str] = {}
     for run in line:
-        if run.status == RUNNING:
-            request_of_user.setdefault(run.user, run.request_id)
-            user_free_at[run.user] = 0.0
+        if run.status != RUNNING:
+            continue
+        left = None
+        if run.progress and isinstance(run.progress.get("seconds_left"), int | float):
+            left = float(run.progress["seconds_left"])
+        if left is None or not math.isfinite(left):
+            elapsed = now - (run.started_at or now)
+            left = max(1.0, estimate_run_seconds(run, rates) - elapsed)
+        free_at.append(left)
+        request_of_user.setdefault(run.user, run.request_id)
+        user_free_at[run.user] = max(user_free_at.get(run.user, 0.0), left)
+    free_at = sorted(free_at)[:places]
+    free_at += [0.0] * (places - len(free_at))
+    waits: dict[str, float] = {}
     queued = [run for run in line if run.status == QUEUED]
-    for run in queued:
-        free_at.sort()
-        start = free_at[0]
+
+    def ready_at(run: Run) -> float:
         held = request_of_user.get(run.user)
-        if held is not None and held != run.request_id:
-            start = max(start, user_free_at.get(run.user, 0.0))
+        return 0.0 if held in (None, run.request_id) else user_free_at.get(run.user, 0.0)
+
+    while queued:
+        free_at.sort()
+        soonest = free_at[0]
+        # The dispatcher takes the first run in line whose user may start at that moment;
+        # when none may, the place waits for the first user whose turn comes.
+        startable = [run for run in queued if ready_at(run) <= soonest]
+        if startable:
+            run, start = startable[0], soonest
+        else:
+            run = min(queued, key=ready_at)
+            start = ready_at(run)
+        queued.remove(run)
         end = start + estimate_run_seconds(run, rates)
         free_at[0] = end
+        if request_of_user.get(run.user) != run.request_id:
+            user_free_at[run.user] = 0.0
         request_of_user[run.user] = run.request_id
         user_free_at[run.user] = max(user_free_at.get(run.user, 0.0), end)
         waits[run.id] = start

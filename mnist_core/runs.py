@@ -213,6 +213,18 @@ class Run:
         """Whether the trained model's file is there to open."""
         return bool(self.model_path) and Path(self.model_path).is_file()
 
+    def epoch_metrics(self) -> list[Any]:
+        """The history as `train.EpochMetrics` objects (what the curve helpers take)."""
+        from mnist_core.train import EpochMetrics
+
+        return [EpochMetrics(**entry) for entry in self.history]
+
+    def batch_progress(self) -> Any:
+        """The latest progress as a `train.BatchProgress`, or None."""
+        from mnist_core.train import BatchProgress
+
+        return BatchProgress(**self.progress) if self.progress else None
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (the CLI's `runs --json`)."""
         return {
@@ -544,6 +556,10 @@ class RunLog:
                 (RUNNING, time.time(), worker, run_id, QUEUED),
             )
             return cursor.rowcount == 1
+
+    def record_worker(self, run_id: str, worker: str) -> None:
+        """The worker that trains the run."""
+        self._update(run_id, "worker = ?", (worker,))
 
     def record_plan(self, run_id: str, plan: dict[str, Any]) -> None:
         """What the running run is about to do (epochs, batches, samples)."""

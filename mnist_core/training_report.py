@@ -116,6 +116,27 @@ def progress_text(progress: BatchProgress) -> str:
     return " · ".join(parts)
 
 
+def line_text(position: int, users_ahead: Sequence[str], expected_wait_seconds: Any) -> str:
+    """What a queued run shows: "Place 3 in line, behind ada and bob: about 40 s to wait."
+
+    Args:
+        position: the run's 1-based place among the queued runs.
+        users_ahead: the names of the users whose runs are ahead.
+        expected_wait_seconds: the expected wait (None or NaN: unknown).
+    """
+    if users_ahead:
+        names = list(users_ahead)
+        shown = names if len(names) <= 4 else [*names[:4], f"{len(names) - 4} more"]
+        behind = ", ".join(shown[:-1]) + (" and " if len(shown) > 1 else "") + shown[-1]
+        text = f"Place {position} in line, behind {behind}"
+    else:
+        text = f"Place {position} in line: next to start"
+    if isinstance(expected_wait_seconds, int | float) and math.isfinite(expected_wait_seconds):
+        wait = max(1.0, float(expected_wait_seconds))
+        text += f"; about {format_duration(wait)} to wait"
+    return text + "."
+
+
 def waiting_text(place_in_line: int, running: int) -> str:
     """What a job waiting in line shows: "Waiting: place 2 in line (2 trainings running ...)".
 

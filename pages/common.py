@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from mnist_core.data import FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES, Dataset
 
-# The model trained in this browser session and not saved (yet) appears under this name.
-SESSION_MODEL = "(this session's model)"
+# A run's kept model appears in the model pickers under "run:<id>".
+RUN_MODEL_PREFIX = "run:"
+# The browser remembers its user in this cookie (the URL's ?user= is the fallback).
+USER_COOKIE = "mnist_user"
+USER_QUERY_PARAMETER = "user"
 
 # Shared session state: every page may read these; app.py creates them.
 SHARED_STATE_DEFAULTS: dict[str, Any] = {
     "model_name": "default",  # the model chosen on any page, kept across pages
-    "session_result": None,  # this session's latest finished TrainingResult
-    "session_result_saved_as": None,  # the name it was saved under, if it was
     "current_drawing": None,  # the latest preprocessed (28, 28) drawing from the Draw page
+    "user_name": None,  # who this browser is (see current_user)
+    "teacher_unlocked": False,  # the teacher key was typed in this session
+    "compare_selection": [],  # run ids picked for the Compare page
 }
 
 
@@ -106,12 +111,128 @@ def dataset_choices() -> list[str]:
     return [name for name in ("mnist", "fashion_mnist") if dataset_available(name)]
 
 
-@st.cache_resource
-def training_queue() -> Any:
-    """The server's one line of training jobs (as many run at once as there are cores)."""
-    from mnist_core.jobs import TrainingQueue
+@st.cache_resource(show_spinner=False)
+def _run_log(path: str) -> Any:
+    from mnist_core.runs import RunLog
 
-    return TrainingQueue()
+    return RunLog(path)
+
+
+def run_log() -> Any:
+    """The server's run log (one object per database path)."""
+    from mnist_core.runs import default_runs_path
+
+    return _run_log(str(default_runs_path()))
+
+
+@dataclass
+class EngineHolder:
+    """Holds the engine (Streamlit refuses to cache a Dask client directly)."""
+
+    engine: Any
+
+
+@st.cache_resource(show_spinner="Connecting to the training cluster…")
+def _engine_holder(path: str) -> EngineHolder:
+    from mnist_core.engine import Engine
+
+    return EngineHolder(Engine.connect(_run_log(path)))
+
+
+def training_engine() -> Any:
+    """The server's training engine (started once); on failure an error box and None.
+
+    The Draw and Evaluate pages never call this: they keep working when the cluster is down.
+    """
+    from mnist_core.cluster import ClusterUnavailableError
+    from mnist_core.runs import RunLogError, default_runs_path
+
+    try:
+        return _engine_holder(str(default_runs_path())).engine
+    except ClusterUnavailableError as error:
+        st.error(f"Training is not available: {error}", icon=":material/cloud_off:")
+    except RunLogError as error:
+        st.error(f"Training is not available: {error}", icon=":material/database:")
+    return None
+
+
+_REMEMBER_USER_JS = """
+export default function(component) {
+    const { data } = component;
+    if (!data || !data.name) { return; }
+    const value = encodeURIComponent(data.name);
+    document.cookie = `${data.cookie}=${value}; path=/; max-age=31536000; SameSite=Lax`;
+    try { window.localStorage.setItem(data.cookie, data.name); } catch (error) {}
+}
+"""
+
+
+def identify_user() -> str:
+    """Who this browser is: the session's name, else the cookie, else `?user=`, else a new
+    anonymous name; remembered in the browser (a cookie) on every run. Called by app.py."""
+    from urllib.parse import unquote
+
+    from mnist_core.users import anonymous_name, validate_user_name
+
+    name = st.session_state.get("user_name")
+    if not name:
+        candidates = [
+            st.query_params.get(USER_QUERY_PARAMETER),
+            unquote(st.context.cookies.get(USER_COOKIE) or ""),
+        ]
+        for candidate in candidates:
+            try:
+                name = validate_user_name(candidate)
+                break
+            except ValueError:
+                continue
+        else:
+            name = anonymous_name()
+        st.session_state["user_name"] = name
+    remember = st.components.v2.component("mnist_remember_user", js=_REMEMBER_USER_JS)
+    with st.sidebar:
+        remember(data={"name": name, "cookie": USER_COOKIE}, key="remember_user")
+    return name
+
+
+def change_user_name() -> None:
+    """on_change of the sidebar's name field: adopt a valid name, else say why."""
+    from mnist_core.users import validate_user_name
+
+    typed = st.session_state.get("user_name_field", "")
+    try:
+        st.session_state["user_name"] = validate_user_name(typed)
+        st.session_state.pop("user_name_problem", None)
+    except ValueError as error:
+        st.session_state["user_name_problem"] = str(error)
+
+
+def current_user() -> str:
+    """This browser's user name (set by app.py on every run)."""
+    return st.session_state.get("user_name") or "anonymous"
+
+
+def teacher_allowed() -> bool:
+    """Whether this session may do what the teacher key guards (always, when no key is set)."""
+    from mnist_core.classroom import configured_teacher_key
+
+    return configured_teacher_key(_secrets()) is None or bool(
+        st.session_state.get("teacher_unlocked")
+    )
+
+
+def _secrets() -> Any:
+    try:
+        return dict(st.secrets)
+    except Exception:  # noqa: BLE001 - no secrets.toml is the usual case
+        return None
+
+
+def configured_teacher_key() -> str | None:
+    """The teacher key of this server, if one is set."""
+    from mnist_core.classroom import configured_teacher_key as configured
+
+    return configured(_secrets())
 
 
 @dataclass(frozen=True)
@@ -125,6 +246,7 @@ class ModelHandle:
     dataset_name: str
     class_names: tuple[str, ...]
     test_accuracy: float | None
+    weight_summaries: Any = None  # one list of layer summaries an epoch, if kept
 
 
 @st.cache_resource(max_entries=16, show_spinner="Loading the model…")
@@ -137,7 +259,9 @@ def _cached_stored_model(name: str, modified_ns: int) -> Any:
     return load_model(name)
 
 
-def _handle(name: str, model: Any, metadata: dict[str, Any]) -> ModelHandle:
+def _handle(
+    name: str, model: Any, metadata: dict[str, Any], weight_summaries: Any = None
+) -> ModelHandle:
     from mnist_core.model import ModelConfig
 
     try:
@@ -146,6 +270,8 @@ def _handle(name: str, model: Any, metadata: dict[str, Any]) -> ModelHandle:
         config = None
     dataset_name = metadata.get("dataset") or (config.dataset if config else "mnist")
     accuracy = (metadata.get("metrics") or {}).get("test_accuracy")
+    if weight_summaries is None:
+        weight_summaries = (metadata.get("extras") or {}).get("weight_summaries")
     return ModelHandle(
         name=name,
         model=model,
@@ -154,17 +280,45 @@ def _handle(name: str, model: Any, metadata: dict[str, Any]) -> ModelHandle:
         dataset_name=dataset_name,
         class_names=class_names_for(dataset_name),
         test_accuracy=float(accuracy) if isinstance(accuracy, int | float) else None,
+        weight_summaries=weight_summaries,
     )
 
 
+def _my_kept_runs(limit: int = 20) -> list[Any]:
+    from mnist_core.runs import RunLogError
+
+    try:
+        runs = run_log().list_runs(user=current_user(), limit=limit)
+    except RunLogError:
+        return []
+    return [run for run in runs if run.ended and run.model_kept]
+
+
 def model_names() -> list[str]:
-    """Names the model pickers offer: this session's model first, then the stored ones."""
+    """Names the model pickers offer: my runs' kept models first, then the stored ones."""
     from mnist_core.store import list_models
 
-    names = [entry.name for entry in list_models() if entry.is_valid]
-    if st.session_state.get("session_result") is not None:
-        names.insert(0, SESSION_MODEL)
-    return names
+    names = [f"{RUN_MODEL_PREFIX}{run.id}" for run in _my_kept_runs()]
+    chosen = st.session_state.get("model_name") or ""
+    if chosen.startswith(RUN_MODEL_PREFIX) and chosen not in names:
+        names.insert(0, chosen)  # opened from the Compare page: someone else's run
+    return names + [entry.name for entry in list_models() if entry.is_valid]
+
+
+def model_label(name: str) -> str:
+    """How a picker shows a model name (runs by their label, preset and accuracy)."""
+    if not name.startswith(RUN_MODEL_PREFIX):
+        return name
+    from mnist_core.runs import RunLogError
+
+    run_id = name[len(RUN_MODEL_PREFIX) :]
+    try:
+        run = run_log().get_run(run_id)
+    except RunLogError:
+        return f"run {run_id}"
+    what = run.label or run.preset or run.config.architecture
+    accuracy = f", {run.test_accuracy:.1%}" if run.test_accuracy is not None else ""
+    return f"run {run.id} · {what}{accuracy} ({run.user})"
 
 
 def broken_models() -> list[Any]:
@@ -174,20 +328,50 @@ def broken_models() -> list[Any]:
     return [entry for entry in list_models() if not entry.is_valid]
 
 
+@st.cache_resource(max_entries=16, show_spinner="Loading the model…")
+def _cached_run_model(path: str, modified_ns: int) -> Any:
+    del modified_ns  # part of the cache key
+    from mnist_core.backend import import_keras
+
+    keras = import_keras()
+    return keras.models.load_model(path, compile=False, safe_mode=True)
+
+
+def run_model_metadata(run: Any) -> dict[str, Any]:
+    """The sidecar-like metadata of a run's model (what the pages read of a saved model)."""
+    return {
+        "config": run.config.to_dict(),
+        "dataset": run.dataset,
+        "metrics": run.metrics,
+        "history": list(run.history),
+        "run_id": run.id,
+        "user": run.user,
+        "preset": run.preset,
+        "train_images": run.train_images,
+    }
+
+
 def get_model(name: str) -> ModelHandle | None:
-    """Load a model by name (or this session's model); on failure an error box and None."""
-    if name == SESSION_MODEL:
-        result = st.session_state.get("session_result")
-        if result is None:
-            st.info("No model has been trained in this session yet: train one on the Train page.")
+    """Load a model by name (or a run's kept model); on failure an error box and None."""
+    if name.startswith(RUN_MODEL_PREFIX):
+        from mnist_core.runs import RunLogError
+
+        run_id = name[len(RUN_MODEL_PREFIX) :]
+        try:
+            run = run_log().get_run(run_id)
+            path = Path(run.model_path or "")
+            loaded = _cached_run_model(str(path), path.stat().st_mtime_ns)
+            summaries = run_log().weight_summaries(run_id)
+        except RunLogError as error:
+            st.error(f"{error}")
             return None
-        metadata = {
-            "config": result.config.to_dict(),
-            "dataset": result.config.dataset,
-            "metrics": result.metrics(),
-            "history": [entry.to_dict() for entry in result.history],
-        }
-        return _handle(name, result.model, metadata)
+        except (OSError, ValueError) as error:
+            st.error(
+                f"The model of run {run_id} is no longer kept ({type(error).__name__}). "
+                "Pick another model, or train the run again."
+            )
+            return None
+        return _handle(name, loaded, run_model_metadata(run), summaries)
     from mnist_core.store import ModelStoreError, models_directory
 
     path = models_directory() / f"{name}.keras"
@@ -204,9 +388,16 @@ def get_model(name: str) -> ModelHandle | None:
 
 
 def stored_model_version(handle: ModelHandle) -> tuple[str, int] | None:
-    """(path, modification time) of a saved model's file, to key shared caches; None else."""
-    if handle.name == SESSION_MODEL:
-        return None
+    """(path, modification time) of a model's file, to key shared caches; None else."""
+    if handle.name.startswith(RUN_MODEL_PREFIX):
+        run_id = handle.name[len(RUN_MODEL_PREFIX) :]
+        from mnist_core.runs import RunLogError
+
+        try:
+            path = run_log().model_path_for(run_id)
+            return str(path.resolve()), path.stat().st_mtime_ns
+        except (OSError, RunLogError):
+            return None
     from mnist_core.store import MODEL_SUFFIX, models_directory
 
     path = models_directory() / f"{handle.name}{MODEL_SUFFIX}"
@@ -251,8 +442,9 @@ def model_picker(page: str, label: str = "Model") -> ModelHandle | None:
         names,
         key=widget_key,
         on_change=remember,
-        help="Saved models live in the models/ folder; a model trained on the Train page "
-        "appears here as soon as it finishes.",
+        format_func=model_label,
+        help="Saved models live in the models/ folder; your runs' models (“run …”) appear "
+        "here as soon as they finish.",
     )
     st.session_state["model_name"] = st.session_state[widget_key]
     return get_model(st.session_state[widget_key])

@@ -25,7 +25,6 @@ from mnist_core.inspection import (
     weight_statistics_rows,
 )
 from pages.common import (
-    SESSION_MODEL,
     ModelHandle,
     enlarged_picture,
     ensure_entry_point,
@@ -371,17 +370,9 @@ if image28 is not None:
 # --- weights over training -----------------------------------------------------------------
 
 st.header("How the weights changed while training")
-if handle.name == SESSION_MODEL:
-    session_result = st.session_state.get("session_result")
-    summaries = session_result.weight_summaries if session_result is not None else None
-else:
-    summaries = (handle.metadata.get("extras") or {}).get("weight_summaries")
+summaries = handle.weight_summaries
 if not summaries:
-    hint = (
-        " Pick “(this session's model)” above to see the model you trained."
-        if st.session_state.get("session_result") is not None
-        else " Train a model on the Train page to watch its weights epoch by epoch."
-    )
+    hint = " Pick one of your runs (“run …”) above, or train one on the Train page, to watch its weights epoch by epoch."
     st.info(f"Model {handle.name!r} was saved without per-epoch weight summaries.{hint}")
     st.stop()
 

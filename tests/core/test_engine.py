@@ -1,0 +1,342 @@
+"""engine: runs trained on real Dask clusters (an embedded LocalCluster of processes, and
+`dask scheduler` / `dask worker` processes), the fair line, stopping, faults and class caps."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist_core.classroom import ClassLimits, set_class_mode
+from mnist_core.cluster import ClusterUnavailableError
+from mnist_core.engine import (
+    WORKER_LOST_REASON,
+    Engine,
+    RunRequest,
+    eligible_runs,
+    expected_start_times,
+)
+from mnist_core.presets import get_preset
+from mnist_core.runs import (
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    RunLog,
+)
+
+REPOSITORY = Path(__file__).parents[2]
+TINY = get_preset("dense_fast").config.replace(
+    layer_sizes=(32,), layer_activations=("relu",), layer_dropout_rates=(0.0,), epochs=1
+)
+# A run long enough to stop or kill in the middle.
+LONG = TINY.replace(epochs=200, batch_size=32)
+
+
+def wait_for(condition, timeout=120.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not reached within {timeout} s")
+
+
+def ended(log, run_id):
+    run = log.get_run(run_id)
+    return run if run.ended else None
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    log = RunLog(tmp_path_factory.mktemp("engine") / "runs.sqlite3")
+    engine = Engine.connect(log, workers=2)
+    yield engine
+    engine.close()
+
+
+def test_a_run_trains_on_a_worker_process_and_comes_back_with_its_model(engine):
+    (run,) = engine.submit([RunRequest(TINY, preset="dense_fast", train_images=2000)], user="ada")
+    assert run.status == QUEUED
+    done = wait_for(lambda: ended(engine.run_log, run.id))
+    assert done.status == FINISHED, done.reason
+    assert done.worker in engine.client.scheduler_info()["workers"]
+    assert done.plan["train_samples"] == 1800  # 2,000 less the validation split
+    # The test figures are on the whole test set, whatever the run trained on.
+    assert sum(sum(row) for row in done.metrics["confusion_matrix"]) == 10000
+    assert len(done.metrics["per_class_accuracy"]) == 10
+    assert done.metrics["parameter_count"] == 32 * 784 + 32 + 330
+    assert len(done.history) == 1 and done.batch_curve
+    assert done.model_kept and Path(done.model_path).stat().st_size > 1000
+    assert engine.run_log.weight_summaries(run.id)[0][0]["layer"] == "dense_1"
+
+
+def test_stop_takes_effect_within_a_batch_and_keeps_the_model(engine):
+    (run,) = engine.submit([RunRequest(LONG, train_images=3000)], user="bob")
+    wait_for(lambda: engine.run_log.get_run(run.id).progress is not None)
+    asked = time.monotonic()
+    engine.stop(run.id)
+    done = wait_for(lambda: ended(engine.run_log, run.id))
+    assert done.status == STOPPED
+    assert "Stopped on request" in done.reason
+    assert len(done.history) < LONG.epochs
+    assert done.model_kept
+    assert time.monotonic() - asked < 20
+
+
+def test_a_queued_run_leaves_the_line_when_stopped(engine):
+    first, second = (
+        engine.submit([RunRequest(LONG, train_images=2000)], user="carl")[0],
+        engine.submit([RunRequest(TINY, train_images=1000)], user="carl")[0],
+    )
+    wait_for(lambda: engine.run_log.get_run(first.id).status == RUNNING)
+    assert engine.run_log.get_run(second.id).status == QUEUED
+    place = engine.place_in_line(second.id)
+    assert place is not None and place.position >= 1
+    engine.stop(second.id)
+    assert engine.run_log.get_run(second.id).status == STOPPED
+    engine.stop(first.id)
+    wait_for(lambda: ended(engine.run_log, first.id))
+
+
+def test_one_running_request_per_user_first_come_first_served(engine):
+    log = engine.run_log
+    ada_first = engine.submit([RunRequest(LONG, train_images=2000)], user="dora")[0]
+    ada_second = engine.submit([RunRequest(TINY, train_images=1000)], user="dora")[0]
+    bob = engine.submit([RunRequest(TINY, train_images=1000)], user="emil")[0]
+    # Two workers: dora's first run and emil's run train; dora's second waits behind hers.
+    wait_for(lambda: ended(log, bob.id))
+    assert log.get_run(ada_first.id).status == RUNNING
+    assert log.get_run(ada_second.id).status == QUEUED
+    place = engine.place_in_line(ada_second.id)
+    assert place.position == 1
+    engine.stop(ada_first.id)
+    wait_for(lambda: ended(log, ada_first.id))
+    assert wait_for(lambda: ended(log, ada_second.id)).status == FINISHED
+
+
+def test_a_lesson_is_one_request_whose_runs_use_every_free_worker(engine):
+    log = engine.run_log
+    runs = engine.submit(
+        [
+            RunRequest(LONG, label="a", train_images=2000),
+            RunRequest(LONG, label="b", train_images=2000),
+        ],
+        user="fay",
+    )
+    assert len({run.request_id for run in runs}) == 1
+    wait_for(lambda: all(log.get_run(run.id).status == RUNNING for run in runs))
+    for run in runs:
+        engine.stop(run.id)
+    for run in runs:
+        wait_for(lambda run=run: ended(log, run.id))
+
+
+def test_class_caps_hold_whatever_the_page_asked_for(engine):
+    log = engine.run_log
+    set_class_mode(log, True)
+    try:
+        (run,) = engine.submit([RunRequest(TINY.replace(epochs=50), train_images=None)], user="gus")
+    finally:
+        set_class_mode(log, False)
+    limits = ClassLimits()
+    assert run.config.epochs == limits.max_epochs
+    assert run.train_images == limits.max_train_images
+    assert run.limits["asked_epochs"] == 50
+    engine.stop(run.id)
+    wait_for(lambda: ended(log, run.id))
+
+
+def test_a_run_over_the_class_time_limit_is_stopped_and_keeps_its_model(tmp_path):
+    log = RunLog(tmp_path / "runs.sqlite3")
+    set_class_mode(log, True)
+    engine = Engine.connect(
+        log, workers=1, class_limits=ClassLimits(max_epochs=200, max_wall_seconds=4)
+    )
+    try:
+        (run,) = engine.submit([RunRequest(LONG, train_images=2000)], user="hal")
+        done = wait_for(lambda: ended(log, run.id))
+        assert done.status == STOPPED
+        assert "class time limit of 4 s" in done.reason
+        assert done.model_kept
+    finally:
+        engine.close()
+
+
+def test_a_worker_killed_mid_run_fails_that_run_and_the_next_one_trains(engine):
+    log = engine.run_log
+    (victim,) = engine.submit([RunRequest(LONG, train_images=2000)], user="ivy")
+    wait_for(lambda: log.get_run(victim.id).progress is not None)
+    worker = log.get_run(victim.id).worker
+    pid = engine.client.run(os.getpid, workers=[worker])[worker]
+    os.kill(pid, signal.SIGKILL)
+    failed = wait_for(lambda: ended(log, victim.id))
+    assert failed.status == FAILED
+    assert failed.reason == WORKER_LOST_REASON
+    (after,) = engine.submit([RunRequest(TINY, train_images=1000)], user="ivy")
+    assert wait_for(lambda: ended(log, after.id)).status == FINISHED
+    # The cluster replaces the worker.
+    wait_for(lambda: engine.worker_threads() == 2, timeout=60)
+
+
+def test_an_unreachable_scheduler_says_what_to_do(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ClusterUnavailableError, match="does not answer.*dask scheduler"):
+        Engine.connect(RunLog(tmp_path / "runs.sqlite3"), address=f"tcp://127.0.0.1:{port}")
+
+
+def test_the_line_rules_and_the_expected_wait(tmp_path):
+    log = RunLog(tmp_path / "runs.sqlite3")
+    a1 = log.create_run(TINY, user="ada")
+    log.mark_running(a1.id)
+    a2 = log.create_run(TINY, user="ada")
+    b1 = log.create_run(TINY, user="bob")
+    lesson = log.create_run(TINY, user="cy")
+    lesson_two = log.create_run(TINY, user="cy", request_id=lesson.request_id)
+    line = log.active_runs()
+    assert [run.id for run in eligible_runs(line)] == [b1.id, lesson.id, lesson_two.id]
+    rates = {"dense": 1000.0, "cnn": 100.0}
+    waits = expected_start_times(line, places=2, rates=rates)
+    # ada's second run waits for her first to end, even with a place free.
+    assert waits[a2.id] > 0
+    assert waits[b1.id] == 0.0
+    assert waits[lesson_two.id] >= waits[lesson.id]
+
+
+@pytest.fixture(scope="module")
+def dask_cluster_address():
+    """A real multi-process cluster from Dask's own commands, on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    environment = dict(
+        os.environ,
+        PYTHONPATH=str(REPOSITORY),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        OMP_NUM_THREADS="1",
+    )
+    bin_dir = Path(sys.executable).parent
+    scheduler = subprocess.Popen(
+        [
+            str(bin_dir / "dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-dashboard",
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [
+            str(bin_dir / "dask"),
+            "worker",
+            address,
+            "--nworkers",
+            "1",
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+            "--host",
+            "127.0.0.1",
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=str(REPOSITORY),
+    )
+    try:
+        yield address
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+        for process in (worker, scheduler):
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_the_app_engine_trains_on_a_cluster_started_with_dask_commands(
+    dask_cluster_address, tmp_path
+):
+    log = RunLog(tmp_path / "runs.sqlite3")
+    engine = wait_for(lambda: _connect(log, dask_cluster_address), timeout=60, interval=1)
+    try:
+        assert engine.cluster is None
+        wait_for(lambda: engine.worker_threads() == 1, timeout=60)
+        (run,) = engine.submit([RunRequest(TINY, train_images=1000)], user="jo")
+        done = wait_for(lambda: ended(log, run.id))
+        assert done.status == FINISHED and done.model_kept
+    finally:
+        engine.close()
+
+
+def _connect(log, address):
+    try:
+        return Engine.connect(log, address=address)
+    except ClusterUnavailableError:
+        return None
+
+
+def test_a_server_that_dies_leaves_no_run_unseen_on_an_external_cluster(
+    dask_cluster_address, tmp_path
+):
+    path = tmp_path / "runs.sqlite3"
+    script = textwrap.dedent(
+        f"""
+        import time
+        from mnist_core.engine import Engine, RunRequest
+        from mnist_core.presets import get_preset
+        from mnist_core.runs import RunLog
+        log = RunLog({str(path)!r})
+        engine = Engine.connect(log, address={dask_cluster_address!r})
+        config = get_preset("dense_fast").config.replace(
+            layer_sizes=(32,), layer_activations=("relu",), layer_dropout_rates=(0.0,),
+            epochs=200, batch_size=32)
+        (run,) = engine.submit([RunRequest(config, train_images=2000)], user="kim")
+        while log.get_run(run.id).progress is None:
+            time.sleep(0.2)
+        print(run.id, flush=True)
+        time.sleep(600)
+        """
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(REPOSITORY),
+        env=dict(os.environ, PYTHONPATH=str(REPOSITORY), TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    run_id = server.stdout.readline().strip()
+    assert run_id, "the server process did not start its run"
+    server.kill()  # the web server dies; its run still trains on the cluster's worker
+    server.wait(10)
+    log = RunLog(path)
+    assert log.get_run(run_id).status == RUNNING
+    engine = Engine.connect(log, address=dask_cluster_address)
+    try:
+        run = log.get_run(run_id)
+        assert run.status == INTERRUPTED and "Resubmit" in run.reason
+
+        # The orphaned task was told to stop: the worker is free again.
+        def busy_threads(dask_worker):
+            return len(dask_worker.active_threads)
+
+        wait_for(lambda: not any(engine.client.run(busy_threads).values()), timeout=60)
+    finally:
+        engine.close()
