@@ -7,7 +7,7 @@ def test_the_app_starts_on_the_draw_page_with_the_shared_state():
     at = AppTest.from_file("../../app.py", default_timeout=120).run()
     assert not at.exception
     assert at.title[0].value == "Draw a digit"
-    for key in ("model_name", "session_result", "session_result_saved_as", "current_drawing"):
+    for key in ("model_name", "current_drawing", "user_name", "teacher_unlocked"):
         assert key in at.session_state
 
 

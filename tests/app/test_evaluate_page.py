@@ -134,7 +134,9 @@ def test_broken_model_file_shows_an_error_not_an_exception(tmp_path, monkeypatch
     assert not at.metric
 
 
-def test_this_sessions_model_is_evaluated_too(default_models_dir, tiny_mnist):
+def test_a_runs_model_is_evaluated_too(
+    default_models_dir, tiny_mnist, app_run_log, record_trained_run
+):
     from mnist_core.model import ModelConfig
     from mnist_core.train import train_model
 
@@ -150,10 +152,12 @@ def test_this_sessions_model_is_evaluated_too(default_models_dir, tiny_mnist):
     )
     at = AppTest.from_file(APP_PATH, default_timeout=120)
     at.run()
-    at.session_state["session_result"] = train_model(config, tiny_mnist)
-    at.session_state["model_name"] = "(this session's model)"
+    run = record_trained_run(
+        app_run_log, train_model(config, tiny_mnist), user=at.session_state["user_name"]
+    )
+    at.session_state["model_name"] = f"run:{run.id}"
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception
-    assert at.selectbox(key="evaluate_model_name").value == "(this session's model)"
+    assert at.selectbox(key="evaluate_model_name").value == f"run:{run.id}"
     assert 0.0 < float(metric(at, "Test accuracy").rstrip("%")) < 99.0
     assert metric(at, "Mistakes").endswith("of 10,000")

@@ -9,7 +9,6 @@ from streamlit.testing.v1 import AppTest
 from mnist_core.model import ModelConfig
 
 APP_PATH = str(Path(__file__).parents[2] / "app.py")
-SESSION_MODEL = "(this session's model)"
 TINY_DENSE = ModelConfig(
     architecture="dense",
     layer_sizes=(12,),
@@ -127,9 +126,16 @@ def test_drawing_chosen_without_a_drawing_asks_for_one(default_models_dir):
     assert any("draw a digit on the Draw page" in item.value for item in at.info)
 
 
-def test_weight_histograms_per_epoch_for_this_sessions_model(default_models_dir, tiny_result):
-    at = inside_page(session_result=tiny_result, model_name=SESSION_MODEL)
-    assert at.selectbox(key="inside_model_name").value == SESSION_MODEL
+def test_weight_histograms_per_epoch_for_one_of_my_runs(
+    default_models_dir, tiny_result, app_run_log, record_trained_run
+):
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.run()
+    run = record_trained_run(app_run_log, tiny_result, user=at.session_state["user_name"])
+    at.session_state["model_name"] = f"run:{run.id}"
+    at.switch_page("pages/inside.py").run()
+    assert not at.exception
+    assert at.selectbox(key="inside_model_name").value == f"run:{run.id}"
     assert at.selectbox(key="inside_histogram_layer").options == ["dense_1", "probabilities"]
     epoch_slider = at.slider(key="inside_histogram_epoch")
     assert (epoch_slider.min, epoch_slider.max) == (1, 2)

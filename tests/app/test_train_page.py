@@ -5,6 +5,7 @@ the page shows what they wait for; the page shows the final section on any norma
 the job is done.
 """
 
+import json
 import time
 from pathlib import Path
 
@@ -181,7 +182,7 @@ def test_fashion_mnist_can_be_chosen_and_shows_its_class_names():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A page after a tiny training run, saving into a temporary models directory."""
+    """A page after a tiny training run on the engine, saving into a temporary models folder."""
     models_dir = tmp_path_factory.mktemp("models")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MNIST_MODELS_DIR", str(models_dir))
@@ -193,55 +194,190 @@ def trained(tmp_path_factory):
         yield at, models_dir
 
 
-def test_a_tiny_training_run_completes_with_final_metrics(trained):
+def shown_run(at: AppTest):
+    from mnist_core.runs import RunLog
+
+    return RunLog().get_run(at.session_state["train_run_id"])
+
+
+def test_a_tiny_training_run_completes_on_a_worker_with_final_metrics(trained):
     at, _ = trained
     assert any("Trained 1 epoch(s)" in box.value for box in at.success)
     assert metric(at, "Epochs") == "1 of 1"
     accuracy = float(metric(at, TEST_ACCURACY).rstrip("%")) / 100
-    result = at.session_state["session_result"]
-    assert result is not None and result.train_samples == 1000
-    assert accuracy == pytest.approx(result.test_accuracy, abs=1e-4)
-    assert result.config.layer_sizes == (32,)
-    assert at.session_state["session_result_saved_as"] is None
+    run = shown_run(at)
+    assert run.status == "finished" and run.user == at.session_state["user_name"]
+    assert run.train_images == 1000 and run.metrics["train_samples"] == 900
+    assert run.worker and run.model_kept
+    assert accuracy == pytest.approx(run.test_accuracy, abs=1e-4)
+    assert run.config.layer_sizes == (32,)
     history = next(frame.value for frame in at.dataframe if "val_accuracy" in frame.value.columns)
     assert history["epoch"].tolist() == [1]
 
 
+def test_a_new_session_of_the_same_user_shows_the_same_run(trained):
+    at, _ = trained
+    run = shown_run(at)
+    again = AppTest.from_file(APP_PATH, default_timeout=120)
+    again.query_params["user"] = run.user
+    again.run()
+    again.switch_page("pages/train.py").run()
+    assert not again.exception
+    assert again.session_state["user_name"] == run.user
+    assert again.session_state["train_run_id"] == run.id
+    assert metric(again, TEST_ACCURACY) == metric(at, TEST_ACCURACY)
+
+
 def test_the_model_saves_under_a_name(trained):
     at, models_dir = trained
-    at.text_input(key="train_save_name").input("tiny_dense")
-    at.button(key="train_save").click().run()
+    at.text_input(key="train_outcome_save_name").input("tiny_dense")
+    at.button(key="train_outcome_save_button").click().run()
     assert not at.exception
     assert (models_dir / "tiny_dense.keras").is_file()
-    assert (models_dir / "tiny_dense.json").is_file()
-    assert at.session_state["session_result_saved_as"] == "tiny_dense"
+    sidecar = json.loads((models_dir / "tiny_dense.json").read_text())
+    assert sidecar["extras"]["user"] == at.session_state["user_name"]
+    assert sidecar["extras"]["run_id"] == shown_run(at).id
     assert any("tiny_dense" in box.value for box in at.success)
+    assert shown_run(at).model_name == "tiny_dense"
 
     # The same name again: refused until "Overwrite" is ticked.
-    at.button(key="train_save").click().run()
+    at.button(key="train_outcome_save_button").click().run()
     assert any("already exists" in error.value for error in at.error)
-    at.checkbox(key="train_save_overwrite").check()
-    at.button(key="train_save").click().run()
+    at.checkbox(key="train_outcome_save_overwrite").check()
+    at.button(key="train_outcome_save_button").click().run()
     assert not at.error
+
+
+def test_nobody_overwrites_default_from_the_app(trained):
+    at, models_dir = trained
+    (models_dir / "default.keras").write_bytes(b"the class's model")
+    (models_dir / "default.json").write_text("{}")
+    at.text_input(key="train_outcome_save_name").input("default")
+    at.checkbox(key="train_outcome_save_overwrite").check()
+    at.button(key="train_outcome_save_button").click().run()
+    assert any("cannot be replaced" in error.value and "another name" in error.value for error in at.error)
+    assert (models_dir / "default.keras").read_bytes() == b"the class's model"
+
+
+def test_another_users_model_is_protected_unless_the_teacher_key_is_typed(trained, monkeypatch):
+    at, models_dir = trained
+    at.text_input(key="train_outcome_save_name").input("shared_model")
+    at.checkbox(key="train_outcome_save_overwrite").uncheck()
+    at.button(key="train_outcome_save_button").click().run()
+    sidecar = models_dir / "shared_model.json"
+    data = json.loads(sidecar.read_text())
+    data["extras"]["user"] = "someone_else"
+    sidecar.write_text(json.dumps(data))
+    monkeypatch.setenv("MNIST_TEACHER_KEY", "sesame")
+    at.checkbox(key="train_outcome_save_overwrite").check()
+    at.button(key="train_outcome_save_button").click().run()
+    assert any("saved by someone_else" in error.value for error in at.error)
+    at.session_state["teacher_unlocked"] = True
+    at.button(key="train_outcome_save_button").click().run()
+    assert not at.error
+    assert json.loads(sidecar.read_text())["extras"]["user"] == at.session_state["user_name"]
+    at.session_state["teacher_unlocked"] = False
 
 
 def test_a_bad_model_name_shows_an_error(trained):
     at, models_dir = trained
-    at.text_input(key="train_save_name").input("no spaces please")
-    at.button(key="train_save").click().run()
+    at.text_input(key="train_outcome_save_name").input("no spaces please")
+    at.button(key="train_outcome_save_button").click().run()
     assert not at.exception
     assert any("not saved" in error.value for error in at.error)
     assert not list(models_dir.glob("no*"))
+
+
+def test_change_one_thing_trains_the_variant_and_opens_the_comparison(trained):
+    at, _ = trained
+    parent = shown_run(at)
+    at.selectbox(key="train_outcome_variant_setting").set_value("optimizer").run()
+    at.selectbox(key="train_outcome_variant_value_optimizer").set_value("sgd").run()
+    at.button(key="train_outcome_variant_train").click().run()
+    assert not at.exception
+    variant = shown_run(at)
+    assert variant.parent_id == parent.id and variant.id != parent.id
+    assert variant.config == parent.config.replace(optimizer="sgd")
+    assert variant.train_images == parent.train_images
+    run_until(at, lambda at: at.title and at.title[0].value == "Compare runs", timeout=180)
+    assert at.session_state["compare_selection"] == [parent.id, variant.id]
 
 
 def test_stop_ends_a_long_run_and_keeps_the_model():
     at = train_page()
     choose_tiny_dense(at, epochs=50, batch_size=8)
     at.button(key="train_start").click().run()
-    run_until(at, lambda at: at.session_state["train_job"].snapshot().progress is not None)
-    at.button(key="train_stop").click().run()
+    run_until(at, lambda at: shown_run(at).progress is not None)
+    at.button(key="train_live_stop").click().run()
     run_until(at, finished)
     assert any("Stopped on request" in box.value for box in at.warning)
-    result = at.session_state["session_result"]
-    assert result.stop_reason == "stopped" and result.model is not None
-    assert result.epochs_completed < 50
+    run = shown_run(at)
+    assert run.status == "stopped" and run.model_kept
+    assert len(run.history) < 50
+
+
+def test_the_settings_live_in_the_url_and_a_link_restores_them():
+    at = train_page()
+    choose_tiny_dense(at, epochs=3)
+    query = dict(at.query_params)
+    assert query["preset"] in (["relu_512_sparse_rmsprop"], "relu_512_sparse_rmsprop")
+    opened = AppTest.from_file(APP_PATH, default_timeout=120)
+    for name, value in query.items():
+        opened.query_params[name] = value[-1] if isinstance(value, list) else value
+    opened.run()
+    opened.switch_page("pages/train.py").run()
+    assert not opened.exception
+    assert opened.select_slider(key="train_layer_size_0").value == 32
+    assert opened.slider(key="train_epochs").value == 3
+    assert opened.select_slider(key="train_training_images").value == 1000
+    assert "user" not in dict(opened.query_params)
+
+
+def test_a_link_with_unknown_or_invalid_values_is_reported_and_ignored():
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.query_params["preset"] = "dense_fast"
+    at.query_params["epochs"] = "many"
+    at.query_params["colour"] = "red"
+    at.query_params["learning_rate"] = "0.0007"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    warnings = " ".join(box.value for box in at.warning)
+    assert "epochs" in warnings and "colour" in warnings and "learning_rate" in warnings
+    assert at.slider(key="train_epochs").value == PRESETS["dense_fast"].config.epochs
+
+
+def test_class_mode_link_shows_the_simple_controls_only():
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.query_params["mode"] = "class"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    sliders = {widget.key for widget in at.slider}
+    assert "train_augment_shift" not in sliders and "train_validation_split" not in sliders
+    assert "train_layer_dropout_rate_0" not in sliders
+    assert {"train_epochs", "train_num_hidden_layers"} <= sliders
+
+
+def test_class_caps_hold_for_a_session_without_the_class_link(app_run_log):
+    from mnist_core.classroom import ClassLimits, set_class_mode
+
+    set_class_mode(app_run_log, True)
+    try:
+        at = train_page()
+        assert any("Class mode is on" in box.value for box in at.info)
+        at.selectbox(key="train_preset").set_value("relu_512_sparse_rmsprop").run()
+        at.session_state["train_epochs"] = 40  # what an edited page could send
+        at.run()
+        at.button(key="train_start").click().run()
+        assert not at.exception
+        run = shown_run(at)
+        limits = ClassLimits()
+        assert run.config.epochs == limits.max_epochs
+        assert run.train_images == limits.max_train_images
+        assert run.limits["asked_epochs"] == 40
+        # Leave the line (or stop) so the next tests find the workers free.
+        app_run_log.cancel_run(run.id, "test over") or app_run_log.request_stop(run.id)
+        run_until(at, lambda at: shown_run(at).ended, timeout=120)
+    finally:
+        set_class_mode(app_run_log, False)
