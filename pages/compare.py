@@ -3,6 +3,8 @@
 import altair as alt
 import pandas as pd
 import streamlit as st
+from mnist_core.lessons import LESSONS, get_lesson, lesson_conclusions
+
 from mnist_core.compare import (
     architecture_summary,
     curve_rows,
@@ -11,8 +13,6 @@ from mnist_core.compare import (
     run_label,
     side_by_side_metrics,
 )
-from mnist_core.lessons import LESSONS, get_lesson, lesson_conclusions
-
 from mnist_core.runs import RunLogError
 from pages.common import (
     RUN_MODEL_PREFIX,
@@ -227,15 +227,52 @@ def show_comparison(run_ids: list[str]) -> None:
     st.subheader("What differs")
     differences = differing_settings(runs)
     if differences:
-        st.dataframe(pd.DataFrame(differences), hide_index=True, key=f"{PREFIX}differences")
+        st.dataframe(
+            pd.DataFrame(
+                [{"setting": row.setting, **dict(zip(labels, row.values))} for row in differences]
+            ),
+            hide_index=True,
+            key=f"{PREFIX}differences",
+        )
     else:
         st.caption("These runs have the same settings: any difference is chance (the seed).")
     st.subheader("Results side by side")
-    st.dataframe(pd.DataFrame(side_by_side_metrics(runs)), hide_index=True, key=f"{PREFIX}metrics")
-    per_class = per_class_accuracy_rows(runs)
-    if per_class:
-        st.subheader("Accuracy per digit")
-        st.dataframe(pd.DataFrame(per_class), hide_index=True, key=f"{PREFIX}per_class")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "": row.metric,
+                    **{
+                        label: value + (" ★" if row.best == index else "")
+                        for index, (label, value) in enumerate(zip(labels, row.values))
+                    },
+                }
+                for row in side_by_side_metrics(runs)
+            ]
+        ),
+        hide_index=True,
+        key=f"{PREFIX}metrics",
+    )
+    st.caption("★ marks the best run of a row.")
+    per_class = pd.DataFrame(per_class_accuracy_rows(runs))
+    if not per_class.empty:
+        st.subheader("Accuracy per class")
+        bars = alt.Chart(per_class).mark_bar().encode(
+            x=alt.X("class:N", sort=alt.SortField("class_index"), title=None),
+            xOffset=alt.XOffset("run:N", sort=labels),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False), axis=alt.Axis(format="%")),
+            color=alt.Color("run:N", sort=labels, legend=alt.Legend(orient="bottom", columns=1)),
+            tooltip=["run:N", "class:N", alt.Tooltip("accuracy:Q", format=".2%")],
+        )
+        st.altair_chart(bars.properties(height=260), width="stretch", key=f"{PREFIX}per_class_chart")
+        table = per_class.pivot_table(index=["class_index", "class"], columns="run", values="accuracy")
+        table = table.reset_index().drop(columns="class_index")
+        st.dataframe(
+            table,
+            hide_index=True,
+            column_config={label: st.column_config.NumberColumn(format="percent") for label in labels},
+            key=f"{PREFIX}per_class",
+        )
     lesson_runs = [run for run in runs if run.lesson]
     if lesson_runs and not active and len({run.lesson for run in lesson_runs}) == 1:
         lesson = get_lesson(lesson_runs[0].lesson)

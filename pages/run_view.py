@@ -427,24 +427,24 @@ def submit_variant(run: Run, setting: Any, value: Any, label: str) -> None:
 
 def show_export(run: Run, *, key: str) -> None:
     """Downloads: the run as a standalone Keras script, its history as CSV, its model."""
-    from mnist_core.export import export_script, history_csv
+    from mnist_core.export import history_csv, script_file_name, script_for_run
 
     st.subheader("Take it with you")
     columns = st.columns(3)
     try:
-        script = export_script(run)
+        script = script_for_run(run)
     except ValueError as error:
         columns[0].caption(f"No script for this run: {error}")
     else:
         columns[0].download_button(
             "Python script (keras)",
             script,
-            file_name=f"train_{run.id}.py",
+            file_name=script_file_name(run),
             mime="text/x-python",
             icon=":material/code:",
             key=f"{key}_script",
             help="Rebuilds this model and trains it with the same settings, with keras and "
-            "numpy only: `python train_{id}.py` (or `--data mnist.npz` offline).",
+            "numpy only (`--data mnist.npz` trains offline, `--epochs N` changes the epochs).",
         )
     columns[1].download_button(
         "History (CSV)",

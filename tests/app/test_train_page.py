@@ -207,7 +207,7 @@ def test_a_tiny_training_run_completes_on_a_worker_with_final_metrics(trained):
     accuracy = float(metric(at, TEST_ACCURACY).rstrip("%")) / 100
     run = shown_run(at)
     assert run.status == "finished" and run.user == at.session_state["user_name"]
-    assert run.train_images == 1000 and run.metrics["train_samples"] == 900
+    assert run.train_images == 1000 and run.metrics["train_samples"] == 1000  # validated on the test set
     assert run.worker and run.model_kept
     assert accuracy == pytest.approx(run.test_accuracy, abs=1e-4)
     assert run.config.layer_sizes == (32,)
