@@ -1,0 +1,147 @@
+"""The Class page: every action the teacher key guards is refused without it, allowed with it."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core.classroom import class_mode_on, set_class_mode
+from mnist_core.presets import get_preset
+from mnist_core.runs import this_process_owner
+
+APP_PATH = str(Path(__file__).parents[2] / "app.py")
+KEY = "open-sesame"
+CONFIG = get_preset("dense_fast").config
+
+
+def class_page(user: str = "pupil") -> AppTest:
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.query_params["user"] = user
+    at.run()
+    at.switch_page("pages/classroom.py").run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture
+def teacher_key(monkeypatch):
+    monkeypatch.setenv("MNIST_TEACHER_KEY", KEY)
+    return KEY
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def save_fake_model(models_dir: Path, name: str, owner: str | None) -> None:
+    """A stored entry whose sidecar names its owner (the page only reads the sidecar)."""
+    from mnist_core.backend import import_keras
+    from mnist_core.model import build_model
+    from mnist_core.store import save_model
+
+    import_keras()
+    tiny = CONFIG.replace(layer_sizes=(4,), layer_activations=("relu",), layer_dropout_rates=(0.0,))
+    save_model(
+        build_model(tiny),
+        name,
+        config=tiny,
+        metrics={},
+        history=[],
+        dataset="mnist",
+        training_seconds=0.0,
+        extras={"user": owner} if owner else {},
+        models_dir=models_dir,
+    )
+
+
+def test_without_the_key_class_mode_cannot_be_switched(teacher_key, app_run_log):
+    set_class_mode(app_run_log, False)
+    at = class_page()
+    assert at.toggle(key="class_mode").disabled
+    assert any("Unlock with the teacher key" in caption.value for caption in at.caption)
+
+
+def test_a_wrong_key_is_refused_and_the_right_one_unlocks(teacher_key, app_run_log):
+    at = class_page()
+    at.text_input(key="class_typed_key").input("guess")
+    at.button[0].click().run()
+    assert any("not the teacher key" in error.value for error in at.error)
+    assert not at.session_state["teacher_unlocked"]
+    at.text_input(key="class_typed_key").input(KEY)
+    at.button[0].click().run()
+    assert at.session_state["teacher_unlocked"]
+    assert not at.toggle(key="class_mode").disabled
+    at.toggle(key="class_mode").set_value(True).run()
+    assert class_mode_on(app_run_log)
+    at.toggle(key="class_mode").set_value(False).run()
+    assert not class_mode_on(app_run_log)
+    # The key is never put in the URL.
+    assert KEY not in json.dumps(dict(at.query_params))
+
+
+def test_only_the_teacher_sees_names_and_cancels_other_peoples_runs(teacher_key, app_run_log):
+    # Queued by another live server (this test's process), so nobody here starts it.
+    owner = this_process_owner()
+    app_run_log.heartbeat(owner)
+    queued = app_run_log.create_run(CONFIG, user="someone_else", owner=owner)
+    try:
+        at = class_page()
+        shown = " ".join(item.value for item in at.markdown)
+        assert "someone_else" not in shown and "a classmate" in shown
+        assert not any(button.key == f"class_cancel_{queued.id}" for button in at.button)
+        at.session_state["teacher_unlocked"] = True
+        at.run()
+        shown = " ".join(item.value for item in at.markdown)
+        assert "someone_else" in shown
+        assert any(button.key == f"class_cancel_{queued.id}" for button in at.button)
+    finally:
+        app_run_log.cancel_run(queued.id, "test over")
+
+
+def test_clearing_the_class_runs_needs_the_key(teacher_key, app_run_log):
+    run = app_run_log.create_run(CONFIG, user="pupil2")
+    app_run_log.cancel_run(run.id, "ended")
+    at = class_page()
+    assert not any(button.key == "class_clear" for button in at.button)
+    at.session_state["teacher_unlocked"] = True
+    at.run()
+    at.checkbox(key="class_confirm_clear").check().run()
+    at.button(key="class_clear").click().run()
+    assert not at.exception
+    assert all(r.id != run.id for r in app_run_log.list_runs(include_hidden=True))
+
+
+def test_deleting_another_users_model_needs_the_key_and_default_never_goes(
+    teacher_key, models_dir
+):
+    save_fake_model(models_dir, "theirs", owner="someone_else")
+    save_fake_model(models_dir, "default", owner=None)
+    at = class_page()
+    at.selectbox(key="class_delete_name").set_value("theirs").run()
+    at.button(key="class_delete").click().run()
+    assert any("only its owner or the teacher" in error.value for error in at.error)
+    assert (models_dir / "theirs.keras").exists()
+    at.session_state["teacher_unlocked"] = True
+    at.run()
+    at.selectbox(key="class_delete_name").set_value("default").run()
+    at.button(key="class_delete").click().run()
+    assert any("cannot be replaced or deleted" in error.value for error in at.error)
+    assert (models_dir / "default.keras").exists()
+    at.selectbox(key="class_delete_name").set_value("theirs").run()
+    at.button(key="class_delete").click().run()
+    assert not (models_dir / "theirs.keras").exists()
+
+
+def test_with_no_key_set_everything_is_open_and_the_page_says_so(monkeypatch, app_run_log):
+    monkeypatch.delenv("MNIST_TEACHER_KEY", raising=False)
+    set_class_mode(app_run_log, False)
+    at = class_page()
+    assert any("No teacher key is set" in box.value for box in at.info)
+    at.toggle(key="class_mode").set_value(True).run()
+    assert class_mode_on(app_run_log)
+    assert any("no teacher key is set" in box.value for box in at.warning)
+    at.toggle(key="class_mode").set_value(False).run()
+    assert not class_mode_on(app_run_log)
