@@ -1,0 +1,96 @@
+"""Runs in a real browser: a reload during a run, the user's name across reloads and tabs,
+a lesson end to end on the Compare page, and the Train and Compare pages on a phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=45_000)
+
+TRAINING_TIMEOUT_MS = 240_000
+PHONE = {"width": 390, "height": 844}
+
+
+def wait_until_idle(page: Page) -> None:
+    expect(page.locator("[data-testid='stApp']")).to_have_attribute(
+        "data-test-script-state", "notRunning"
+    )
+
+
+def expect_no_exception(page: Page) -> None:
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+
+
+def user_name_field(page: Page):
+    return page.get_by_test_id("stSidebar").get_by_role("textbox", name="Your name")
+
+
+def test_a_reload_during_a_run_shows_the_same_run_still_updating(chromium, app_url):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        # A run long enough to reload in the middle of: 40 epochs of 1,000 images.
+        page.goto(f"{app_url}/train?preset=dense_fast&training_images=1000&epochs=40&batch_size=32")
+        expect(page.get_by_role("heading", name="Train a network")).to_be_visible()
+        expect(user_name_field(page)).to_have_value(re.compile("^anonymous-"))
+        name = user_name_field(page).input_value()
+        page.locator(".st-key-train_start").get_by_role("button", name="Train").click()
+        bar = page.get_by_test_id("stProgress")
+        expect(bar).to_contain_text(re.compile(r"Epoch \d+ of 40"), timeout=TRAINING_TIMEOUT_MS)
+        page.reload()
+        # The same user (the browser remembered the name) and the same run, still moving.
+        expect(user_name_field(page)).to_have_value(name)
+        bar = page.get_by_test_id("stProgress")
+        expect(bar).to_contain_text(re.compile(r"Epoch \d+ of 40"), timeout=60_000)
+        first = int(re.search(r"Epoch (\d+) of 40", bar.inner_text()).group(1))
+        expect(bar).not_to_contain_text(f"Epoch {first} of 40", timeout=60_000)
+        # A second tab of the same browser shows it too, and can stop it.
+        other = context.new_page()
+        other.goto(f"{app_url}/train")
+        expect(user_name_field(other)).to_have_value(name)
+        other.get_by_role("button", name="Stop").click()
+        expect(other.get_by_text("Stopped on request")).to_be_visible(timeout=60_000)
+        expect_no_exception(page)
+        expect_no_exception(other)
+    finally:
+        context.close()
+
+
+def test_a_typed_name_is_kept_across_reloads(chromium, app_url):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        field = user_name_field(page)
+        field.fill("Ada L")
+        field.press("Enter")
+        wait_until_idle(page)
+        page.reload()
+        expect(user_name_field(page)).to_have_value("Ada L")
+        page.goto(f"{app_url}/compare")
+        expect(user_name_field(page)).to_have_value("Ada L")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("path", ["/train", "/compare"])
+def test_train_and_compare_fit_a_phone(chromium, app_url, path):
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{app_url}{path}")
+        expect(page.locator("h1").first).to_be_visible(timeout=60_000)
+        wait_until_idle(page)
+        expect_no_exception(page)
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"{path} is {overflow}px wider than a 390px phone"
+        page.screenshot(path=f"test-artifacts/phone{path.replace('/', '_')}.png")
+    finally:
+        context.close()
