@@ -185,8 +185,7 @@ def test_chance_level_and_parameters(run_log):
     )
     assert (
         f"Parameters: {wider_label} has 717,210 and {deeper_label} has 222,000. {wider_label} "
-        f"has 3.2 times as many as {deeper_label}, and 85.2 points more test accuracy."
-        in sentences
+        f"has 3.2 times as many as {deeper_label}, and 85.2 points more test accuracy." in sentences
     )
 
 
