@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Train a preset, showing progress per epoch, and save the model to the model "
             "store ($MNIST_MODELS_DIR, default <repo>/models). Ctrl-C stops after the current "
-            "batch and saves the model trained so far (when at least one epoch completed)."
+            "batch and saves the model trained so far (when at least one epoch completed). "
+            "The run is recorded in the run log, as the app's are (see `runs`)."
         ),
     )
     # No `choices`: an unknown preset is reported with the list of presets, in one line.
@@ -349,7 +350,8 @@ def train(args: argparse.Namespace) -> int:
 
     Args:
         args: Parsed arguments: `preset`, `epochs` (None: the preset's), `name` (None: the
-            preset's name), `train_size` (None: all), `overwrite`.
+            preset's name), `train_size` (None: all), `overwrite`, `scheduler` (None: train
+            in this process).
     """
     from mnist_core.model import validate_config
     from mnist_core.presets import get_preset

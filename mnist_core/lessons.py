@@ -166,9 +166,9 @@ _LESSONS = (
             "weights are not always more accuracy, and depth is not free either."
         ),
         runs=(
-            LessonRun("wider: 784-128", "relu_784_128_adam"),
+            LessonRun("wider (784-128)", "relu_784_128_adam"),
             LessonRun(
-                "deeper: 256-64-64-32",
+                "deeper (256-64-64-32)",
                 "relu_deep_binary_crossentropy",
                 _changes(loss="categorical_crossentropy"),
             ),
@@ -258,9 +258,9 @@ _LESSONS = (
             "the loss jumps or explodes and the accuracy stays near chance."
         ),
         runs=(
-            LessonRun("too small: 0.00001", "relu_784_128_adam", _changes(learning_rate=1e-5)),
-            LessonRun("about right: 0.001", "relu_784_128_adam", _changes(learning_rate=1e-3)),
-            LessonRun("too large: 1.0", "relu_784_128_adam", _changes(learning_rate=1.0)),
+            LessonRun("lr 0.00001 (too small)", "relu_784_128_adam", _changes(learning_rate=1e-5)),
+            LessonRun("lr 0.001 (about right)", "relu_784_128_adam", _changes(learning_rate=1e-3)),
+            LessonRun("lr 1.0 (too large)", "relu_784_128_adam", _changes(learning_rate=1.0)),
         ),
         train_images=8000,
         epochs=3,
@@ -527,19 +527,18 @@ def _loss_sentences(runs: list[Run]) -> list[str]:
         if not losses:
             continue
         if len(losses) == 1:
-            parts.append(f"{_name(run)} ended its only epoch at {losses[0]:.3g}")
+            parts.append(f"{_name(run)} {losses[0]:.3g} after its only epoch")
             continue
         first, last = losses[0], losses[-1]
-        if last < first:
-            how = f"fell from {first:.3g} to {last:.3g}"
-            if first > 0 and (first - last) / first < 0.1:
-                how += " (hardly at all)"
-        else:
-            how = f"did not fall ({first:.3g} after the first epoch, {last:.3g} after the last)"
-        parts.append(f"{_name(run)}'s {how}")
+        text = f"{_name(run)} {first:.3g} → {last:.3g}"
+        if last >= first:
+            text += " (it did not fall)"
+        elif first > 0 and (first - last) / first < 0.1:
+            text += " (it hardly fell)"
+        parts.append(text)
     if not parts:
         return []
-    return ["Training loss: " + "; ".join(parts) + "."]
+    return ["Training loss from the first epoch to the last: " + "; ".join(parts) + "."]
 
 
 def _first_epoch_sentences(runs: list[Run]) -> list[str]:

@@ -141,8 +141,8 @@ def test_the_accuracy_sentence_is_computed_best_first(run_log):
         "never got there." in sentences
     )
     assert (
-        "Training loss: sgd's fell from 1.2 to 0.8; adam's fell from 0.3 to 0.1; rmsprop's fell "
-        "from 0.35 to 0.12." in sentences
+        "Training loss from the first epoch to the last: sgd 1.2 → 0.8; adam 0.3 → 0.1; rmsprop "
+        "0.35 → 0.12." in sentences
     )
 
 
@@ -255,3 +255,16 @@ def test_a_lesson_is_one_request_trained_on_the_free_workers(tmp_path, monkeypat
     sentences = lesson_conclusions(lesson, runs)
     best = max(runs, key=lambda run: run.test_accuracy)
     assert sentences[0].startswith(f"{best.label} reached {best.test_accuracy * 100:.1f}%")
+
+
+def test_a_loss_that_hardly_falls_or_rises_is_said(run_log):
+    lesson = get_lesson("learning_rate")
+    small, _, large = (run.label for run in lesson.runs)
+    flat = record(run_log, lesson, small, history=[epoch(1, 2.3, 0.1, 0.1), epoch(3, 2.2, 0.12, 0.12)],
+                  metrics={"test_accuracy": 0.12})  # fmt: skip
+    rising = record(run_log, lesson, large, history=[epoch(1, 2.3, 0.1, 0.1), epoch(3, 9.0, 0.1, 0.1)],
+                    metrics={"test_accuracy": 0.1})  # fmt: skip
+    assert (
+        f"Training loss from the first epoch to the last: {small} 2.3 → 2.2 (it hardly fell); "
+        f"{large} 2.3 → 9 (it did not fall)." in lesson_conclusions(lesson, [rising, flat])
+    )
