@@ -37,6 +37,7 @@ BENCHMARKS = (
     "prediction",
     "training_overhead",
     "time_to_accuracy",
+    "lessons",
     "cold_start",
     "round_trip",
     "sessions",

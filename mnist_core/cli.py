@@ -7,6 +7,7 @@ Commands:
     models        List the stored models (broken entries too, with the reason).
     evaluate      Accuracy, loss, per-class report and confusion matrix of a stored model.
     predict       Classify image files the way the drawing page does.
+    runs          List the recorded runs; show, compare or export one.
 
 Every command prints what it did on stdout. Errors print one line, ``error: ...``, on stderr
 and exit with status 2 (130 after Ctrl-C); the user never sees a traceback.
@@ -39,6 +40,7 @@ from mnist_core.data import (
     cache_path,
     load_dataset,
 )
+from mnist_core.runs import RunLogError
 from mnist_core.store import ModelStoreError
 from mnist_core.train import BatchProgress, EpochMetrics, TrainingObserver, TrainingPlan
 
@@ -52,6 +54,9 @@ NOISE_SEED = 0
 # small enough to bound the memory of a CNN's activations.
 PREDICT_BATCH_SIZE = 1024
 BLANK_IMAGE_NOTE = "blank image: no ink found, nothing to classify"
+# Both datasets have this many training images (`train --scheduler` checks --train-size
+# without loading the data here).
+TRAINING_IMAGES = 60000
 
 
 class CommandError(Exception):
@@ -63,7 +68,9 @@ class CommandError(Exception):
 
 
 # Errors that a user can cause or fix: reported in one line. Anything else is a bug.
-USER_ERRORS = (ValueError, DatasetUnavailableError, OSError, ModelStoreError)
+USER_ERRORS = (ValueError, DatasetUnavailableError, OSError, ModelStoreError, RunLogError)
+# How often `train --scheduler` reads its run's progress from the run log.
+FOLLOW_INTERVAL_SECONDS = 0.25
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -108,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Train a preset, showing progress per epoch, and save the model to the model "
             "store ($MNIST_MODELS_DIR, default <repo>/models). Ctrl-C stops after the current "
-            "batch and saves the model trained so far (when at least one epoch completed)."
+            "batch and saves the model trained so far (when at least one epoch completed). "
+            "The run is recorded in the run log, as the app's are (see `runs`)."
         ),
     )
     # No `choices`: an unknown preset is reported with the list of presets, in one line.
@@ -129,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_parser.add_argument(
         "--overwrite", action="store_true", help="replace a stored model of the same name"
+    )
+    train_parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help=(
+            "train on the Dask cluster of this scheduler (tcp://host:8786) instead of here, "
+            "following its progress in the run log"
+        ),
     )
     train_parser.set_defaults(handler=train)
 
@@ -186,7 +202,65 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     predict_parser.set_defaults(handler=predict)
 
+    _add_runs_parser(subparsers)
     return parser
+
+
+def _add_runs_parser(subparsers: Any) -> None:
+    runs_parser = subparsers.add_parser(
+        "runs",
+        help="list the recorded runs; show, compare or export one",
+        description=(
+            "Every training (in the app or with `train`) is a run, kept in the run log "
+            "($MNIST_RUNS_DB, default <data directory>/runs.sqlite3). Without a subcommand, "
+            "list them, newest first."
+        ),
+    )
+    runs_parser.add_argument(
+        "--json", action="store_true", help="print a JSON list, one object per run"
+    )
+    runs_parser.add_argument("--user", metavar="NAME", help="only this user's runs")
+    runs_parser.add_argument("--limit", type=int, metavar="N", help="at most N runs")
+    runs_parser.add_argument("--all", action="store_true", help="also the runs their users hid")
+    runs_parser.set_defaults(handler=runs_list)
+    commands = runs_parser.add_subparsers(dest="runs_command", metavar="subcommand")
+
+    show_parser = commands.add_parser(
+        "show", help="one run in full", description="Show one run: settings, figures, epochs."
+    )
+    show_parser.add_argument("run_id", metavar="ID", help="the run's id (see `runs`)")
+    show_parser.add_argument(
+        "--json", action="store_true", dest="json_output", help="print it as JSON"
+    )
+    show_parser.set_defaults(handler=runs_show)
+
+    compare_parser = commands.add_parser(
+        "compare",
+        help="the differing settings and the figures of runs, side by side",
+        description="Print the settings that differ between runs, then their figures.",
+    )
+    compare_parser.add_argument("run_ids", nargs="+", metavar="ID", help="two or more run ids")
+    compare_parser.add_argument(
+        "--json", action="store_true", dest="json_output", help="print it as JSON"
+    )
+    compare_parser.set_defaults(handler=runs_compare)
+
+    export_parser = commands.add_parser(
+        "export",
+        help="a run as a Keras script, its history as CSV, its model file",
+        description=(
+            "Write a run as a standalone Python script (keras and numpy only) that trains "
+            "it again, its history as CSV, and/or its trained model as a .keras file."
+        ),
+    )
+    export_parser.add_argument("run_id", metavar="ID", help="the run's id (see `runs`)")
+    export_parser.add_argument("--code", metavar="FILE", help="write the training script here")
+    export_parser.add_argument("--csv", metavar="FILE", help="write the history here")
+    export_parser.add_argument(
+        "--model", metavar="FILE", help="copy the trained model here (a .keras file)"
+    )
+    export_parser.add_argument("--overwrite", action="store_true", help="replace files that exist")
+    export_parser.set_defaults(handler=runs_export)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -276,7 +350,8 @@ def train(args: argparse.Namespace) -> int:
 
     Args:
         args: Parsed arguments: `preset`, `epochs` (None: the preset's), `name` (None: the
-            preset's name), `train_size` (None: all), `overwrite`.
+            preset's name), `train_size` (None: all), `overwrite`, `scheduler` (None: train
+            in this process).
     """
     from mnist_core.model import validate_config
     from mnist_core.presets import get_preset
@@ -292,6 +367,8 @@ def train(args: argparse.Namespace) -> int:
             f"a model named {name!r} is already stored in {models_directory()}; "
             "choose another --name or pass --overwrite to replace it."
         )
+    if args.scheduler is not None:
+        return _train_on_cluster(args, preset.name, name, config)
     dataset = _load_dataset(config.dataset)
     if args.train_size is not None:
         available = len(dataset.y_train)
@@ -306,10 +383,19 @@ def train(args: argparse.Namespace) -> int:
     from mnist_core.train import STOP_NAN, STOP_REQUESTED, train_model
 
     progress = ProgressPrinter(sys.stdout)
+    recording = _RecordedTraining.start(config, preset.name, args.train_size, progress)
     print(f"training preset {preset.name} as model {name!r}")
-    with _stop_on_interrupt(progress):
-        result = train_model(config, dataset, progress)
+    try:
+        with _stop_on_interrupt(progress):
+            result = train_model(config, dataset, recording.observer if recording else progress)
+    except BaseException as error:
+        progress.finish()
+        if recording is not None:
+            recording.fail(error)
+        raise
     progress.finish()
+    if recording is not None:
+        recording.finish(result, dataset)
 
     if result.stop_reason == STOP_NAN:
         raise CommandError(f"{result.message} Nothing was saved.")
@@ -339,7 +425,264 @@ def train(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     print(f"saved {stored.model_path} and {stored.metadata_path}")
+    if recording is not None:
+        recording.saved_as(name)
     return 0
+
+
+class _RecordedTraining:
+    """A training of this process, recorded in the run log as the app's are.
+
+    The run is created `running` (user "cli"), its progress and epochs written as it trains
+    (`RunRecorder`), and it ends with the engine's final figures and the trained model kept
+    beside the log. A log that cannot be used never stops the training: one warning line,
+    and the training goes on unrecorded.
+    """
+
+    def __init__(self, run_log: Any, run_id: str, recorder: Any) -> None:
+        self.run_log = run_log
+        self.run_id = run_id
+        self.recorder = recorder
+        self.observer = recorder
+        self._warned = False
+
+    @classmethod
+    def start(
+        cls, config: Any, preset: str, train_images: int | None, progress: TrainingObserver
+    ) -> "_RecordedTraining | None":
+        """Create the run; None (after a warning line) when the log cannot be used."""
+        from mnist_core.runs import CLI_USER, RUNNING, RunLog, RunRecorder, this_process_owner
+
+        owner = this_process_owner()
+        try:
+            run_log = RunLog()
+            run_log.heartbeat(owner)
+            run = run_log.create_run(
+                config,
+                user=CLI_USER,
+                preset=preset,
+                train_images=train_images,
+                owner=owner,
+                status=RUNNING,
+            )
+        except RunLogError as error:
+            _warn_not_recorded(error)
+            return None
+        return cls(run_log, run.id, RunRecorder(run_log, run.id, progress, owner=owner))
+
+    def finish(self, result: Any, dataset: Any) -> None:
+        """End the run with its status, final figures and model file."""
+        from mnist_core.runs import DIVERGED, FINISHED, STOPPED
+        from mnist_core.train import STOP_COMPLETED, STOP_NAN
+
+        self.recorder.close()
+        if result.stop_reason == STOP_NAN:
+            status, reason = DIVERGED, result.message
+        elif result.stop_reason == STOP_COMPLETED:
+            status, reason = FINISHED, result.message
+        else:
+            status = STOPPED
+            reason = (
+                f"Stopped with Ctrl-C after {result.epochs_completed} of "
+                f"{result.config.epochs} epoch(s)."
+            )
+        metrics = _final_metrics(result, dataset)
+        model_path = None
+        if status != DIVERGED and result.epochs_completed > 0:
+            model_path = str(self.run_log.model_path_for(self.run_id))
+            try:
+                _save_keras_atomically(result.model, model_path)
+            except Exception as error:  # noqa: BLE001 - the training's result matters more
+                self._warn(f"its model could not be kept ({_one_line(error)})")
+                model_path = None
+        self._write(
+            lambda: self.run_log.finish_run(
+                self.run_id, status, reason, metrics=metrics, model_path=model_path
+            )
+        )
+
+    def fail(self, error: BaseException) -> None:
+        """End the run after the training raised `error` (Ctrl-C twice, or a bug)."""
+        from mnist_core.runs import FAILED, INTERRUPTED
+
+        self.recorder.close()
+        if isinstance(error, KeyboardInterrupt):
+            status, reason = INTERRUPTED, "Interrupted with Ctrl-C during training."
+        else:
+            status, reason = FAILED, f"Training failed: {_one_line(error)}"
+        self._write(lambda: self.run_log.finish_run(self.run_id, status, reason))
+
+    def saved_as(self, name: str) -> None:
+        """Note the store name the model was saved under, and say where the run is."""
+        self._write(lambda: self.run_log.set_model_name(self.run_id, name))
+        if self.recorder.problem is None and not self._warned:
+            print(
+                f"recorded as run {self.run_id}; see `python -m mnist_core runs show {self.run_id}`"
+            )
+
+    def _write(self, write: Callable[[], Any]) -> None:
+        try:
+            write()
+        except RunLogError as error:
+            self._warn(_one_line(error))
+        if self.recorder.problem is not None:
+            self._warn(self.recorder.problem)
+
+    def _warn(self, problem: str) -> None:
+        if not self._warned:
+            self._warned = True
+            print(
+                f"warning: run {self.run_id} is not fully recorded in the run log: "
+                f"{_one_line(problem)}",
+                file=sys.stderr,
+            )
+
+
+def _final_metrics(result: Any, dataset: Any) -> dict[str, Any]:
+    """The engine's final figures of a run (`run_metrics`); if they cannot be computed, the
+    training's own, so that the run still ends recorded."""
+    from mnist_core.engine import run_metrics
+    from mnist_core.model import count_parameters
+    from mnist_core.runs import finite_or_none
+
+    try:
+        return run_metrics(result, dataset)
+    except Exception:  # noqa: BLE001 - a missing figure must not lose the run's record
+        metrics = {
+            key: finite_or_none(value) if isinstance(value, float) else value
+            for key, value in result.metrics().items()
+        }
+        metrics["parameter_count"] = count_parameters(result.config)
+        metrics["wall_seconds"] = result.training_seconds
+        return metrics
+
+
+def _warn_not_recorded(error: BaseException) -> None:
+    print(
+        f"warning: this training is not recorded in the run log ({_one_line(error)}); "
+        "training anyway",
+        file=sys.stderr,
+    )
+
+
+def _save_keras_atomically(model: Any, path: str) -> None:
+    """Save a Keras model to `path` through a temporary file, so a reader never sees half."""
+    from pathlib import Path
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
+    try:
+        model.save(temporary)
+        os.replace(temporary, target)
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
+def _train_on_cluster(args: argparse.Namespace, preset: str, name: str, config: Any) -> int:
+    """`train --scheduler`: queue the run on a Dask cluster, follow it in the log, save it."""
+    from mnist_core.cluster import ClusterUnavailableError
+    from mnist_core.engine import Engine, RunRequest
+    from mnist_core.runs import CLI_USER, DIVERGED, STOPPED, RunLog
+
+    if args.train_size is not None and not 1 <= args.train_size <= TRAINING_IMAGES:
+        raise ValueError(
+            f"--train-size must be an integer from 1 to {TRAINING_IMAGES}, got {args.train_size}."
+        )
+    run_log = RunLog()
+    run_log.check()  # the cluster's runs live in the log: without it, nothing can train
+    try:
+        engine = Engine.connect(run_log, address=args.scheduler)
+    except ClusterUnavailableError as error:
+        raise CommandError(_one_line(error)) from None
+    try:
+        (run,) = engine.submit(
+            [RunRequest(config, preset=preset, train_images=args.train_size)], user=CLI_USER
+        )
+        print(f"training preset {preset} as model {name!r} on {args.scheduler} (run {run.id})")
+        progress = ProgressPrinter(sys.stdout)
+        run = _follow_run(engine, run.id, progress)
+    finally:
+        engine.close()
+    if run.status == DIVERGED:
+        raise CommandError(f"{run.reason} Nothing was saved.")
+    if run.status not in (STOPPED, "finished"):
+        raise CommandError(f"run {run.id} {run.status}: {run.reason or 'no reason given'}")
+    if not run.history:
+        raise CommandError(
+            f"run {run.id} stopped before the first epoch ended; nothing was saved.",
+            INTERRUPTED_EXIT_STATUS,
+        )
+    if run.status == STOPPED:
+        print(
+            f"stopped on request after {len(run.history)} of {config.epochs} epoch(s); saving "
+            "the model trained so far"
+        )
+    metrics = run.metrics
+    print(
+        f"test accuracy {metrics['test_accuracy']:.2%} (test loss {metrics['test_loss']:.4f}) "
+        f"after {len(run.history)} epoch(s), {metrics['wall_seconds']:.1f} s of training"
+    )
+    if not run.model_kept:
+        raise CommandError(f"run {run.id} ended, but its model file is missing; nothing was saved.")
+    from mnist_core.store import save_model
+
+    stored = save_model(
+        _load_keras_file(run.model_path),
+        name,
+        config=run.config,
+        metrics=metrics,
+        history=list(run.history),
+        dataset=run.dataset,
+        training_seconds=metrics.get("wall_seconds") or 0.0,
+        extras={"weight_summaries": run_log.weight_summaries(run.id), "run_id": run.id},
+        overwrite=args.overwrite,
+    )
+    run_log.set_model_name(run.id, name)
+    print(f"saved {stored.model_path} and {stored.metadata_path}")
+    print(f"recorded as run {run.id}; see `python -m mnist_core runs show {run.id}`")
+    return 0
+
+
+def _follow_run(engine: Any, run_id: str, progress: "ProgressPrinter") -> Any:
+    """Print a run's progress from the log until it ends; Ctrl-C asks the engine to stop it."""
+    import time
+
+    from mnist_core.runs import QUEUED, RUNNING
+
+    shown_plan, shown_epochs, shown_progress, stop_sent, said_queued = False, 0, None, False, False
+    with _stop_on_interrupt(progress):
+        while True:
+            run = engine.run_log.get_run(run_id)
+            if run.status == QUEUED and not said_queued:
+                said_queued = True
+                progress._print_line("queued: waiting for a free worker")
+            if run.plan and not shown_plan:
+                shown_plan = True
+                progress.on_train_begin(TrainingPlan(**run.plan))
+            for entry in run.history[shown_epochs:]:
+                progress.on_epoch(EpochMetrics(**entry), [])
+            shown_epochs = len(run.history)
+            if run.status == RUNNING and run.progress and run.progress != shown_progress:
+                shown_progress = run.progress
+                if run.progress.get("epoch", 0) > shown_epochs:
+                    progress.on_batch(BatchProgress(**run.progress))
+            if progress.should_stop() and not stop_sent:
+                stop_sent = True
+                engine.stop(run_id)
+            if run.ended:
+                progress.finish()
+                return run
+            time.sleep(FOLLOW_INTERVAL_SECONDS)
+
+
+def _load_keras_file(path: str) -> Any:
+    """Load a `.keras` file quietly (a keras.Model)."""
+    keras = import_keras()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return keras.saving.load_model(path)
 
 
 class ProgressPrinter(TrainingObserver):
@@ -665,6 +1008,260 @@ def _class_names_of(metadata: dict[str, Any]) -> tuple[str, ...]:
     if metadata.get("dataset") == "fashion_mnist":
         return FASHION_MNIST_CLASS_NAMES
     return MNIST_CLASS_NAMES
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def _open_run_log() -> Any:
+    """The run log, which must exist already: reading runs never creates one."""
+    from mnist_core.runs import RUNS_DB_ENVIRONMENT_VARIABLE, RunLog
+
+    run_log = RunLog()
+    if not run_log.path.is_file():
+        raise CommandError(
+            f"no run log at {run_log.path}: nothing has been recorded there yet (train with "
+            f"`python -m mnist_core train`, or point {RUNS_DB_ENVIRONMENT_VARIABLE} at a log)."
+        )
+    run_log.check()
+    return run_log
+
+
+def runs_list(args: argparse.Namespace) -> int:
+    """List the recorded runs, newest first (no TensorFlow).
+
+    Args:
+        args: Parsed arguments: `json`, `user` (None: everyone's), `limit`, `all` (hidden too).
+    """
+    from mnist_core.compare import architecture_summary
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}.")
+    run_log = _open_run_log()
+    runs = run_log.list_runs(user=args.user, include_hidden=args.all, limit=args.limit)
+    if args.json:
+        print(json.dumps(_json_ready([run.to_dict() for run in runs]), indent=2))
+        return 0
+    if not runs:
+        print(f"no runs in {run_log.path}")
+        return 0
+    print(f"runs in {run_log.path}:")
+    rows = [
+        (
+            run.id,
+            _format_epoch_seconds(run.created_at),
+            run.user,
+            run.status,
+            run.label or run.preset or "-",
+            architecture_summary(run.config),
+            f"{len(run.history)}/{run.config.epochs}",
+            f"{run.test_accuracy:.2%}" if run.test_accuracy is not None else "-",
+            f"{run.parameter_count:,}" if run.parameter_count is not None else "-",
+        )
+        for run in runs
+    ]
+    _print_table(
+        ("id", "created", "user", "status", "name", "network", "epochs", "test accuracy",
+         "parameters"),
+        rows,
+        right_aligned={6, 7, 8},
+    )  # fmt: skip
+    return 0
+
+
+def runs_show(args: argparse.Namespace) -> int:
+    """Show one run: what it is, its settings, its figures and its epochs.
+
+    Args:
+        args: Parsed arguments: `run_id`, `json_output`.
+    """
+    import dataclasses
+
+    from mnist_core.compare import architecture_summary, setting_value, side_by_side_metrics
+    from mnist_core.model import ModelConfig
+
+    run = _open_run_log().get_run(args.run_id)
+    if args.json_output:
+        print(json.dumps(_json_ready(run.to_dict()), indent=2))
+        return 0
+    print(f"run {run.id}: {run.status}" + (f" ({run.reason})" if run.reason else ""))
+    facts = [
+        ("user", run.user),
+        ("name", run.label or "-"),
+        ("preset", run.preset or "-"),
+        ("lesson", run.lesson or "-"),
+        ("network", architecture_summary(run.config)),
+        ("dataset", run.dataset),
+        ("training images", "all" if run.train_images is None else f"{run.train_images:,}"),
+        ("created", _format_epoch_seconds(run.created_at)),
+        ("model", run.model_path if run.model_kept else "not kept"),
+    ]
+    if run.model_name:
+        facts.append(("saved as", run.model_name))
+    if run.limits:
+        facts.append(("class limits", json.dumps(run.limits)))
+    width = max(len(key) for key, _ in facts) + 2
+    for key, value in facts:
+        print(f"  {key:<{width}}{value}")
+    print("\nsettings:")
+    _print_table(
+        ("setting", "value"),
+        [
+            (field.name, setting_value(run.config, field.name))
+            for field in dataclasses.fields(ModelConfig)
+            if field.name != "dataset"
+        ],
+    )
+    print("\nfigures:")
+    _print_table(
+        ("figure", "value"), [(row.metric, row.values[0]) for row in side_by_side_metrics([run])]
+    )
+    if run.history:
+        print("\nepochs:")
+        _print_table(
+            ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"),
+            [
+                (
+                    str(entry.get("epoch", index + 1)),
+                    _format_number(entry.get("loss"), ".4f"),
+                    _format_number(entry.get("accuracy"), ".4f"),
+                    _format_number(entry.get("val_loss"), ".4f"),
+                    _format_number(entry.get("val_accuracy"), ".4f"),
+                    _format_number(entry.get("elapsed_seconds"), ".1f"),
+                )
+                for index, entry in enumerate(run.history)
+            ],
+            right_aligned={0, 1, 2, 3, 4, 5},
+        )
+    return 0
+
+
+def runs_compare(args: argparse.Namespace) -> int:
+    """Print the settings that differ between runs, then their figures side by side.
+
+    Args:
+        args: Parsed arguments: `run_ids` (two or more), `json_output`.
+    """
+    from mnist_core.compare import differing_settings, run_label, side_by_side_metrics
+
+    if len(args.run_ids) < 2:
+        raise ValueError(
+            f"runs compare needs at least two run ids, got {len(args.run_ids)}; "
+            "`python -m mnist_core runs` lists them."
+        )
+    if len(set(args.run_ids)) != len(args.run_ids):
+        raise ValueError("runs compare got the same run id twice; give each run once.")
+    run_log = _open_run_log()
+    runs = [run_log.get_run(run_id) for run_id in args.run_ids]
+    labels = [run_label(run) for run in runs]
+    settings = differing_settings(runs)
+    metrics = side_by_side_metrics(runs)
+    if args.json_output:
+        document = {
+            "runs": [run.id for run in runs],
+            "labels": labels,
+            "differing_settings": [
+                {"setting": row.setting, "field": row.field, "values": list(row.values)}
+                for row in settings
+            ],
+            "metrics": [
+                {
+                    "metric": row.metric,
+                    "values": list(row.values),
+                    "numbers": list(row.numbers),
+                    "best": row.best,
+                }
+                for row in metrics
+            ],
+        }
+        print(json.dumps(_json_ready(document), indent=2))
+        return 0
+    if settings:
+        print("settings that differ:")
+        _print_table(("setting", *labels), [(row.setting, *row.values) for row in settings])
+    else:
+        print("the runs have the same settings")
+    print("\nfigures (* best):")
+    _print_table(
+        ("figure", *labels),
+        [
+            (
+                row.metric,
+                *(
+                    value + (" *" if index == row.best else "")
+                    for index, value in enumerate(row.values)
+                ),
+            )
+            for row in metrics
+        ],
+        right_aligned=set(range(1, len(labels) + 1)),
+    )
+    return 0
+
+
+def runs_export(args: argparse.Namespace) -> int:
+    """Write a run as a standalone Keras script, its history as CSV and/or its model file.
+
+    Args:
+        args: Parsed arguments: `run_id`, `code`, `csv`, `model` (paths; at least one),
+            `overwrite`.
+    """
+    from pathlib import Path
+
+    from mnist_core import export
+
+    targets = [path for path in (args.code, args.csv, args.model) if path]
+    if not targets:
+        raise ValueError("runs export needs --code FILE, --csv FILE and/or --model FILE.")
+    if len({os.path.abspath(path) for path in targets}) != len(targets):
+        raise ValueError("runs export got the same FILE twice; give each export its own file.")
+    if not args.overwrite:
+        for path in targets:
+            if os.path.exists(path):
+                raise ValueError(f"{path} exists; choose another file or pass --overwrite.")
+    for path in targets:
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            raise ValueError(f"the folder of {path} does not exist ({folder}).")
+    run = _open_run_log().get_run(args.run_id)
+    # Everything is prepared before anything is written: a run that cannot be exported
+    # (a schedule the exporter does not know, no kept model) leaves no half of its files.
+    code = export.script_for_run(run, file_name=Path(args.code).name) if args.code else None
+    if args.model and not run.model_kept:
+        export.copy_model(run, args.model)  # raises ValueError saying why
+    if code is not None:
+        Path(args.code).write_text(code)
+        print(f"wrote {args.code}: train it again with `python {args.code} --data mnist.npz`")
+    if args.csv:
+        Path(args.csv).write_text(export.history_csv(run))
+        print(f"wrote {args.csv}: {len(run.history)} epoch(s)")
+    if args.model:
+        export.copy_model(run, args.model)
+        print(f"wrote {args.model}")
+    return 0
+
+
+def _json_ready(value: Any) -> Any:
+    """`value` with every float that is not finite made None: strict JSON."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _format_epoch_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
+
+
+def _format_number(value: Any, spec: str) -> str:
+    if isinstance(value, int | float) and math.isfinite(value):
+        return format(value, spec)
+    return "-"
 
 
 # --- shared helpers --------------------------------------------------------------------------

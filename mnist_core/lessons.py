@@ -1,0 +1,585 @@
+"""The notebooks' lessons as one-click comparisons.
+
+A `Lesson` is one request: its runs are queued together (the engine lets a request use every
+free worker), overlaid on one chart, and followed by sentences computed from their results by
+`lesson_conclusions` ("adam reached 97.1% test accuracy after 3 epochs, sgd 61.4%"), never
+written in advance. Each run starts from a notebook preset and changes one thing.
+
+By default a lesson trains on a subset of the training images for few epochs, so that on an
+idle 2-core machine it ends within about 90 s (`make bench` measures each one,
+bench/lessons.py); `requests(full_data=True)` trains on all 60,000 images for the presets' own
+epochs. The test figures are always on the whole test set, so any two runs compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mnist_core.engine import RunRequest
+from mnist_core.model import ModelConfig, count_parameters, validate_config
+from mnist_core.presets import get_preset
+from mnist_core.runs import (
+    DIVERGED,
+    FAILED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    Run,
+    finite_or_none,
+)
+
+# Conclusions a lesson asks for besides the accuracy of each run.
+FOCUS_PARAMETERS = "parameters"  # parameter counts, and what they bought
+FOCUS_GAP = "gap"  # training accuracy against validation accuracy (overfitting)
+FOCUS_SPEED = "speed"  # training time and images a second
+FOCUS_LOSS = "loss"  # how far the training loss fell
+FOCUS_FIRST_EPOCH = "first_epoch"  # the first epoch that reached a validation accuracy
+FOCUSES = (FOCUS_PARAMETERS, FOCUS_GAP, FOCUS_SPEED, FOCUS_LOSS, FOCUS_FIRST_EPOCH)
+# A test accuracy below this is a network that guesses (one digit in ten is 10%).
+CHANCE_ACCURACY = 0.2
+# The validation accuracy whose first epoch FOCUS_FIRST_EPOCH reports.
+FIRST_EPOCH_TARGET = 0.9
+
+
+@dataclass(frozen=True)
+class LessonRun:
+    """One run of a lesson: a preset with some settings changed.
+
+    Attributes:
+        label: its name on the chart and in the sentences (e.g. "adam").
+        preset: the notebook preset it starts from.
+        changes: (config field, value) pairs applied to the preset's config.
+    """
+
+    label: str
+    preset: str
+    changes: tuple[tuple[str, Any], ...] = ()
+
+    def config(self) -> ModelConfig:
+        """The preset's config with the changes applied."""
+        return get_preset(self.preset).config.replace(**dict(self.changes))
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A comparison that teaches one thing.
+
+    Attributes:
+        name: short id (the runs' `lesson` tag).
+        title: one line for the page.
+        what_to_look_for: two or three lines saying what the chart shows.
+        runs: the runs, in the order they are shown.
+        train_images: training images of the quick default (before the validation split).
+        epochs: epochs of the quick default (None: the presets' own).
+        focus: which conclusions besides accuracy (see FOCUSES).
+        notebook: the notebook it comes from, if any (e.g. "001").
+    """
+
+    name: str
+    title: str
+    what_to_look_for: str
+    runs: tuple[LessonRun, ...]
+    train_images: int
+    epochs: int | None = None
+    focus: tuple[str, ...] = ()
+    notebook: str = ""
+
+    def configs(self, full_data: bool = False) -> list[ModelConfig]:
+        """The config of every run (the quick default, or the presets' own epochs)."""
+        configs = []
+        for lesson_run in self.runs:
+            config = lesson_run.config()
+            if not full_data and self.epochs is not None:
+                config = config.replace(epochs=self.epochs)
+            configs.append(config)
+        return configs
+
+    def requests(self, full_data: bool = False) -> list[RunRequest]:
+        """The lesson's runs, to submit together as one request.
+
+        Args:
+            full_data: all 60,000 training images and the presets' own epochs (default False:
+                `train_images` images and `epochs` epochs, about 90 s on an idle machine).
+        """
+        return [
+            RunRequest(
+                config,
+                preset=lesson_run.preset,
+                lesson=self.name,
+                label=lesson_run.label,
+                train_images=None if full_data else self.train_images,
+            )
+            for lesson_run, config in zip(self.runs, self.configs(full_data))
+        ]
+
+
+def _changes(**fields: Any) -> tuple[tuple[str, Any], ...]:
+    return tuple(fields.items())
+
+
+_LESSONS = (
+    Lesson(
+        name="loss_and_optimizer",
+        title="Mean squared error with SGD against binary cross-entropy with adam",
+        what_to_look_for=(
+            "The same network, trained two ways. With mean squared error and plain SGD the "
+            "loss barely moves and the accuracy stays low for epochs; with a cross-entropy "
+            "loss and adam it passes 90% within the first epoch. The loss and the optimizer, "
+            "not the layers, make the difference."
+        ),
+        runs=(
+            LessonRun("mse + sgd", "sigmoid_mse_sgd"),
+            LessonRun("binary cross-entropy + adam", "relu_binary_crossentropy_adam"),
+        ),
+        train_images=12000,
+        epochs=5,
+        focus=(FOCUS_LOSS, FOCUS_FIRST_EPOCH),
+        notebook="000, 001",
+    ),
+    Lesson(
+        name="optimizers",
+        title="SGD against adam against RMSprop on the same network",
+        what_to_look_for=(
+            "Three optimizers, each at its usual learning rate, on the notebook's 512-512 relu "
+            "network. Watch the first epoch: adam and RMSprop adapt each weight's step and "
+            "get far ahead at once; plain SGD climbs steadily but slowly."
+        ),
+        runs=(
+            LessonRun("sgd", "relu_512_512_rmsprop", _changes(optimizer="sgd", learning_rate=0.01)),
+            LessonRun("adam", "relu_512_512_rmsprop", _changes(optimizer="adam")),
+            LessonRun("rmsprop", "relu_512_512_rmsprop"),
+        ),
+        train_images=8000,
+        epochs=3,
+        focus=(FOCUS_FIRST_EPOCH, FOCUS_LOSS),
+        notebook="001",
+    ),
+    Lesson(
+        name="deeper_or_wider",
+        title="A deeper network against a wider one",
+        what_to_look_for=(
+            "Two relu networks: two wide layers (784 and 128 units) against four narrower ones "
+            "(256, 64, 64 and 32). Compare the parameter counts with the accuracies: more "
+            "weights are not always more accuracy, and depth is not free either."
+        ),
+        runs=(
+            LessonRun("wider (784-128)", "relu_784_128_adam"),
+            LessonRun(
+                "deeper (256-64-64-32)",
+                "relu_deep_binary_crossentropy",
+                _changes(loss="categorical_crossentropy"),
+            ),
+        ),
+        train_images=12000,
+        epochs=5,
+        focus=(FOCUS_PARAMETERS, FOCUS_GAP),
+        notebook="002",
+    ),
+    Lesson(
+        name="dropout",
+        title="Dropout off against on",
+        what_to_look_for=(
+            "A large network on few images learns them by heart: without dropout its training "
+            "accuracy races to 100% while the validation accuracy stalls below. Dropout "
+            "switches half the units off at random in training and narrows that gap."
+        ),
+        runs=(
+            LessonRun(
+                "no dropout",
+                "relu_512_512_rmsprop",
+                _changes(validation="split", validation_split=0.2, batch_size=64),
+            ),
+            LessonRun(
+                "dropout 0.5",
+                "relu_512_512_rmsprop",
+                _changes(
+                    validation="split",
+                    validation_split=0.2,
+                    batch_size=64,
+                    layer_dropout_rates=(0.5, 0.5),
+                ),
+            ),
+        ),
+        train_images=3000,
+        epochs=20,
+        focus=(FOCUS_GAP,),
+        notebook="002",
+    ),
+    Lesson(
+        name="batch_normalization",
+        title="Batch normalisation off against on",
+        what_to_look_for=(
+            "Four sigmoid layers trained with plain SGD, as in notebook 003. Without batch "
+            "normalisation, and with only the input normalised as in the notebook (which "
+            "trains 50 epochs), the first epochs stall near chance: the signal fades through "
+            "the layers. Normalising every layer's output trains at once."
+        ),
+        runs=(
+            LessonRun(
+                "off", "batch_normalized_sigmoid_sgd", _changes(input_batch_normalization=False)
+            ),
+            LessonRun("input only (notebook 003)", "batch_normalized_sigmoid_sgd"),
+            LessonRun(
+                "every layer",
+                "batch_normalized_sigmoid_sgd",
+                _changes(batch_normalization=True),
+            ),
+        ),
+        train_images=8000,
+        epochs=5,
+        focus=(FOCUS_FIRST_EPOCH, FOCUS_LOSS),
+        notebook="003",
+    ),
+    Lesson(
+        name="dense_or_cnn",
+        title="A dense network against a convolutional one",
+        what_to_look_for=(
+            "The quickest dense network against the CNN. The CNN's filters look at small "
+            "patches wherever they are in the image, so it makes fewer mistakes with fewer "
+            "parameters, but every image costs it more computation: compare the time."
+        ),
+        runs=(
+            LessonRun("dense", "dense_fast"),
+            LessonRun("cnn", "cnn_fast"),
+        ),
+        train_images=10000,
+        epochs=3,
+        focus=(FOCUS_PARAMETERS, FOCUS_SPEED),
+    ),
+    Lesson(
+        name="learning_rate",
+        title="A learning rate too small, about right, too large",
+        what_to_look_for=(
+            "The same network with three learning rates. Too small: the loss creeps down and "
+            "the network is still poor when time runs out. Too large: the steps overshoot, "
+            "the loss jumps or explodes and the accuracy stays near chance."
+        ),
+        runs=(
+            LessonRun("lr 0.00001 (too small)", "relu_784_128_adam", _changes(learning_rate=1e-5)),
+            LessonRun("lr 0.001 (about right)", "relu_784_128_adam", _changes(learning_rate=1e-3)),
+            LessonRun("lr 1.0 (too large)", "relu_784_128_adam", _changes(learning_rate=1.0)),
+        ),
+        train_images=8000,
+        epochs=3,
+        focus=(FOCUS_LOSS, FOCUS_FIRST_EPOCH),
+    ),
+)
+
+LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in _LESSONS}
+
+
+def get_lesson(name: str) -> Lesson:
+    """The lesson called `name`.
+
+    Args:
+        name: one of `LESSONS`.
+    """
+    try:
+        return LESSONS[name]
+    except KeyError:
+        raise ValueError(f"lesson must be one of {', '.join(LESSONS)}, got {name!r}.") from None
+
+
+def check_lessons() -> None:
+    """Validate every lesson's configs (a test calls it; a bad lesson fails loudly)."""
+    for lesson in LESSONS.values():
+        labels = [lesson_run.label for lesson_run in lesson.runs]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"lesson {lesson.name!r} has repeated labels: {labels}.")
+        unknown = sorted(set(lesson.focus) - set(FOCUSES))
+        if unknown:
+            raise ValueError(f"lesson {lesson.name!r} has unknown focus {unknown}.")
+        for full_data in (False, True):
+            for config in lesson.configs(full_data):
+                validate_config(config)
+
+
+# --- Conclusions --------------------------------------------------------------------------------
+def lesson_conclusions(lesson: Lesson, runs: Sequence[Run]) -> list[str]:
+    """Sentences computed from the lesson's results: what the runs reached and why it matters.
+
+    Args:
+        lesson: the lesson the runs belong to.
+        runs: its runs, in any order (matched to the lesson's by label; others follow).
+    """
+    ordered = _in_lesson_order(lesson, runs)
+    if not ordered:
+        return ["No run of this lesson has been recorded yet."]
+    sentences: list[str] = []
+    pending = [run for run in ordered if run.status in (QUEUED, RUNNING)]
+    measured = [run for run in ordered if run.test_accuracy is not None]
+    if pending:
+        sentences.append(
+            _join([f"{_name(run)} is {run.status}" for run in pending])
+            + "; what follows covers the runs that ended."
+        )
+    if measured:
+        sentences.append(_accuracy_sentence(measured))
+    sentences += _trouble_sentences(ordered)
+    chance = [
+        run for run in measured if run.status != DIVERGED and run.test_accuracy < CHANCE_ACCURACY
+    ]
+    if chance:
+        sentences.append(
+            _join([f"{_name(run)} ({_pct(run.test_accuracy)})" for run in chance])
+            + (" is" if len(chance) == 1 else " are")
+            + " at chance level, one digit in ten: "
+            + ("it has" if len(chance) == 1 else "they have")
+            + " learned next to nothing."
+        )
+    for focus in lesson.focus:
+        sentences += _FOCUS_SENTENCES[focus](ordered)
+    return [sentence for sentence in sentences if sentence]
+
+
+def _in_lesson_order(lesson: Lesson, runs: Sequence[Run]) -> list[Run]:
+    rank = {lesson_run.label: index for index, lesson_run in enumerate(lesson.runs)}
+    return sorted(runs, key=lambda run: (rank.get(run.label or "", len(rank)), run.created_at))
+
+
+def _name(run: Run) -> str:
+    return run.label or run.preset or run.id
+
+
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:.1f}%"
+
+
+def _points(difference: float) -> str:
+    return f"{abs(difference) * 100:.1f} point{'' if round(abs(difference) * 100, 1) == 1 else 's'}"
+
+
+def _join(parts: Sequence[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _epochs_done(run: Run) -> int:
+    done = run.metrics.get("epochs_completed")
+    return int(done) if isinstance(done, int | float) else len(run.history)
+
+
+def _epochs_words(count: int) -> str:
+    return f"{count} epoch{'' if count == 1 else 's'}"
+
+
+def _accuracy_sentence(measured: list[Run]) -> str:
+    best_first = sorted(measured, key=lambda run: run.test_accuracy, reverse=True)
+    same_epochs = len({_epochs_done(run) for run in best_first}) == 1
+    parts = []
+    for index, run in enumerate(best_first):
+        text = f"{_name(run)} " + ("reached " if index == 0 else "") + _pct(run.test_accuracy)
+        if index == 0:
+            text += " test accuracy"
+        if not same_epochs or index == 0:
+            text += f" after {_epochs_words(_epochs_done(run))}"
+        parts.append(text)
+    sentence = (parts[0] + ", " + ", ".join(parts[1:])) if len(parts) > 1 else parts[0]
+    sentence += "."
+    if len(best_first) > 1:
+        best, worst = best_first[0], best_first[-1]
+        difference = best.test_accuracy - worst.test_accuracy
+        if difference < 0.005:
+            sentence += " They are within half a point of each other: no real difference here."
+        else:
+            sentence += (
+                f" That is {_points(difference)} between {_name(best)} and {_name(worst)}"
+                f" ({_error_ratio(best, worst)})."
+            )
+    return sentence
+
+
+def _error_ratio(best: Run, worst: Run) -> str:
+    best_error, worst_error = 1 - best.test_accuracy, 1 - worst.test_accuracy
+    if best_error <= 0:
+        return f"{_name(best)} makes no mistakes at all"
+    ratio = worst_error / best_error
+    return f"{_name(worst)} gets {ratio:.1f} times as many test images wrong"
+
+
+def _trouble_sentences(runs: list[Run]) -> list[str]:
+    sentences = []
+    for run in runs:
+        name = _name(run)
+        epochs = run.config.epochs
+        if run.status == DIVERGED:
+            sentences.append(
+                f"{name} diverged in epoch {len(run.history) + 1}: its loss became infinite "
+                "or not a number, the steps were too large for this network. A smaller "
+                "learning rate (or a gentler optimizer) trains it."
+            )
+        elif run.status == STOPPED:
+            sentences.append(
+                f"{name} was stopped after {_epochs_words(len(run.history))} of {epochs}"
+                + (f" ({run.reason.rstrip('.')})" if run.reason else "")
+                + ": its figures are those of a shorter run."
+            )
+        elif run.status == FAILED:
+            sentences.append(
+                f"{name} failed and has no results: {run.reason or 'no reason was given.'}"
+            )
+        elif run.status == INTERRUPTED:
+            sentences.append(
+                f"{name} was interrupted (the server stopped) and has no results; run the "
+                "lesson again to see it."
+            )
+    return sentences
+
+
+def _last_epoch(run: Run) -> dict[str, Any] | None:
+    return run.history[-1] if run.history else None
+
+
+def _parameter_count(run: Run) -> int:
+    return run.parameter_count or count_parameters(run.config)
+
+
+def _parameter_sentences(runs: list[Run]) -> list[str]:
+    if not runs:
+        return []
+    counts = [f"{_name(run)} has {_parameter_count(run):,}" for run in runs]
+    sentence = "Parameters: " + _join(counts) + "."
+    most = max(runs, key=_parameter_count)
+    fewest = min(runs, key=_parameter_count)
+    if most is not fewest and _parameter_count(fewest) > 0:
+        ratio = _parameter_count(most) / _parameter_count(fewest)
+        sentence += f" {_name(most)} has {ratio:.1f} times as many as {_name(fewest)}"
+        if most.test_accuracy is not None and fewest.test_accuracy is not None:
+            difference = most.test_accuracy - fewest.test_accuracy
+            if abs(difference) < 0.005:
+                sentence += ", for the same accuracy (within half a point)."
+            elif difference > 0:
+                sentence += f", and {_points(difference)} more test accuracy."
+            else:
+                sentence += f", yet {_points(difference)} less test accuracy."
+        else:
+            sentence += "."
+    return [sentence]
+
+
+def _gap_sentences(runs: list[Run]) -> list[str]:
+    gaps = []
+    for run in runs:
+        last = _last_epoch(run)
+        if last is None:
+            continue
+        train, validation = (
+            finite_or_none(last.get("accuracy")),
+            finite_or_none(last.get("val_accuracy")),
+        )
+        if train is None or validation is None:
+            continue
+        gaps.append((run, train, validation, train - validation))
+    if not gaps:
+        return []
+    parts = [
+        f"{_name(run)} ended at {_pct(train)} on its training images and {_pct(validation)} on "
+        f"validation, "
+        + (f"a gap of {_points(gap)}" if gap >= 0 else f"{_points(gap)} higher on validation")
+        for run, train, validation, gap in gaps
+    ]
+    sentences = ["Training against validation accuracy: " + "; ".join(parts) + "."]
+    if len(gaps) > 1:
+        widest = max(gaps, key=lambda entry: entry[3])
+        narrowest = min(gaps, key=lambda entry: entry[3])
+        if widest[3] - narrowest[3] >= 0.005:
+            sentences.append(
+                f"The gap is widest for {_name(widest[0])}: it learns its training images "
+                f"better than it generalises; {_name(narrowest[0])} overfits the least."
+            )
+    return sentences
+
+
+def _speed_sentences(runs: list[Run]) -> list[str]:
+    timed = [
+        (run, seconds, finite_or_none(run.metrics.get("samples_per_second")))
+        for run in runs
+        if (seconds := finite_or_none(run.metrics.get("wall_seconds"))) is not None
+    ]
+    if not timed:
+        return []
+    parts = [
+        f"{_name(run)} trained for {seconds:.1f} s"
+        + (f" ({rate:,.0f} images a second)" if rate else "")
+        for run, seconds, rate in timed
+    ]
+    sentence = "Time: " + _join(parts) + "."
+    if len(timed) > 1:
+        slowest = max(timed, key=lambda entry: entry[1])
+        fastest = min(timed, key=lambda entry: entry[1])
+        if fastest[1] > 0 and slowest[0] is not fastest[0]:
+            sentence += (
+                f" {_name(slowest[0])} took {slowest[1] / fastest[1]:.1f} times as long as "
+                f"{_name(fastest[0])}."
+            )
+    return [sentence]
+
+
+def _loss_sentences(runs: list[Run]) -> list[str]:
+    parts = []
+    for run in runs:
+        losses = [finite_or_none(entry.get("loss")) for entry in run.history]
+        losses = [loss for loss in losses if loss is not None]
+        if not losses:
+            continue
+        if len(losses) == 1:
+            parts.append(f"{_name(run)} {losses[0]:.3g} after its only epoch")
+            continue
+        first, last = losses[0], losses[-1]
+        text = f"{_name(run)} {first:.3g} → {last:.3g}"
+        if last >= first:
+            text += " (it did not fall)"
+        elif first > 0 and (first - last) / first < 0.1:
+            text += " (it hardly fell)"
+        parts.append(text)
+    if not parts:
+        return []
+    return ["Training loss from the first epoch to the last: " + "; ".join(parts) + "."]
+
+
+def _first_epoch_sentences(runs: list[Run]) -> list[str]:
+    reached, never = [], []
+    for run in runs:
+        if not run.history:
+            continue
+        epoch = next(
+            (
+                entry.get("epoch", index + 1)
+                for index, entry in enumerate(run.history)
+                if (finite_or_none(entry.get("val_accuracy")) or 0.0) >= FIRST_EPOCH_TARGET
+            ),
+            None,
+        )
+        if epoch is None:
+            never.append(run)
+        else:
+            reached.append((run, int(epoch)))
+    if not reached and not never:
+        return []
+    target = _pct(FIRST_EPOCH_TARGET).replace(".0%", "%")
+    parts = [f"{_name(run)} in epoch {epoch}" for run, epoch in sorted(reached, key=lambda e: e[1])]
+    if parts:
+        sentence = f"{target} validation accuracy was reached by " + _join(parts)
+        if never:
+            sentence += "; " + _join([_name(run) for run in never]) + " never got there."
+        else:
+            sentence += "."
+    else:
+        sentence = (
+            f"No run reached {target} validation accuracy in "
+            f"{_epochs_words(max(len(run.history) for run in never))}."
+        )
+    return [sentence]
+
+
+_FOCUS_SENTENCES = {
+    FOCUS_PARAMETERS: _parameter_sentences,
+    FOCUS_GAP: _gap_sentences,
+    FOCUS_SPEED: _speed_sentences,
+    FOCUS_LOSS: _loss_sentences,
+    FOCUS_FIRST_EPOCH: _first_epoch_sentences,
+}
