@@ -136,7 +136,11 @@ edited = st.data_editor(
     },
     key=f"{PREFIX}table_{'all' if everyone else 'mine'}_{sort_name}",
 )
-picked = [row_id for row_id, ticked in zip(edited["id"], edited["compare"]) if ticked]
+ticked = [row_id for row_id, tick in zip(edited["id"], edited["compare"]) if tick]
+# The order runs were picked in (a lesson's own order) is the order they are compared in.
+picked = [run_id for run_id in selection if run_id in ticked] + [
+    run_id for run_id in ticked if run_id not in selection
+]
 if picked != selection:
     st.session_state["compare_selection"] = picked
     st.rerun()
@@ -241,7 +245,7 @@ def show_comparison(run_ids: list[str]) -> None:
         pd.DataFrame(
             [
                 {
-                    "": row.metric,
+                    "figure": row.metric,
                     **{
                         label: value + (" ★" if row.best == index else "")
                         for index, (label, value) in enumerate(zip(labels, row.values))

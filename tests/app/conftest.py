@@ -28,7 +28,7 @@ def record_trained_run():
     return _record_trained_run
 
 
-def _record_trained_run(log, result, *, user: str, preset: str | None = None):
+def _record_trained_run(log, result, *, user: str, preset: str | None = None, dataset=None):
     """Put a finished local training (a `TrainingResult`) into the run log, model kept, as
     the engine would."""
     from mnist_core.engine import model_bytes
@@ -41,5 +41,10 @@ def _record_trained_run(log, result, *, user: str, preset: str | None = None):
     path = log.model_path_for(run.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(model_bytes(result.model))
-    metrics = dict(result.metrics(), parameter_count=int(result.model.count_params()))
+    if dataset is not None:
+        from mnist_core.engine import run_metrics
+
+        metrics = run_metrics(result, dataset)
+    else:
+        metrics = dict(result.metrics(), parameter_count=int(result.model.count_params()))
     return log.finish_run(run.id, FINISHED, result.message, metrics=metrics, model_path=str(path))

@@ -94,3 +94,28 @@ def test_train_and_compare_fit_a_phone(chromium, app_url, path):
         page.screenshot(path=f"test-artifacts/phone{path.replace('/', '_')}.png")
     finally:
         context.close()
+
+
+def test_a_lesson_runs_end_to_end_and_its_curves_are_overlaid(chromium, app_url):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(f"{app_url}/compare?user=lesson_watcher")
+        expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
+        wait_until_idle(page)
+        page.get_by_test_id("stSelectbox").filter(has_text="Lesson").click()
+        page.get_by_role("option", name="SGD against adam against RMSprop on the same network").click()
+        wait_until_idle(page)
+        page.locator(".st-key-compare_start").get_by_role("button").click()
+        # The conclusion is written from the results once every run has ended.
+        expect(page.get_by_text("What the lesson shows")).to_be_visible(timeout=TRAINING_TIMEOUT_MS * 2)
+        charts = page.get_by_test_id("stVegaLiteChart")
+        expect(charts.first).to_be_visible()
+        assert charts.count() >= 3  # loss, accuracy, accuracy per class
+        legend = page.locator(".st-key-compare_chart_loss")
+        for label in ("sgd", "adam", "rmsprop"):
+            expect(legend).to_contain_text(label)
+        page.screenshot(path="test-artifacts/lesson_compare.png", full_page=True)
+        expect_no_exception(page)
+    finally:
+        context.close()

@@ -1,0 +1,125 @@
+"""The Compare page, through AppTest: the table of runs, two runs side by side, lessons."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core.lessons import LESSONS
+from mnist_core.model import ModelConfig
+from mnist_core.train import train_model
+
+APP_PATH = str(Path(__file__).parents[2] / "app.py")
+TINY = ModelConfig(
+    architecture="dense",
+    layer_sizes=(12,),
+    layer_activations=("relu",),
+    layer_dropout_rates=(0.0,),
+    kernel_sizes=(),
+    dense_units=0,
+    epochs=2,
+    batch_size=64,
+)
+
+
+@pytest.fixture(scope="module")
+def two_results(tiny_mnist):
+    return (
+        train_model(TINY, tiny_mnist),
+        train_model(TINY.replace(optimizer="sgd", learning_rate=0.01), tiny_mnist),
+    )
+
+
+def compare_page(user: str, selection=None) -> AppTest:
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.query_params["user"] = user
+    at.run()
+    if selection is not None:
+        at.session_state["compare_selection"] = selection
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    return at
+
+
+def test_with_no_runs_the_page_says_how_to_get_some():
+    at = compare_page("nobody_yet")
+    assert any("No runs yet" in box.value for box in at.info)
+
+
+def test_two_runs_side_by_side(app_run_log, record_trained_run, two_results, tiny_mnist):
+    adam = record_trained_run(app_run_log, two_results[0], user="cmp_user", dataset=tiny_mnist)
+    sgd = record_trained_run(app_run_log, two_results[1], user="cmp_user", dataset=tiny_mnist)
+    at = compare_page("cmp_user", [adam.id, sgd.id])
+    frames = [frame.value for frame in at.dataframe if "compare" not in frame.value.columns]
+    differences = next(frame for frame in frames if "setting" in frame.columns)
+    assert {"optimizer", "learning rate"} <= set(differences["setting"])
+    assert not {"layer sizes", "epochs", "batch size", "seed"} & set(differences["setting"])
+    metrics = next(frame for frame in frames if "figure" in frame.columns)
+    assert "test accuracy" in set(metrics["figure"])
+    per_class = next(frame for frame in frames if "class" in frame.columns)
+    assert len(per_class) == 10
+    # Loss and accuracy overlaid, and the per-class bars.
+    assert len(at.get("vega_lite_chart")) >= 3
+    # The table lists my runs, both ticked.
+    table = at.data_editor[0].value
+    assert set(table.loc[table["compare"], "id"]) == {adam.id, sgd.id}
+    at.toggle(key="compare_log_scale").set_value(False).run()
+    assert not at.exception
+    at.toggle(key="compare_confusions").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) >= 5
+
+
+def test_the_settings_that_do_not_differ_are_not_listed(app_run_log, record_trained_run, two_results):
+    first = record_trained_run(app_run_log, two_results[0], user="same_user")
+    second = record_trained_run(app_run_log, two_results[0], user="same_user")
+    at = compare_page("same_user", [first.id, second.id])
+    assert any("same settings" in caption.value for caption in at.caption)
+
+
+def test_a_run_opens_on_the_evaluate_page(app_run_log, record_trained_run, two_results):
+    first = record_trained_run(app_run_log, two_results[0], user="open_user")
+    second = record_trained_run(app_run_log, two_results[1], user="open_user")
+    at = compare_page("open_user", [first.id, second.id])
+    at.button(key=f"compare_open_pages/evaluate.py_{first.id}").click().run()
+    assert not at.exception
+    assert at.session_state["model_name"] == f"run:{first.id}"
+    assert at.title[0].value.startswith("Evaluate")
+
+
+def test_hide_and_delete_my_runs(app_run_log, record_trained_run, two_results):
+    first = record_trained_run(app_run_log, two_results[0], user="tidy_user")
+    second = record_trained_run(app_run_log, two_results[1], user="tidy_user")
+    at = compare_page("tidy_user", [first.id])
+    at.button(key="compare_hide").click().run()
+    assert app_run_log.get_run(first.id).hidden
+    at.session_state["compare_selection"] = [second.id]
+    at.run()
+    at.button(key="compare_delete").click().run()
+    assert not at.exception
+    assert all(run.id != second.id for run in app_run_log.list_runs(include_hidden=True))
+    assert not Path(second.model_path).exists()
+
+
+def test_everyones_runs_show_their_users(app_run_log, record_trained_run, two_results):
+    record_trained_run(app_run_log, two_results[0], user="someone_else_entirely")
+    at = compare_page("looker")
+    at.toggle(key="compare_everyone").set_value(True).run()
+    assert not at.exception
+    assert "someone_else_entirely" in set(at.data_editor[0].value["user"])
+
+
+def test_a_lesson_is_one_request_queued_together(app_run_log):
+    at = compare_page("lesson_user")
+    at.selectbox(key="compare_lesson").set_value("optimizers").run()
+    at.button(key="compare_start").click().run()
+    assert not at.exception
+    selection = at.session_state["compare_selection"]
+    assert len(selection) == len(LESSONS["optimizers"].runs)
+    runs = [app_run_log.get_run(run_id) for run_id in selection]
+    assert len({run.request_id for run in runs}) == 1
+    assert {run.lesson for run in runs} == {"optimizers"}
+    assert [run.label for run in runs] == [run.label for run in LESSONS["optimizers"].runs]
+    for run in runs:  # leave the workers free for the other tests
+        if not app_run_log.cancel_run(run.id, "test over"):
+            app_run_log.request_stop(run.id)
