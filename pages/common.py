@@ -133,10 +133,10 @@ class EngineHolder:
 
 
 @st.cache_resource(show_spinner="Connecting to the training cluster…")
-def _engine_holder(path: str) -> EngineHolder:
+def _engine_holder(path: str, address: str | None) -> EngineHolder:
     from mnist_core.engine import Engine
 
-    return EngineHolder(Engine.connect(_run_log(path)))
+    return EngineHolder(Engine.connect(_run_log(path), address=address))
 
 
 def training_engine() -> Any:
@@ -144,11 +144,11 @@ def training_engine() -> Any:
 
     The Draw and Evaluate pages never call this: they keep working when the cluster is down.
     """
-    from mnist_core.cluster import ClusterUnavailableError
+    from mnist_core.cluster import ClusterUnavailableError, configured_scheduler_address
     from mnist_core.runs import RunLogError, default_runs_path
 
     try:
-        return _engine_holder(str(default_runs_path())).engine
+        return _engine_holder(str(default_runs_path()), configured_scheduler_address()).engine
     except ClusterUnavailableError as error:
         st.error(f"Training is not available: {error}", icon=":material/cloud_off:")
     except RunLogError as error:
@@ -308,7 +308,8 @@ def model_names() -> list[str]:
 def model_label(name: str) -> str:
     """How a picker shows a model name (runs by their label, preset and accuracy)."""
     if not name.startswith(RUN_MODEL_PREFIX):
-        return name
+        owner = _store_owners().get(name)
+        return f"{name} ({owner})" if owner else name
     from mnist_core.runs import RunLogError
 
     run_id = name[len(RUN_MODEL_PREFIX) :]
@@ -319,6 +320,17 @@ def model_label(name: str) -> str:
     what = run.label or run.preset or run.config.architecture
     accuracy = f", {run.test_accuracy:.1%}" if run.test_accuracy is not None else ""
     return f"run {run.id} · {what}{accuracy} ({run.user})"
+
+
+def _store_owners() -> dict[str, str]:
+    """Who saved each stored model (from its sidecar; the command line's have no owner)."""
+    from mnist_core.store import list_models
+
+    return {
+        entry.name: owner
+        for entry in list_models()
+        if entry.is_valid and (owner := ((entry.metadata or {}).get("extras") or {}).get("user"))
+    }
 
 
 def broken_models() -> list[Any]:

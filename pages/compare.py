@@ -3,7 +3,6 @@
 import altair as alt
 import pandas as pd
 import streamlit as st
-from mnist_core.lessons import LESSONS, get_lesson, lesson_conclusions
 
 from mnist_core.compare import (
     architecture_summary,
@@ -13,6 +12,7 @@ from mnist_core.compare import (
     run_label,
     side_by_side_metrics,
 )
+from mnist_core.lessons import LESSONS, get_lesson, lesson_conclusions
 from mnist_core.runs import RunLogError
 from pages.common import (
     RUN_MODEL_PREFIX,

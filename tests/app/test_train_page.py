@@ -381,3 +381,42 @@ def test_class_caps_hold_for_a_session_without_the_class_link(app_run_log):
         run_until(at, lambda at: shown_run(at).ended, timeout=120)
     finally:
         set_class_mode(app_run_log, False)
+
+
+def test_a_damaged_run_log_is_explained_and_drawing_keeps_working(tmp_path, monkeypatch):
+    damaged = tmp_path / "runs.sqlite3"
+    damaged.write_bytes(b"not a database" * 200)
+    monkeypatch.setenv("MNIST_RUNS_DB", str(damaged))
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Draw a digit"
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any("is damaged" in box.value and "Move it aside" in box.value for box in at.warning)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert any("is damaged" in box.value for box in at.error)
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert any("is damaged" in box.value for box in at.error)
+
+
+def test_an_unreachable_cluster_is_explained_and_the_rest_keeps_working(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MNIST_DASK_SCHEDULER", f"tcp://127.0.0.1:{port}")
+    monkeypatch.setenv("MNIST_RUNS_DB", str(tmp_path / "runs.sqlite3"))
+    at = train_page()
+    choose_tiny_dense(at)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert any(
+        "Training is not available" in box.value and "does not answer" in box.value
+        for box in at.error
+    )
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception
