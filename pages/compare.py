@@ -168,7 +168,10 @@ if len(chosen) < 2:
 
 
 # --- The comparison ------------------------------------------------------------------------
-@st.fragment(run_every=LIVE_REFRESH_SECONDS if any(run.active for run in chosen) else None)
+live = any(run.active for run in chosen)
+
+
+@st.fragment(run_every=LIVE_REFRESH_SECONDS if live else None)
 def show_comparison(run_ids: list[str]) -> None:
     try:
         runs = [log.get_run(run_id) for run_id in run_ids]
@@ -176,6 +179,8 @@ def show_comparison(run_ids: list[str]) -> None:
         st.error(f"{error}")
         return
     active = [run for run in runs if run.active]
+    if live and not active:
+        st.rerun()  # all ended: draw the whole page once more, without the timer
     if active:
         st.info(
             f"{len(active)} of these runs are still training or waiting; the curves grow live.",
