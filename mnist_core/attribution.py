@@ -38,6 +38,8 @@ _FUNCTION_ATTRIBUTE = "_mnist_core_integrated_gradients"
 SMOOTHING_KERNEL = np.array([1, 4, 6, 4, 1], dtype=np.float32) / 16
 # Attributions from this percentile of the ink's magnitudes on are shown in full colour.
 FULL_COLOUR_PERCENTILE = 98
+# The picture on the drawing shows the ink and this fraction of its size around it.
+INK_MARGIN = 0.1
 # Colours of the pictures: paper, ink that did not matter, towards the class, away from it.
 PAPER_COLOUR = np.array([255, 255, 255], dtype=np.float32)
 NEUTRAL_INK_COLOUR = np.array([150, 150, 150], dtype=np.float32)
@@ -194,8 +196,9 @@ class Explanation:
         attribution: (28, 28) float32, the map as shown (`smooth_attribution` of
             `attribute_image`); positive pushed towards the class.
         picture28: uint8 (28, 28, 3), the 28x28 image coloured by `attribution`.
-        drawing_picture: uint8 (H, W, 3), the drawing coloured by the same map carried back
-            onto it (`attribution_on_drawing`); None when explained without the drawing.
+        drawing_picture: uint8 (h, w, 3), the drawing coloured by the same map carried back
+            onto it (`attribution_on_drawing`), cut to a square about the ink with a margin
+            (the strokes, not the empty canvas); None when explained without the drawing.
     """
 
     class_index: int
@@ -223,8 +226,11 @@ def explain_drawing(
     scale = _display_scale(image28, attribution)
     drawing_picture = None
     if steps is not None:
+        around_ink = _around_ink(steps)
         drawing_picture = attribution_picture(
-            steps.inverted, attribution_on_drawing(steps, attribution), scale
+            steps.inverted[around_ink],
+            attribution_on_drawing(steps, attribution)[around_ink],
+            scale,
         )
     return Explanation(
         class_index=int(class_index),
@@ -232,6 +238,20 @@ def explain_drawing(
         picture28=attribution_picture(image28, attribution, scale),
         drawing_picture=drawing_picture,
     )
+
+
+def _around_ink(steps: PreprocessingSteps) -> tuple[slice, slice]:
+    """A square about the ink's bounding box, INK_MARGIN of its side wider, inside the image."""
+    top, left = _crop_origin(steps)
+    height, width = steps.cropped.shape
+    side = max(height, width) * (1 + 2 * INK_MARGIN)
+    spans = []
+    for start, length, limit in ((top, height, steps.inverted.shape[0]),
+                                 (left, width, steps.inverted.shape[1])):  # fmt: skip
+        centre = start + length / 2
+        low = int(round(min(max(centre - side / 2, 0), max(limit - side, 0))))
+        spans.append(slice(low, int(min(limit, round(low + side)))))
+    return spans[0], spans[1]
 
 
 def _display_scale(image28: np.ndarray, attribution: np.ndarray) -> float:

@@ -24,7 +24,11 @@ from pages.common import ModelHandle, enlarged_picture, ensure_entry_point, mode
 CANVAS_SIZE = 280
 # Side of the small pictures (pixels); 28x28 images are enlarged 5x without smoothing.
 PICTURE_SIZE = 140
+# The three "why" pictures: 4x 28 pixels, so that they stay side by side on a phone.
+WHY_PICTURE_SIZE = 112
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"]
+# Width of the "what you meant" buttons of digits (pixels): big enough for a fingertip.
+MEANT_BUTTON_WIDTH = 52
 # Drawings kept for Undo (each a PNG of a few kB).
 UNDO_DEPTH = 30
 # The canvas' toolbar (streamlit-drawable-canvas 0.13) is invisible until the canvas is
@@ -292,17 +296,18 @@ def show_why(
     explained = explanation(handle, image28, explained_class, steps, drawing_id)
     if explained is None:
         return
-    with st.container(horizontal=True, key="draw_why_pictures"):
-        st.image(picture(image28), caption="What the model sees: 28x28", width=PICTURE_SIZE)
-        if explained.drawing_picture is not None:
-            on_drawing = Image.fromarray(explained.drawing_picture).resize(
-                (PICTURE_SIZE, PICTURE_SIZE), Image.Resampling.BOX
-            )
-            st.image(framed(on_drawing), caption="Why, on your drawing", width=PICTURE_SIZE)
+    with st.container(horizontal=True, key="draw_why_pictures", gap="xsmall"):
         st.image(
-            framed(enlarged_picture(explained.picture28, PICTURE_SIZE)),
+            picture(image28, WHY_PICTURE_SIZE), caption="What it sees", width=WHY_PICTURE_SIZE
+        )
+        if explained.drawing_picture is not None:
+            on_drawing = Image.fromarray(explained.drawing_picture)
+            on_drawing.thumbnail((WHY_PICTURE_SIZE, WHY_PICTURE_SIZE), Image.Resampling.BOX)
+            st.image(framed(on_drawing), caption="Why, on your drawing", width=WHY_PICTURE_SIZE)
+        st.image(
+            framed(enlarged_picture(explained.picture28, WHY_PICTURE_SIZE)),
             caption="Why, on the 28x28",
-            width=PICTURE_SIZE,
+            width=WHY_PICTURE_SIZE,
         )
     shown = names[explained_class]
     st.caption(
@@ -323,13 +328,14 @@ def show_steps(steps: PreprocessingSteps, noisy: np.ndarray | None) -> None:
     ]
     if noisy is not None:
         pictures.append((noisy, "6. With noise", "random grey specks added on top"))
-    columns = st.columns(len(pictures))
-    for index, (column, (image, title, caption)) in enumerate(zip(columns, pictures)):
-        with column:
-            st.markdown(f"**{title}**")
-            shown = picture(image, frame=index == 0)
-            st.image(shown, width=shown.width)
-            st.caption(caption)
+    # In a row that wraps: on a phone two steps a line, not one under the other.
+    with st.container(horizontal=True, key="draw_steps_row", gap="medium"):
+        for index, (image, title, caption) in enumerate(pictures):
+            with st.container(width=PICTURE_SIZE + 12):
+                st.markdown(f"**{title}**")
+                shown = picture(image, frame=index == 0)
+                st.image(shown, width=shown.width)
+                st.caption(caption)
 
 
 def show_tally(handle: ModelHandle, prediction: Prediction | None, drawing_id: str | None) -> None:
@@ -341,15 +347,17 @@ def show_tally(handle: ModelHandle, prediction: Prediction | None, drawing_id: s
             "Click what you meant. The model is scored on your own handwriting, which it "
             "has never seen; clicking again for the same drawing corrects your answer."
         )
-        columns = st.columns(10 if max(len(name) for name in names) <= 2 else 5)
-        for label, name in enumerate(names):
-            columns[label % len(columns)].button(
-                name,
-                key=f"draw_meant_{label}",
-                on_click=record,
-                args=(handle.name, label, prediction.digit, drawing_id),
-                width="stretch",
-            )
+        short_names = max(len(name) for name in names) <= 2
+        # A row that wraps: ten buttons in a line on a wide screen, a few lines on a phone.
+        with st.container(horizontal=True, key="draw_meant"):
+            for label, name in enumerate(names):
+                st.button(
+                    name,
+                    key=f"draw_meant_{label}",
+                    on_click=record,
+                    args=(handle.name, label, prediction.digit, drawing_id),
+                    width=MEANT_BUTTON_WIDTH if short_names else "content",
+                )
     else:
         st.caption("Draw something first, then tell the model what you meant.")
 

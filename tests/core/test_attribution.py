@@ -162,7 +162,14 @@ def test_explaining_a_drawing_gives_both_pictures(tiny_dense_model, mnist):
     explained = explain_drawing(tiny_dense_model, steps.result, 4, steps)
     assert explained.class_index == 4
     assert explained.picture28.shape == (28, 28, 3) and explained.picture28.dtype == np.uint8
-    assert explained.drawing_picture.shape == (*steps.inverted.shape, 3)
+    # The part of the drawing about the ink: all of the ink, with a margin, not the canvas.
+    height, width, channels = explained.drawing_picture.shape
+    ink_height, ink_width = steps.cropped.shape
+    assert channels == 3
+    assert ink_height < height < steps.inverted.shape[0] and ink_width < width
+    assert abs(height - width) <= 1
+    ink_pixels = np.count_nonzero(steps.inverted > 0)
+    assert np.count_nonzero(explained.drawing_picture.min(axis=2) < 255) == ink_pixels
     np.testing.assert_allclose(
         explained.attribution,
         smooth_attribution(attribute_image(tiny_dense_model, steps.result, 4)),
