@@ -34,6 +34,10 @@ CHROMIUM_ARGS = (
 VIEWPORT = {"width": 1400, "height": 1000}
 # The benchmarks' own ports, so that they never meet another server on this machine.
 PORT_RANGE = range(8620, 8691)
+# How a server is started (python arguments before the options): plain Streamlit, or the
+# app's launcher that loads TensorFlow and the default model at start (`make run`).
+STREAMLIT_RUN = ("-m", "streamlit", "run", "app.py")
+APP_LAUNCHER = ("-m", "mnist_core.serve")
 
 DRAW_TITLE = "Draw a digit"
 CANVAS_SELECTOR = "canvas.upper-canvas"
@@ -114,21 +118,23 @@ class StreamlitServer:
     Args:
         port: the port to serve on.
         name: a name for its log file (under `scratch_directory()`).
+        launcher: how to start it (default STREAMLIT_RUN; APP_LAUNCHER for `make run`'s way).
     """
 
-    def __init__(self, port: int, name: str) -> None:
+    def __init__(self, port: int, name: str, launcher: Sequence[str] = STREAMLIT_RUN) -> None:
         # $BENCH_APP_DIR runs the app of another checkout (default: this repository).
         self.app_directory = Path(os.environ.get("BENCH_APP_DIR") or REPOSITORY_ROOT)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = scratch_directory() / f"server-{name}-{port}.log"
+        self.launcher = tuple(launcher)
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
 
     def start(self) -> float:
         """Start the server; returns `time.perf_counter()` just before the process began."""
         command = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
+            sys.executable, *self.launcher,
             "--server.headless", "true",
             "--server.port", str(self.port),
             "--server.address", "127.0.0.1",

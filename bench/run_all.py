@@ -35,6 +35,8 @@ BENCH_DIRECTORY = Path(__file__).resolve().parent
 # In the order they run: the CPU-bound core benchmarks first, then the browser ones.
 BENCHMARKS = (
     "prediction",
+    "unsure",
+    "attribution",
     "training_overhead",
     "time_to_accuracy",
     "lessons",

@@ -176,8 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="classify image files",
         description=(
             "Classify image files with the preprocessing of the drawing page (cropped, fitted "
-            "into 20x20 and centred by mass, like MNIST). A blank image is reported, not an "
-            "error; a missing or unreadable file is, before any model is loaded."
+            "into 20x20 and centred by mass, like MNIST), naming the runner-up and saying when "
+            "the reading is not sure. A blank image is reported, not an error. A file that "
+            "cannot be read gets one line on stderr (and a {\"file\", \"error\"} entry in "
+            "JSON), the others are still classified, and the exit status is then 2."
         ),
     )
     predict_parser.add_argument(
@@ -928,6 +930,9 @@ def format_confusion_matrix(matrix: Any, class_names: Sequence[str]) -> str:
 def predict(args: argparse.Namespace) -> int:
     """Classify image files: all are read and preprocessed first, then one `predict_batch` call.
 
+    A file that cannot be read is reported on stderr as it is met and in the results; the
+    others are classified all the same, and the exit status says that some failed.
+
     Args:
         args: Parsed arguments: `images` (paths), `model` (a stored model's name), `json`,
             `noise` (standard deviation of Gaussian noise added after preprocessing).
@@ -942,17 +947,24 @@ def predict(args: argparse.Namespace) -> int:
             f"scale), got {args.noise}."
         )
     entry = _find_stored_model(args.model)
-    # Missing files first (cheap), so that a typo in the last of a thousand paths is
-    # reported at once; load_image_file's message names the problem.
-    for path in args.images:
-        if not os.path.isfile(path):
-            load_image_file(path)
     # Only the (28, 28) results are kept: a thousand canvas-sized RGBA images take 300 MB.
-    prepared = [preprocess_drawing(load_image_file(path)) for path in args.images]
+    prepared: dict[int, Any] = {}
+    errors: dict[int, str] = {}
+    for index, path in enumerate(args.images):
+        try:
+            prepared[index] = preprocess_drawing(load_image_file(path))
+        except ValueError as error:  # load_image_file's message names the file and why
+            errors[index] = _one_line(error)
+            print(f"error: {errors[index]}", file=sys.stderr, flush=True)
 
-    inked = [index for index, image in enumerate(prepared) if image is not None]
+    inked = [index for index, image in prepared.items() if image is not None]
     class_names = _class_names_of(entry.metadata or {})
-    results = [_prediction_result(path, None, class_names) for path in args.images]
+    results = [
+        {"file": path, "error": errors[index]}
+        if index in errors
+        else _prediction_result(path, None, class_names)
+        for index, path in enumerate(args.images)
+    ]
     if inked:
         from mnist_core.predict import predict_batch
 
@@ -963,21 +975,33 @@ def predict(args: argparse.Namespace) -> int:
         probabilities = predict_batch(model, batch, batch_size=PREDICT_BATCH_SIZE)
         for index, row in zip(inked, probabilities):
             results[index] = _prediction_result(args.images[index], row, class_names)
+    exit_status = ERROR_EXIT_STATUS if errors else 0
     if args.json:
         print(json.dumps(results, indent=2))
-        return 0
+        return exit_status
     show_names = any(name != str(index) for index, name in enumerate(class_names))
+
+    def label(index: int) -> str:
+        name = class_names[index] if index < len(class_names) else str(index)
+        return f"{index} {name}" if show_names else str(index)
+
     lines = []
     for result in results:
+        if "error" in result:
+            continue  # already reported on stderr
         if result["digit"] is None:
             lines.append(f"{result['file']}: no digit ({result['note']})")
             continue
-        label = str(result["digit"])
-        if show_names:
-            label += f" {result['class_name']}"
-        lines.append(f"{result['file']}: {label} ({result['confidence']:.1%})")
-    print("\n".join(lines))
-    return 0
+        line = f"{result['file']}: {label(result['digit'])} ({result['confidence']:.1%})"
+        if result["unsure"]:
+            line += (
+                f", not sure: or maybe {label(result['runner_up'])} "
+                f"({result['runner_up_probability']:.1%})"
+            )
+        lines.append(line)
+    if lines:
+        print("\n".join(lines))
+    return exit_status
 
 
 def _prediction_result(path: str, probabilities: Any, class_names: Sequence[str]) -> dict[str, Any]:
@@ -989,15 +1013,24 @@ def _prediction_result(path: str, probabilities: Any, class_names: Sequence[str]
             "class_name": None,
             "confidence": None,
             "probabilities": None,
+            "runner_up": None,
+            "runner_up_probability": None,
+            "unsure": None,
             "note": BLANK_IMAGE_NOTE,
         }
-    digit = int(probabilities.argmax())
+    from mnist_core.predict import prediction_from_probabilities
+
+    prediction = prediction_from_probabilities(probabilities)
+    digit = prediction.digit
     return {
         "file": path,
         "digit": digit,
         "class_name": class_names[digit] if digit < len(class_names) else str(digit),
-        "confidence": float(probabilities[digit]),
-        "probabilities": [float(value) for value in probabilities],
+        "confidence": prediction.confidence,
+        "probabilities": list(prediction.probabilities),
+        "runner_up": prediction.runner_up,
+        "runner_up_probability": prediction.runner_up_probability,
+        "unsure": prediction.unsure,
         "note": None,
     }
 

@@ -7,17 +7,40 @@ direct eager call, `model(x, training=False)`, runs layer by layer (about 4-5 ms
 as `training=False`), which Keras traces once per model and keeps on the model: about
 0.6 ms for one image after a first call of about 40 ms. Keras itself is not imported here:
 the model object brings its backend.
+
+A reading is "unsure" when the model's top probability is low or the runner-up is close
+behind (`is_unsure`): the app then names both candidates instead of giving a confident wrong
+answer. The two thresholds are chosen on the pen dev set (real handwriting) by
+`choose_unsure_thresholds`; `bench/unsure.py --tune` re-runs that choice for whichever
+default model is committed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 IMAGE_SHAPE = (28, 28)
+
+# When the model says "not sure": its top probability is below UNSURE_CONFIDENCE_BELOW, or the
+# runner-up is within UNSURE_MARGIN_BELOW of it. Chosen on the pen dev set (2,000 drawings of
+# real handwriting, ../shared/notes/real-handwriting.md) by `choose_unsure_thresholds`: at most
+# UNSURE_GOAL "not sure", and within that as few confident mistakes as possible (the pair
+# furthest inside both goals once both can be met). With the default model of 2026-11-22
+# (72.4% right on the pen dev set) the goals cannot both be met: these thresholds say
+# "not sure" on 10.0% of the drawings and are confidently wrong on 21.2% (of the "not sure"
+# readings, 72% name the right digit as one of the two candidates). A better model needs
+# other thresholds: after retraining the default model, run `python bench/unsure.py --tune`
+# and copy the two values it prints here; `make bench` shows both figures.
+UNSURE_CONFIDENCE_BELOW = 0.69
+UNSURE_MARGIN_BELOW = 0.40
+# The goals on the pen dev set that `choose_unsure_thresholds` aims at (fractions of drawings).
+CONFIDENT_WRONG_GOAL = 0.02
+UNSURE_GOAL = 0.10
 
 
 @dataclass(frozen=True)
@@ -28,11 +51,190 @@ class Prediction:
         digit: the most probable class (for MNIST, the digit itself).
         confidence: the probability of `digit`, in [0, 1].
         probabilities: one probability a class, in class order; they sum to 1.
+        runner_up: the second most probable class.
+        runner_up_probability: the probability of `runner_up`.
+        unsure: True when the reading is ambiguous (see `is_unsure`): the app then names
+            both `digit` and `runner_up`.
     """
 
     digit: int
     confidence: float
     probabilities: tuple[float, ...]
+    runner_up: int
+    runner_up_probability: float
+    unsure: bool
+
+
+def is_unsure(
+    confidence: float,
+    runner_up_probability: float,
+    confidence_below: float = UNSURE_CONFIDENCE_BELOW,
+    margin_below: float = UNSURE_MARGIN_BELOW,
+) -> bool:
+    """Whether a reading is too ambiguous to give as one answer.
+
+    Args:
+        confidence: the top probability.
+        runner_up_probability: the second highest probability.
+        confidence_below: unsure when `confidence` is below this (default
+            UNSURE_CONFIDENCE_BELOW).
+        margin_below: unsure when `confidence - runner_up_probability` is below this
+            (default UNSURE_MARGIN_BELOW).
+    """
+    return confidence < confidence_below or confidence - runner_up_probability < margin_below
+
+
+def prediction_from_probabilities(probabilities: Sequence[float] | np.ndarray) -> Prediction:
+    """The `Prediction` that a row of class probabilities amounts to.
+
+    Args:
+        probabilities: one probability a class (at least two classes), in class order.
+    """
+    values = np.asarray(probabilities, dtype=np.float64)
+    if values.ndim != 1 or len(values) < 2:
+        raise ValueError(
+            f"probabilities has shape {values.shape}; expected one row of at least 2 classes."
+        )
+    # A stable sort: of equal probabilities the lower class comes first, as with argmax.
+    order = np.argsort(-values, kind="stable")
+    digit, runner_up = int(order[0]), int(order[1])
+    confidence, runner_up_probability = float(values[digit]), float(values[runner_up])
+    return Prediction(
+        digit=digit,
+        confidence=confidence,
+        probabilities=tuple(float(value) for value in values),
+        runner_up=runner_up,
+        runner_up_probability=runner_up_probability,
+        unsure=is_unsure(confidence, runner_up_probability),
+    )
+
+
+@dataclass(frozen=True)
+class UnsureFigures:
+    """How a pair of "not sure" thresholds does on labelled images.
+
+    Attributes:
+        confidence_below: the `is_unsure` confidence threshold measured.
+        margin_below: the `is_unsure` margin threshold measured.
+        count: number of images.
+        accuracy: fraction whose most probable class is right.
+        unsure_rate: fraction read as "not sure".
+        confident_wrong_rate: fraction read confidently (not "not sure") and wrong.
+        unsure_candidates_right: of the "not sure" readings, the fraction whose true class
+            is one of the two candidates named (NaN when there are none).
+    """
+
+    confidence_below: float
+    margin_below: float
+    count: int
+    accuracy: float
+    unsure_rate: float
+    confident_wrong_rate: float
+    unsure_candidates_right: float
+
+    @property
+    def meets_goals(self) -> bool:
+        """Whether both goals hold (CONFIDENT_WRONG_GOAL and UNSURE_GOAL)."""
+        return (
+            self.confident_wrong_rate <= CONFIDENT_WRONG_GOAL and self.unsure_rate <= UNSURE_GOAL
+        )
+
+
+def measure_unsure(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    confidence_below: float = UNSURE_CONFIDENCE_BELOW,
+    margin_below: float = UNSURE_MARGIN_BELOW,
+) -> UnsureFigures:
+    """Measure the "not sure" rule on labelled images.
+
+    Args:
+        probabilities: (N, num_classes) probabilities, as `predict_batch` returns them.
+        labels: (N,) true classes.
+        confidence_below: as for `is_unsure` (default UNSURE_CONFIDENCE_BELOW).
+        margin_below: as for `is_unsure` (default UNSURE_MARGIN_BELOW).
+    """
+    top, second, right, candidates_right = _ranked(probabilities, labels)
+    unsure = (top < confidence_below) | (top - second < margin_below)
+    return _figures(confidence_below, margin_below, unsure, right, candidates_right)
+
+
+def choose_unsure_thresholds(probabilities: np.ndarray, labels: np.ndarray) -> UnsureFigures:
+    """Choose the `is_unsure` thresholds for a model from its readings of labelled images.
+
+    On a grid (confidence 0 to 0.99 by 0.01, margin 0 to 0.98 by 0.02), a pair must say "not
+    sure" on at most UNSURE_GOAL of the images: a model that doubts everything helps nobody.
+    Of those pairs, when some are also confidently wrong on at most CONFIDENT_WRONG_GOAL, the
+    one furthest inside both goals (the larger of the two rates, each divided by its goal, is
+    smallest) is chosen; otherwise the one that is confidently wrong least often. Ties go to
+    the fewer "not sure" readings, then to the lower thresholds.
+
+    Args:
+        probabilities: (N, num_classes) probabilities, as `predict_batch` returns them.
+        labels: (N,) true classes.
+
+    Returns:
+        The chosen pair's `UnsureFigures`.
+    """
+    top, second, right, candidates_right = _ranked(probabilities, labels)
+    margin = top - second
+    best_key, best = None, None
+    for confidence_below in np.round(np.arange(0.0, 1.0, 0.01), 2):
+        low_confidence = top < confidence_below
+        for margin_below in np.round(np.arange(0.0, 1.0, 0.02), 2):
+            unsure = low_confidence | (margin < margin_below)
+            unsure_rate = float(unsure.mean())
+            if unsure_rate > UNSURE_GOAL:
+                continue
+            confident_wrong_rate = float((~unsure & ~right).mean())
+            meets = confident_wrong_rate <= CONFIDENT_WRONG_GOAL
+            worst = max(confident_wrong_rate / CONFIDENT_WRONG_GOAL, unsure_rate / UNSURE_GOAL)
+            key = (not meets, worst if meets else confident_wrong_rate, unsure_rate)
+            if best_key is None or key < best_key:
+                best_key = key
+                best = (float(confidence_below), float(margin_below), unsure)
+    assert best is not None  # thresholds of 0 never say "not sure"
+    return _figures(best[0], best[1], best[2], right, candidates_right)
+
+
+def _ranked(
+    probabilities: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Top and second probability of each row, whether the top is right, and either is."""
+    values = np.asarray(probabilities, dtype=np.float64)
+    truth = np.asarray(labels)
+    if values.ndim != 2 or values.shape[1] < 2 or len(values) == 0:
+        raise ValueError(
+            f"probabilities has shape {values.shape}; expected (N, num_classes), N >= 1, "
+            "at least 2 classes."
+        )
+    if truth.shape != (len(values),):
+        raise ValueError(f"labels has shape {truth.shape}; expected ({len(values)},).")
+    order = np.argsort(-values, axis=1, kind="stable")[:, :2]
+    rows = np.arange(len(values))
+    top, second = values[rows, order[:, 0]], values[rows, order[:, 1]]
+    right = order[:, 0] == truth
+    return top, second, right, right | (order[:, 1] == truth)
+
+
+def _figures(
+    confidence_below: float,
+    margin_below: float,
+    unsure: np.ndarray,
+    right: np.ndarray,
+    candidates_right: np.ndarray,
+) -> UnsureFigures:
+    return UnsureFigures(
+        confidence_below=confidence_below,
+        margin_below=margin_below,
+        count=len(right),
+        accuracy=float(right.mean()),
+        unsure_rate=float(unsure.mean()),
+        confident_wrong_rate=float((~unsure & ~right).mean()),
+        unsure_candidates_right=float(candidates_right[unsure].mean())
+        if unsure.any()
+        else float("nan"),
+    )
 
 
 def predict_image(model: Any, image28: np.ndarray) -> Prediction:
@@ -48,13 +250,7 @@ def predict_image(model: Any, image28: np.ndarray) -> Prediction:
         The `Prediction`.
     """
     image = _validate_images(image28, "image28", single=True)
-    probabilities = _call_model(model, image[None])[0]
-    digit = int(np.argmax(probabilities))
-    return Prediction(
-        digit=digit,
-        confidence=float(probabilities[digit]),
-        probabilities=tuple(float(value) for value in probabilities),
-    )
+    return prediction_from_probabilities(_call_model(model, image[None])[0])
 
 
 def predict_batch(model: Any, images: np.ndarray, batch_size: int = 256) -> np.ndarray:

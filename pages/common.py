@@ -259,6 +259,27 @@ def _cached_stored_model(name: str, modified_ns: int) -> Any:
     return load_model(name)
 
 
+def warm_up_default_model() -> None:
+    """Load the default model into the shared model cache and run it once, before any visit.
+
+    Called by `mnist_core.serve` in a thread of its own when the server starts (there is no
+    session then). The first prediction and the first "why" of a model each trace a
+    TensorFlow function: both are done here on a blank image, so that the first visitor's
+    drawing is answered as fast as every later one.
+    """
+    import numpy as np
+
+    from mnist_core.attribution import explain_drawing
+    from mnist_core.predict import IMAGE_SHAPE, predict_image
+    from mnist_core.store import DEFAULT_MODEL_NAME, models_directory
+
+    path = models_directory() / f"{DEFAULT_MODEL_NAME}.keras"
+    loaded = _cached_stored_model(DEFAULT_MODEL_NAME, path.stat().st_mtime_ns)
+    blank = np.zeros(IMAGE_SHAPE, dtype=np.float32)
+    predict_image(loaded.model, blank)
+    explain_drawing(loaded.model, blank, 0)
+
+
 def _handle(
     name: str, model: Any, metadata: dict[str, Any], weight_summaries: Any = None
 ) -> ModelHandle:

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageOps
 
+from mnist_core.attribution import Explanation, explain_drawing
 from mnist_core.predict import Prediction, predict_image
 from mnist_core.preprocess import (
     ACCEPTED_IMAGE_FILES,
@@ -18,12 +19,53 @@ from mnist_core.preprocess import (
     preprocess_drawing_steps,
 )
 from mnist_core.tally import DrawingTally
-from pages.common import ModelHandle, ensure_entry_point, model_picker
+from pages.common import ModelHandle, enlarged_picture, ensure_entry_point, model_picker
 
 CANVAS_SIZE = 280
 # Side of the small pictures (pixels); 28x28 images are enlarged 5x without smoothing.
 PICTURE_SIZE = 140
+# The three "why" pictures: 4x 28 pixels, so that they stay side by side on a phone.
+WHY_PICTURE_SIZE = 112
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"]
+# Width of the "what you meant" buttons of digits (pixels): big enough for a fingertip.
+MEANT_BUTTON_WIDTH = 52
+# Drawings kept for Undo (each a PNG of a few kB).
+UNDO_DEPTH = 30
+# The canvas' toolbar (streamlit-drawable-canvas 0.13) is invisible until the canvas is
+# hovered, but it still lies over the canvas' top right corner, and on its way up during the
+# first 0.2 s of a hover: a stroke started there (always the case on a touch screen, which has
+# no hover) lands on an invisible button, draws nothing, or resets the canvas. The toolbar
+# lives in the component's shadow root, out of reach of the page's CSS; this script adds a
+# style there, once per canvas, so that the hidden toolbar lets strokes through and the shown
+# one is in place at once.
+CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
+  if (window.drawPageToolbarFix) return;
+  window.drawPageToolbarFix = true;
+  const css = ".dc-toolbar {pointer-events: none;} "
+    + ".dc-root:hover > .dc-toolbar, .dc-toolbar:focus-within "
+    + "{pointer-events: auto; transition: opacity .15s .1s !important;}";
+  const watched = new WeakSet();
+  const fix = (root) => {
+    if (!root.querySelector("style[data-draw-page]")) {
+      const style = document.createElement("style");
+      style.dataset.drawPage = "toolbar";
+      style.textContent = css;
+      root.appendChild(style);
+    }
+  };
+  const scan = () => {
+    for (const element of document.querySelectorAll("[class*='st-key-draw_canvas_'] *")) {
+      const root = element.shadowRoot;
+      if (root && !watched.has(root)) {
+        watched.add(root);
+        fix(root);
+        new MutationObserver(() => fix(root)).observe(root, {childList: true});
+      }
+    }
+  };
+  new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});
+  scan();
+})();</script>"""
 
 ensure_entry_point()
 st.session_state.setdefault("draw_canvas_version", 0)  # part of the canvas key: +1 clears it
@@ -33,6 +75,9 @@ st.session_state.setdefault("draw_canvas_initial", None)  # what the mounted can
 st.session_state.setdefault("draw_steps", None)  # (png digest, PreprocessingSteps | None)
 st.session_state.setdefault("draw_noise_seed", 0)
 st.session_state.setdefault("draw_tally", {})  # model name -> DrawingTally
+# The canvas' drawings so far, oldest first, for Undo: (png digest, scene, png).
+st.session_state.setdefault("draw_history", [])
+st.session_state.setdefault("draw_explanation", None)  # (what it explains, Explanation)
 
 
 def clear_canvas() -> None:
@@ -41,7 +86,37 @@ def clear_canvas() -> None:
     st.session_state["draw_json"] = None
     st.session_state["draw_png"] = None
     st.session_state["draw_steps"] = None
+    st.session_state["draw_history"] = []
     st.session_state["current_drawing"] = None
+
+
+def undo_stroke() -> None:
+    """Go back to the drawing before the last one the canvas sent, on a fresh canvas."""
+    history = st.session_state["draw_history"][:-1]
+    if not history:
+        clear_canvas()
+        return
+    _, scene, png = history[-1]
+    st.session_state["draw_history"] = history
+    # A new canvas key mounts a canvas that starts from the restored scene (see below).
+    st.session_state["draw_canvas_version"] += 1
+    st.session_state["draw_json"] = scene
+    st.session_state["draw_png"] = png
+
+
+def remember_drawing(png: bytes, scene: dict | None) -> None:
+    """Keep what the canvas sent for Undo (every rerun sends the same drawing again)."""
+    digest = hashlib.sha1(png).hexdigest()[:16]
+    history = st.session_state["draw_history"]
+    digests = [entry[0] for entry in history]
+    if digests and digests[-1] == digest:
+        return
+    if digest in digests:
+        # The toolbar's own undo went back to an earlier drawing: continue from there.
+        history = history[: digests.index(digest) + 1]
+    else:
+        history = [*history, (digest, scene, png)][-UNDO_DEPTH:]
+    st.session_state["draw_history"] = history
 
 
 def reroll_noise() -> None:
@@ -75,7 +150,12 @@ def picture(image: np.ndarray, box: int = PICTURE_SIZE, frame: bool = False) -> 
     resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
     pixels = Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8))
     resized = pixels.resize(size, resample)
-    return ImageOps.expand(resized, border=1, fill=200) if frame else resized
+    return framed(resized) if frame else resized
+
+
+def framed(image: Image.Image) -> Image.Image:
+    """A thin grey frame around a picture on white paper (the page is white too)."""
+    return ImageOps.expand(image, border=1, fill=200 if image.mode == "L" else (200, 200, 200))
 
 
 def drawing_steps(png: bytes | None) -> tuple[str | None, PreprocessingSteps | None]:
@@ -103,15 +183,30 @@ def classify(handle: ModelHandle, image28: np.ndarray) -> Prediction | None:
         return None
 
 
-def show_prediction(
-    prediction: Prediction, class_names: tuple[str, ...], image28: np.ndarray
-) -> None:
-    answer_column, image_column = st.columns([3, 2])
-    with answer_column:
-        st.metric("The model reads", class_names[prediction.digit])
+def with_article(name: str) -> str:
+    """ "a 4", "an 8", "an Ankle boot": how the answer is said."""
+    return f"an {name}" if name[:1].lower() in "8aeiou" else f"a {name}"
+
+
+def show_answer(prediction: Prediction, class_names: tuple[str, ...]) -> None:
+    """The answer, big; when the model is not sure, both candidates."""
+    answer = class_names[prediction.digit]
+    with st.container(key="draw_unsure" if prediction.unsure else "draw_sure"):
+        st.metric("The model reads", answer)
+    if prediction.unsure:
+        runner_up = class_names[prediction.runner_up]
+        st.markdown(
+            f":material/help: **Not sure: {with_article(answer)} — or maybe "
+            f"{with_article(runner_up)}**  \n"
+            f":gray[{answer}: {prediction.confidence:.0%}, {runner_up}: "
+            f"{prediction.runner_up_probability:.0%}. Too close to call, so it says so "
+            "instead of guessing.]"
+        )
+    else:
         st.caption(f"with {prediction.confidence:.1%} confidence")
-    with image_column:
-        st.image(picture(image28), caption="What the model sees: 28x28 pixels", width=PICTURE_SIZE)
+
+
+def show_probabilities(prediction: Prediction, class_names: tuple[str, ...]) -> None:
     long_names = max(len(name) for name in class_names) > 2
     # A plain Vega-Lite spec: no Altair objects to build and validate on every stroke.
     spec = {
@@ -156,6 +251,73 @@ def show_prediction(
     )
 
 
+def explanation(
+    handle: ModelHandle,
+    image28: np.ndarray,
+    class_index: int,
+    steps: PreprocessingSteps,
+    drawing_id: str,
+) -> Explanation | None:
+    """Why the model reads the drawing as `class_index`, once per drawing, model and class."""
+    wanted = (drawing_id, id(handle.model), class_index)
+    cached = st.session_state["draw_explanation"]
+    if cached is not None and cached[0] == wanted:
+        return cached[1]
+    try:
+        explained = explain_drawing(handle.model, image28, class_index, steps)
+    except Exception as error:  # a stored model can fail in any way TensorFlow can
+        st.warning(f"Why it reads this cannot be shown for {handle.name!r} ({error}).")
+        return None
+    st.session_state["draw_explanation"] = (wanted, explained)
+    return explained
+
+
+def show_why(
+    handle: ModelHandle,
+    prediction: Prediction,
+    image28: np.ndarray,
+    steps: PreprocessingSteps,
+    drawing_id: str,
+) -> None:
+    names = handle.class_names
+    answer, runner_up = names[prediction.digit], names[prediction.runner_up]
+    st.markdown(f"**Why {with_article(answer)}?**")
+    choice = st.segmented_control(
+        "Show what speaks for",
+        ["answer", "runner_up"],
+        format_func=lambda option: (
+            f"{answer} (its answer)" if option == "answer" else f"{runner_up} (runner-up)"
+        ),
+        default="answer",
+        required=True,
+        key="draw_why_class",
+    )
+    explained_class = prediction.runner_up if choice == "runner_up" else prediction.digit
+    explained = explanation(handle, image28, explained_class, steps, drawing_id)
+    if explained is None:
+        return
+    with st.container(horizontal=True, key="draw_why_pictures", gap="xsmall"):
+        st.image(
+            picture(image28, WHY_PICTURE_SIZE), caption="What it sees", width=WHY_PICTURE_SIZE
+        )
+        if explained.drawing_picture is not None:
+            on_drawing = Image.fromarray(explained.drawing_picture)
+            on_drawing.thumbnail((WHY_PICTURE_SIZE, WHY_PICTURE_SIZE), Image.Resampling.BOX)
+            st.image(framed(on_drawing), caption="Why, on your drawing", width=WHY_PICTURE_SIZE)
+        st.image(
+            framed(enlarged_picture(explained.picture28, WHY_PICTURE_SIZE)),
+            caption="Why, on the 28x28",
+            width=WHY_PICTURE_SIZE,
+        )
+    shown = names[explained_class]
+    st.caption(
+        f":red[Red]: the parts of your strokes that pushed the network towards {shown}; "
+        f":blue[blue]: the parts that spoke against {shown}; grey: hardly mattered. "
+        "(Integrated gradients: how much each pixel adds to the probability of "
+        f"{shown}, from a blank image to your drawing.)"
+    )
+
+
 def show_steps(steps: PreprocessingSteps, noisy: np.ndarray | None) -> None:
     pictures = [
         (steps.grey, "1. Your drawing", "as the canvas sends it, 280x280 pixels"),
@@ -166,13 +328,14 @@ def show_steps(steps: PreprocessingSteps, noisy: np.ndarray | None) -> None:
     ]
     if noisy is not None:
         pictures.append((noisy, "6. With noise", "random grey specks added on top"))
-    columns = st.columns(len(pictures))
-    for index, (column, (image, title, caption)) in enumerate(zip(columns, pictures)):
-        with column:
-            st.markdown(f"**{title}**")
-            shown = picture(image, frame=index == 0)
-            st.image(shown, width=shown.width)
-            st.caption(caption)
+    # In a row that wraps: on a phone two steps a line, not one under the other.
+    with st.container(horizontal=True, key="draw_steps_row", gap="medium"):
+        for index, (image, title, caption) in enumerate(pictures):
+            with st.container(width=PICTURE_SIZE + 12):
+                st.markdown(f"**{title}**")
+                shown = picture(image, frame=index == 0)
+                st.image(shown, width=shown.width)
+                st.caption(caption)
 
 
 def show_tally(handle: ModelHandle, prediction: Prediction | None, drawing_id: str | None) -> None:
@@ -184,15 +347,17 @@ def show_tally(handle: ModelHandle, prediction: Prediction | None, drawing_id: s
             "Click what you meant. The model is scored on your own handwriting, which it "
             "has never seen; clicking again for the same drawing corrects your answer."
         )
-        columns = st.columns(10 if max(len(name) for name in names) <= 2 else 5)
-        for label, name in enumerate(names):
-            columns[label % len(columns)].button(
-                name,
-                key=f"draw_meant_{label}",
-                on_click=record,
-                args=(handle.name, label, prediction.digit, drawing_id),
-                width="stretch",
-            )
+        short_names = max(len(name) for name in names) <= 2
+        # A row that wraps: ten buttons in a line on a wide screen, a few lines on a phone.
+        with st.container(horizontal=True, key="draw_meant"):
+            for label, name in enumerate(names):
+                st.button(
+                    name,
+                    key=f"draw_meant_{label}",
+                    on_click=record,
+                    args=(handle.name, label, prediction.digit, drawing_id),
+                    width=MEANT_BUTTON_WIDTH if short_names else "content",
+                )
     else:
         st.caption("Draw something first, then tell the model what you meant.")
 
@@ -245,7 +410,7 @@ def show_upload(handle: ModelHandle | None) -> None:
         try:
             steps = preprocess_drawing_steps(load_image_file(uploaded))
         except ValueError as error:
-            st.error(f"{error}")
+            st.error(f"{error} Your drawing above is kept.")
             return
         if steps is None:
             st.warning("No digit found in that picture: it looks blank. Try a sharper photo.")
@@ -257,32 +422,37 @@ def show_upload(handle: ModelHandle | None) -> None:
             if handle is not None:
                 prediction = classify(handle, steps.result)
                 if prediction is not None:
-                    st.metric("The model reads", handle.class_names[prediction.digit])
-                    st.caption(f"with {prediction.confidence:.1%} confidence")
+                    show_answer(prediction, handle.class_names)
 
 
 st.title("Draw a digit")
 st.caption(
-    "Draw a digit with your mouse (or finger) and watch the network read it. "
-    "It only ever saw 28x28 grey digits, so your drawing is shrunk and centred the same way first."
+    "Draw a digit with your mouse or finger and watch the network read it. It only ever saw "
+    "28x28 grey digits, so your drawing is shrunk and centred the same way first."
 )
-# The answer is the point of the page: make the predicted digit big.
 st.html(
+    # The answer is the point of the page: make the predicted digit big, grey when unsure.
     "<style>.st-key-draw_prediction [data-testid='stMetricValue'] "
-    "{font-size: 5rem; line-height: 1.1; font-weight: 700;}</style>"
+    "{font-size: 5rem; line-height: 1.1; font-weight: 700;}"
+    ".st-key-draw_unsure [data-testid='stMetricValue'] {color: #8a8f98;}"
+    # On a phone the columns stack: a smaller answer keeps it on screen below the canvas.
+    "@media (max-width: 640px) {.st-key-draw_prediction [data-testid='stMetricValue'] "
+    "{font-size: 3.5rem;}}"
+    # A finger on the canvas draws; it must not scroll the page.
+    "[class*='st-key-draw_canvas_'] {touch-action: none;}</style>"
 )
 
 canvas_column, result_column = st.columns([1, 1.4], gap="large")
 # The canvas comes first: on a cold server loading the model (and TensorFlow) takes seconds,
-# and the user can start drawing meanwhile.
+# and the user can start drawing meanwhile. The answer sits right under it, before any
+# setting, so that on a phone (where the columns stack) it shows without scrolling.
 with canvas_column:
     from streamlit_drawable_canvas import st_canvas
 
-    st.markdown("**Your drawing**")
     canvas_key = f"draw_canvas_{st.session_state['draw_canvas_version']}"
     if canvas_key not in st.session_state:
-        # A canvas that is new on screen (first visit, back from another page) starts from
-        # the last drawing. It is given that drawing once: a changed initial_drawing
+        # A canvas that is new on screen (first visit, back from another page, Undo) starts
+        # from the last drawing. It is given that drawing once: a changed initial_drawing
         # would reload the canvas and wipe its undo history.
         st.session_state["draw_canvas_initial"] = st.session_state["draw_json"]
     canvas = st_canvas(
@@ -304,8 +474,19 @@ with canvas_column:
     else:
         st.session_state["draw_json"] = canvas.json_data
         st.session_state["draw_png"] = png
-    st.button("Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
-    st.caption("Undo, redo and reset are in the canvas toolbar (hover over the canvas).")
+        if png is not None:
+            remember_drawing(png, canvas.json_data)
+    # The canvas' own toolbar only shows on hover, which a touch screen does not have.
+    with st.container(horizontal=True, key="draw_tools"):
+        st.button(
+            "Undo",
+            key="draw_undo",
+            on_click=undo_stroke,
+            icon=":material/undo:",
+            disabled=not st.session_state["draw_history"],
+        )
+        st.button("Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
+    answer_box = st.container(key="draw_prediction")
     st.slider(
         "Pen width",
         min_value=5,
@@ -358,7 +539,7 @@ if steps is not None:
 else:
     st.session_state["current_drawing"] = None
 
-with result_column, st.container(key="draw_prediction"):
+with answer_box:
     if steps is None:
         st.info("Draw a digit… The network's answer appears here as soon as you lift the pen.")
     elif handle is None:
@@ -366,7 +547,12 @@ with result_column, st.container(key="draw_prediction"):
     else:
         prediction = classify(handle, image28)
         if prediction is not None:
-            show_prediction(prediction, handle.class_names, image28)
+            show_answer(prediction, handle.class_names)
+
+if prediction is not None:
+    with result_column:
+        show_probabilities(prediction, handle.class_names)
+        show_why(handle, prediction, image28, steps, drawing_id)
 
 if steps is not None:
     st.subheader("From your drawing to 28x28, step by step")
@@ -376,3 +562,5 @@ if handle is not None:
     show_tally(handle, prediction, drawing_id if prediction is not None else None)
 
 show_upload(handle)
+# Last: it takes a line of the page, and it watches for canvases wherever they are.
+st.html(CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)

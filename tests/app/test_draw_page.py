@@ -224,3 +224,107 @@ def test_a_broken_model_file_shows_an_error_not_an_exception(
     assert not at.exception
     assert at.error, "the model's load failure is shown"
     assert not [metric for metric in at.metric if metric.label == "The model reads"]
+
+
+def pen_canvas_state(image: np.ndarray) -> dict:
+    """A pen dev-set drawing (grey, ink 0 on paper 255) as the canvas would send it."""
+    rgba = np.dstack([image, image, image, np.full_like(image, 255)])
+    return canvas_state(rgba)
+
+
+@pytest.fixture(scope="module")
+def pen_readings():
+    """The pen dev set and how the default model reads each of its drawings (the core's way)."""
+    from mnist_core.pen_digits import load_pen_dev_set
+    from mnist_core.predict import predict_batch, prediction_from_probabilities
+    from mnist_core.preprocess import preprocess_drawing
+    from mnist_core.store import load_model
+
+    pen = load_pen_dev_set()
+    images = pen.images[:400]
+    probabilities = predict_batch(
+        load_model("default").model, np.stack([preprocess_drawing(image) for image in images])
+    )
+    return images, [prediction_from_probabilities(row) for row in probabilities]
+
+
+def test_an_ambiguous_drawing_is_called_not_sure_with_both_candidates(pen_readings):
+    images, predictions = pen_readings
+    unsure = [index for index, prediction in enumerate(predictions) if prediction.unsure]
+    assert unsure, "the default model is sure of all 400 drawings: re-tune the thresholds"
+    prediction = predictions[unsure[0]]
+    at = draw_page()
+    draw_on(at, pen_canvas_state(images[unsure[0]]))
+    assert not at.exception
+    assert prediction_text(at) == str(prediction.digit)
+    article = {8: "an"}
+    expected = (
+        f"Not sure: {article.get(prediction.digit, 'a')} {prediction.digit} — or maybe "
+        f"{article.get(prediction.runner_up, 'a')} {prediction.runner_up}"
+    )
+    assert any(expected in markdown.value for markdown in at.markdown), expected
+
+
+def test_a_clear_reading_is_not_called_unsure(mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[7]]))
+    assert prediction_text(at) == "7"
+    assert not any("Not sure" in markdown.value for markdown in at.markdown)
+    assert any("confidence" in caption.value for caption in at.caption)
+
+
+def test_why_shows_the_maps_for_the_answer_and_on_request_for_the_runner_up(mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[3]]))
+    assert prediction_text(at) == "3"
+    assert any(markdown.value == "**Why a 3?**" for markdown in at.markdown)
+    explained_for, explanation = at.session_state["draw_explanation"]
+    assert explained_for[2] == explanation.class_index == 3
+    captions = [caption for image in at.image for caption in [image.proto.imgs[0].caption]]
+    assert "Why, on your drawing" in captions and "Why, on the 28x28" in captions
+
+    choice = at.segmented_control(key="draw_why_class")
+    choice.set_value("runner_up").run()
+    assert not at.exception
+    explained_for, explanation = at.session_state["draw_explanation"]
+    runner_up = explanation.class_index
+    assert runner_up != 3 and explained_for[2] == runner_up
+    assert any(f"towards {runner_up}" in caption.value for caption in at.caption)
+
+
+def test_undo_goes_back_one_drawing_at_a_time(mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[7]]))
+    assert at.button(key="draw_undo").disabled is False
+    draw_on(at, drawn(images[DIGIT_INDICES[3]]))
+    assert prediction_text(at) == "3"
+    assert len(at.session_state["draw_history"]) == 2
+
+    at.button(key="draw_undo").click().run()
+    assert not at.exception
+    # A fresh canvas that starts from the earlier drawing, and the page reads that one.
+    assert at.session_state["draw_canvas_version"] == 1
+    assert at.session_state["draw_canvas_initial"] is not None
+    assert prediction_text(at) == "7"
+
+    at.button(key="draw_undo").click().run()
+    assert any(PROMPT in info.value for info in at.info)
+    assert at.session_state["draw_history"] == []
+    assert at.button(key="draw_undo").disabled is True
+
+
+def test_an_unreadable_upload_says_so_and_keeps_the_drawing(mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[7]]))
+    at.file_uploader(key="draw_upload").set_value(("digit.png", b"not a picture", "image/png")).run()
+    assert not at.exception
+    assert any(
+        "not an image Pillow can read" in error.value and "Your drawing above is kept" in error.value
+        for error in at.error
+    )
+    assert prediction_text(at) == "7"
+    assert at.session_state["draw_png"] is not None

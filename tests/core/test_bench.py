@@ -49,7 +49,9 @@ def check_result(result: dict, name: str) -> None:
     json.dumps(result, allow_nan=False)
 
 
-@pytest.mark.parametrize("name", ["training_overhead", "time_to_accuracy", "lessons"])
+@pytest.mark.parametrize(
+    "name", ["training_overhead", "time_to_accuracy", "lessons", "unsure", "attribution"]
+)
 def test_core_benchmark_runs_on_its_quick_setting(name):
     import importlib
 

@@ -383,13 +383,18 @@ def test_predict_reads_the_right_digits_and_reports_blank_images(models_dir, dig
 
 
 def test_predict_json_has_the_documented_keys(models_dir, digit_images, monkeypatch, capsys):
+    from mnist_core.predict import is_unsure
+
     monkeypatch.setenv("MNIST_MODELS_DIR", str(models_dir))
     paths = [*digit_images["digits"], digit_images["blank"]]
 
     assert cli.main(["predict", "--json", *paths]) == 0
 
     results = json.loads(capsys.readouterr().out)
-    keys = {"file", "digit", "class_name", "confidence", "probabilities", "note"}
+    keys = {
+        "file", "digit", "class_name", "confidence", "probabilities", "runner_up",
+        "runner_up_probability", "unsure", "note",
+    }  # fmt: skip
     assert [set(result) for result in results] == [keys] * len(paths)
     assert [result["file"] for result in results] == paths
     for result, digit in zip(results, digit_images["digits"].values()):
@@ -398,12 +403,20 @@ def test_predict_json_has_the_documented_keys(models_dir, digit_images, monkeypa
         assert len(result["probabilities"]) == 10
         assert sum(result["probabilities"]) == pytest.approx(1.0, abs=1e-4)
         assert result["confidence"] == max(result["probabilities"]) > 0.5
+        second = sorted(result["probabilities"])[-2]
+        assert result["runner_up"] != digit
+        assert result["runner_up_probability"] == result["probabilities"][result["runner_up"]]
+        assert result["runner_up_probability"] == second
+        assert result["unsure"] is is_unsure(result["confidence"], second)
     assert results[-1] == {
         "file": digit_images["blank"],
         "digit": None,
         "class_name": None,
         "confidence": None,
         "probabilities": None,
+        "runner_up": None,
+        "runner_up_probability": None,
+        "unsure": None,
         "note": "blank image: no ink found, nothing to classify",
     }
 
@@ -467,21 +480,49 @@ def test_predict_classifies_300_files_with_one_batched_call(
     assert np.mean(np.array(digits) == mnist.y_test[:300]) >= 0.97
 
 
-def test_predict_checks_every_file_before_loading_a_model(
+def test_one_bad_file_does_not_spoil_a_batch(models_dir, digit_images, tmp_path):
+    missing = str(tmp_path / "missing.png")
+    not_an_image = digit_images["not_an_image"]
+    digits = list(digit_images["digits"])
+    paths = [digits[0], missing, *digits[1:], not_an_image]
+
+    completed = run_cli("predict", "--json", *paths, models_dir=models_dir)
+
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [
+        f"error: Cannot read image {missing!r}: no such file. Expected "
+        "PNG, JPEG, BMP, GIF, TIFF or WebP image files.",
+        f"error: Cannot read image {not_an_image!r}: not an image Pillow can read. Expected "
+        "PNG, JPEG, BMP, GIF, TIFF or WebP image files.",
+    ]
+    results = json.loads(completed.stdout)
+    assert [result["file"] for result in results] == paths
+    assert results[1] == {"file": missing, "error": completed.stderr.splitlines()[0][7:]}
+    assert results[-1] == {"file": not_an_image, "error": completed.stderr.splitlines()[1][7:]}
+    readable = [results[0], *results[2:-1]]
+    assert [result["digit"] for result in readable] == list(digit_images["digits"].values())
+
+    # The same in text: the readable files on stdout, the bad ones on stderr.
+    completed = run_cli("predict", *paths, models_dir=models_dir)
+    assert completed.returncode == 2
+    assert len(completed.stderr.splitlines()) == 2
+    assert [line.split(": ")[0] for line in completed.stdout.splitlines()] == digits
+
+
+def test_predict_loads_no_model_when_no_file_can_be_read(
     models_dir, digit_images, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("MNIST_MODELS_DIR", str(models_dir))
 
     def must_not_load(name):
-        raise AssertionError("the model was loaded before every file was checked")
+        raise AssertionError("a model was loaded with nothing to classify")
 
     monkeypatch.setattr(cli, "_load_stored_model", must_not_load)
-    for bad_file, problem in ((tmp_path / "missing.png", "no such file"),
-                              (digit_images["not_an_image"], "not an image Pillow can read")):  # fmt: skip
-        assert cli.main(["predict", *digit_images["digits"], str(bad_file)]) == 2
-        captured = capsys.readouterr()
-        assert captured.out == ""
-        assert captured.err.startswith(f"error: Cannot read image '{bad_file}': {problem}.")
+    bad = [str(tmp_path / "missing.png"), digit_images["not_an_image"]]
+    assert cli.main(["predict", *bad]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.splitlines()) == 2
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -493,7 +534,7 @@ def test_predict_checks_every_file_before_loading_a_model(
         (["train", "--preset", "resnet"], "error: preset must be one of cnn_fast, dense_fast, "),
         (["evaluate", "--model", "nope"], "error: no model named 'nope' in "),
         (["predict", "--model", "nope", "{blank}"], "error: no model named 'nope' in "),
-        (["predict", "{digit}", "missing.png"], "error: Cannot read image 'missing.png': no such file."),
+        (["predict", "missing.png"], "error: Cannot read image 'missing.png': no such file."),
         (["predict", "{not_an_image}"], "error: Cannot read image '{not_an_image}': not an image"),
         (["train", "--preset", "dense_fast", "--name", "no spaces"], "error: name must be 1 to 64 characters"),
         (["train", "--preset", "dense_fast", "--name", "default"], "error: a model named 'default' is already stored in "),

@@ -1,6 +1,7 @@
 """predict: direct model calls that agree with Keras' own model.predict."""
 
 import dataclasses
+import math
 import os
 import subprocess
 import sys
@@ -8,7 +9,19 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_core.predict import Prediction, predict_batch, predict_image
+from mnist_core.predict import (
+    CONFIDENT_WRONG_GOAL,
+    UNSURE_CONFIDENCE_BELOW,
+    UNSURE_GOAL,
+    UNSURE_MARGIN_BELOW,
+    Prediction,
+    choose_unsure_thresholds,
+    is_unsure,
+    measure_unsure,
+    predict_batch,
+    predict_image,
+    prediction_from_probabilities,
+)
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +198,120 @@ def test_importing_the_modules_does_not_import_keras():
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     )
     assert result.stdout.strip() == "[]"
+
+
+# --- the runner-up and "not sure" -----------------------------------------------------------
+
+
+def test_a_prediction_names_the_runner_up(tiny_model, images):
+    for image in images[:20]:
+        prediction = predict_image(tiny_model, image)
+        ranked = np.argsort(prediction.probabilities)[::-1]
+        assert prediction.runner_up == int(ranked[1]) != prediction.digit
+        assert prediction.runner_up_probability == prediction.probabilities[prediction.runner_up]
+        assert prediction.runner_up_probability <= prediction.confidence
+        assert prediction.unsure == is_unsure(
+            prediction.confidence, prediction.runner_up_probability
+        )
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "digit", "runner_up", "unsure"),
+    [
+        ([0.0, 0.97, 0.03], 1, 2, False),  # clear
+        ([0.2, 0.0, 0.8], 2, 0, False),
+        ([0.5, 0.0, 0.5], 0, 2, True),  # a tie: the lower class first, as argmax
+        ([0.1, 0.45, 0.45], 1, 2, True),
+        ([0.0, 0.6, 0.4], 1, 2, True),  # low top probability
+    ],
+)
+def test_prediction_from_probabilities(probabilities, digit, runner_up, unsure):
+    prediction = prediction_from_probabilities(np.array(probabilities, np.float32))
+    assert (prediction.digit, prediction.runner_up, prediction.unsure) == (digit, runner_up, unsure)
+    assert prediction.confidence == pytest.approx(probabilities[digit])
+    assert prediction.runner_up_probability == pytest.approx(probabilities[runner_up])
+
+
+def test_unsure_when_the_top_is_low_or_the_runner_up_close():
+    assert not is_unsure(0.9, 0.05, confidence_below=0.8, margin_below=0.3)
+    assert is_unsure(0.79, 0.0, confidence_below=0.8, margin_below=0.3)  # top too low
+    assert is_unsure(0.85, 0.6, confidence_below=0.8, margin_below=0.3)  # too close
+    assert not is_unsure(0.8, 0.5, confidence_below=0.8, margin_below=0.3)  # on both edges
+    assert is_unsure(UNSURE_CONFIDENCE_BELOW - 0.01, 0.0)  # the committed thresholds
+    assert not is_unsure(1.0, 0.0)
+
+
+@pytest.mark.parametrize("probabilities", [[1.0], [[0.5, 0.5]], []])
+def test_prediction_from_bad_probabilities_raises_value_error(probabilities):
+    with pytest.raises(ValueError, match="probabilities has shape"):
+        prediction_from_probabilities(np.array(probabilities))
+
+
+def readings(rows: list[tuple[list[float], int]]) -> tuple[np.ndarray, np.ndarray]:
+    probabilities = np.array([row for row, _ in rows], np.float64)
+    return probabilities, np.array([label for _, label in rows])
+
+
+def test_measure_unsure_counts_each_kind_of_reading():
+    probabilities, labels = readings(
+        [
+            ([0.9, 0.1, 0.0], 0),  # confident and right
+            ([0.9, 0.1, 0.0], 1),  # confident and wrong
+            ([0.5, 0.4, 0.1], 1),  # not sure, the runner-up is right
+            ([0.5, 0.4, 0.1], 2),  # not sure, neither candidate is right
+        ]
+    )
+    figures = measure_unsure(probabilities, labels, confidence_below=0.8, margin_below=0.3)
+    assert figures.count == 4
+    assert figures.accuracy == 0.25
+    assert figures.unsure_rate == 0.5
+    assert figures.confident_wrong_rate == 0.25
+    assert figures.unsure_candidates_right == 0.5
+    assert not figures.meets_goals
+    never_unsure = measure_unsure(probabilities, labels, confidence_below=0, margin_below=0)
+    assert never_unsure.unsure_rate == 0 and never_unsure.confident_wrong_rate == 0.75
+    assert math.isnan(never_unsure.unsure_candidates_right)
+
+
+def synthetic_readings(seed: int, wrong_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Right readings mostly confident; wrong ones mostly hesitant, a few confident."""
+    rng = np.random.default_rng(seed)
+    count = 2000
+    labels = rng.integers(0, 10, count)
+    wrong = rng.random(count) < wrong_fraction
+    top = np.where(wrong, rng.uniform(0.3, 0.75, count), rng.uniform(0.7, 1.0, count))
+    second = (1 - top) * rng.uniform(0.5, 1.0, count)
+    predicted = np.where(wrong, (labels + 1) % 10, labels)
+    probabilities = np.zeros((count, 10))
+    rows = np.arange(count)
+    probabilities[rows, predicted] = top
+    probabilities[rows, (predicted + 3) % 10] = second
+    probabilities[rows, (predicted + 5) % 10] = 1 - top - second
+    return probabilities, labels
+
+
+def test_chosen_thresholds_meet_both_goals_when_they_can():
+    probabilities, labels = synthetic_readings(0, wrong_fraction=0.05)
+    chosen = choose_unsure_thresholds(probabilities, labels)
+    assert chosen.meets_goals
+    assert chosen == measure_unsure(
+        probabilities, labels, chosen.confidence_below, chosen.margin_below
+    )
+
+
+def test_otherwise_the_fewest_confident_mistakes_within_the_unsure_goal():
+    probabilities, labels = synthetic_readings(1, wrong_fraction=0.3)
+    chosen = choose_unsure_thresholds(probabilities, labels)
+    assert not chosen.meets_goals
+    assert chosen.unsure_rate <= UNSURE_GOAL
+    # No pair of a coarser grid, measured independently, does better within the goal.
+    for confidence_below in np.arange(0.0, 1.0, 0.05):
+        for margin_below in np.arange(0.0, 1.0, 0.1):
+            other = measure_unsure(probabilities, labels, confidence_below, margin_below)
+            if other.unsure_rate <= UNSURE_GOAL:
+                assert other.confident_wrong_rate >= chosen.confident_wrong_rate
+
+
+def test_thresholds_of_the_module_are_within_the_grid():
+    assert 0 <= UNSURE_CONFIDENCE_BELOW < 1 and 0 <= UNSURE_MARGIN_BELOW < 1
+    assert 0 < CONFIDENT_WRONG_GOAL < UNSURE_GOAL < 1

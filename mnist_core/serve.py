@@ -1,0 +1,65 @@
+"""Serve the app, ready before its first visitor: `python -m mnist_core.serve [streamlit options]`.
+
+`make run` starts the app this way. Streamlit has no start-up hook: a plain `streamlit run
+app.py` imports TensorFlow and loads the default model only when the first visitor draws, and
+that visitor (in a class: everyone, a few seconds after the teacher started the server) waits
+for it. This launcher first starts a warm-up thread that does that work into the app's own
+model cache (`pages.common.warm_up_default_model`), then runs Streamlit in the same process,
+the documented way (`streamlit.web.cli.main` with `sys.argv` set), with any options given
+(`--server.port 8502`, ...).
+
+It is the app's entry point, not part of the library: the one module of mnist_core that
+knows the app (pages/) and Streamlit, and only when run.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
+WARM_UP_THREAD = "mnist-warm-up"
+# Streamlit warns (here, at every start) when a thread without a session touches its API,
+# as the model cache's spinner does: the warm-up thread never has a session.
+STREAMLIT_CONTEXT_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"
+# What the warm-up prints (stderr, in the server's log) when it is done, and when it failed.
+WARM_UP_DONE = "mnist_core.serve: TensorFlow and the default model are ready"
+WARM_UP_FAILED = "mnist_core.serve: the warm-up failed"
+
+
+def warm_up() -> None:
+    """Import TensorFlow and Keras, load the default model into the app's cache, run it once."""
+    started = time.perf_counter()
+    try:
+        from pages.common import warm_up_default_model
+
+        warm_up_default_model()
+    except Exception as error:  # noqa: BLE001 - the app still works: it loads on first use
+        print(f"{WARM_UP_FAILED} ({error}); the model loads on first use.", file=sys.stderr)
+        return
+    print(f"{WARM_UP_DONE} ({time.perf_counter() - started:.1f} s).", file=sys.stderr, flush=True)
+
+
+def main(streamlit_options: Sequence[str] | None = None) -> None:
+    """Start the warm-up thread, then run `streamlit run app.py` with the options.
+
+    Args:
+        streamlit_options: options for `streamlit run` (default: sys.argv[1:]).
+    """
+    from streamlit.web import cli
+
+    options = list(sys.argv[1:] if streamlit_options is None else streamlit_options)
+    logging.getLogger(STREAMLIT_CONTEXT_LOGGER).addFilter(
+        lambda record: record.threadName != WARM_UP_THREAD
+    )
+    threading.Thread(target=warm_up, name=WARM_UP_THREAD, daemon=True).start()
+    sys.argv = ["streamlit", "run", str(APP_SCRIPT), *options]
+    sys.exit(cli.main())
+
+
+if __name__ == "__main__":
+    main()

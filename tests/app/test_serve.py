@@ -1,0 +1,81 @@
+"""The launcher (`python -m mnist_core.serve`): the app, with the default model loaded at start.
+
+The speed it buys (the first visitor's prediction as fast as a later one's) is measured in
+`make bench` (bench/cold_start.py); these tests check that the work is really done at start,
+into the cache the pages use, and that the launcher serves the app as `streamlit run` does.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from mnist_core.serve import WARM_UP_DONE
+
+REPOSITORY = Path(__file__).parents[2]
+START_SECONDS = 240  # a busy 2-core machine imports TensorFlow slowly
+
+
+def test_warm_up_loads_the_default_model_into_the_pages_cache_and_runs_it():
+    from mnist_core.store import models_directory
+    from pages.common import _cached_stored_model, warm_up_default_model
+
+    warm_up_default_model()
+
+    modified_ns = (models_directory() / "default.keras").stat().st_mtime_ns
+    loaded = _cached_stored_model("default", modified_ns)
+    assert _cached_stored_model("default", modified_ns) is loaded  # a cache hit
+    # Both TensorFlow functions a drawing needs are already traced on the cached model.
+    assert loaded.model.predict_function is not None
+    assert loaded.model._mnist_core_integrated_gradients is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_launcher_serves_the_app_and_warms_up_at_start():
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile(mode="w+") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable, "-m", "mnist_core.serve",
+                "--server.headless", "true",
+                "--server.port", str(port),
+                "--server.address", "127.0.0.1",
+                "--browser.gatherUsageStats", "false",
+                "--server.fileWatcherType", "none",
+            ],  # fmt: skip
+            cwd=REPOSITORY,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + START_SECONDS
+            output = ""
+            while WARM_UP_DONE not in output:
+                assert server.poll() is None, f"the launcher exited:\n{output}"
+                assert time.monotonic() < deadline, f"no warm-up in {START_SECONDS} s:\n{output}"
+                time.sleep(0.5)
+                log.seek(0)
+                output = log.read()
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as reply:
+                assert reply.read().decode().strip() == "ok"
+            with urllib.request.urlopen(f"{url}/", timeout=10) as reply:
+                assert reply.status == 200
+            assert "ScriptRunContext" not in output and "Traceback" not in output, output
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
