@@ -15,12 +15,14 @@ knows the app (pages/) and Streamlit, and only when run.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+_KEPT: list[object] = []  # the embedded cluster, alive as long as the server
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
 WARM_UP_THREAD = "mnist-warm-up"
 # Streamlit warns (here, at every start) when a thread without a session touches its API,
@@ -31,13 +33,37 @@ WARM_UP_DONE = "mnist_core.serve: TensorFlow and the default model are ready"
 WARM_UP_FAILED = "mnist_core.serve: the warm-up failed"
 
 
+def start_training_cluster() -> None:
+    """Start the embedded Dask cluster with the server (unless MNIST_DASK_SCHEDULER names one)
+    and point the app at it by address: the same path as a real cluster. It ends with us."""
+    from mnist_core.cluster import (
+        SCHEDULER_ENVIRONMENT_VARIABLE,
+        ClusterUnavailableError,
+        configured_scheduler_address,
+        start_embedded_cluster,
+    )
+
+    if configured_scheduler_address() is not None:
+        return
+    try:
+        cluster = start_embedded_cluster()
+    except ClusterUnavailableError as error:
+        print(f"mnist_core.serve: {error}", file=sys.stderr)
+        return  # the Train page says so; drawing and evaluating work without it
+    os.environ[SCHEDULER_ENVIRONMENT_VARIABLE] = cluster.address
+    _KEPT.append(cluster)  # closed when this process exits (its stdin pipe closes)
+
+
 def warm_up() -> None:
-    """Import TensorFlow and Keras, load the default model into the app's cache, run it once."""
+    """Import TensorFlow and Keras, load the default model into the app's cache, run it once;
+    then connect the training engine (which also marks runs of a previous server
+    interrupted)."""
     started = time.perf_counter()
     try:
-        from pages.common import warm_up_default_model
+        from pages.common import warm_up_default_model, warm_up_training_engine
 
         warm_up_default_model()
+        warm_up_training_engine()
     except Exception as error:  # noqa: BLE001 - the app still works: it loads on first use
         print(f"{WARM_UP_FAILED} ({error}); the model loads on first use.", file=sys.stderr)
         return
@@ -56,6 +82,7 @@ def main(streamlit_options: Sequence[str] | None = None) -> None:
     logging.getLogger(STREAMLIT_CONTEXT_LOGGER).addFilter(
         lambda record: record.threadName != WARM_UP_THREAD
     )
+    start_training_cluster()
     threading.Thread(target=warm_up, name=WARM_UP_THREAD, daemon=True).start()
     sys.argv = ["streamlit", "run", str(APP_SCRIPT), *options]
     sys.exit(cli.main())

@@ -207,6 +207,14 @@ def change_user_name() -> None:
         st.session_state["user_name_problem"] = str(error)
 
 
+def warm_up_training_engine() -> None:
+    """Connect the server's training engine before any visit (see `mnist_core.serve`)."""
+    from mnist_core.cluster import configured_scheduler_address
+    from mnist_core.runs import default_runs_path
+
+    _engine_holder(str(default_runs_path()), configured_scheduler_address())
+
+
 def current_user() -> str:
     """This browser's user name (set by app.py on every run)."""
     return st.session_state.get("user_name") or "anonymous"
