@@ -40,6 +40,8 @@ FOCUS_FIRST_EPOCH = "first_epoch"  # the first epoch that reached a validation a
 FOCUSES = (FOCUS_PARAMETERS, FOCUS_GAP, FOCUS_SPEED, FOCUS_LOSS, FOCUS_FIRST_EPOCH)
 # A test accuracy below this is a network that guesses (one digit in ten is 10%).
 CHANCE_ACCURACY = 0.2
+# A validation loss this many times its lowest, at the end, has risen (overfitting).
+RISE_FACTOR = 1.05
 # The validation accuracy whose first epoch FOCUS_FIRST_EPOCH reports.
 FIRST_EPOCH_TARGET = 0.9
 
@@ -126,9 +128,9 @@ _LESSONS = (
         title="Mean squared error with SGD against binary cross-entropy with adam",
         what_to_look_for=(
             "The same network, trained two ways. With mean squared error and plain SGD the "
-            "loss barely moves and the accuracy stays low for epochs; with a cross-entropy "
-            "loss and adam it passes 90% within the first epoch. The loss and the optimizer, "
-            "not the layers, make the difference."
+            "loss barely moves and the accuracy stays near chance for epochs; with a "
+            "cross-entropy loss and adam it climbs past 90% within a few. The loss and the "
+            "optimizer, not the layers, make the difference."
         ),
         runs=(
             LessonRun("mse + sgd", "sigmoid_mse_sgd"),
@@ -182,9 +184,10 @@ _LESSONS = (
         name="dropout",
         title="Dropout off against on",
         what_to_look_for=(
-            "A large network on few images learns them by heart: without dropout its training "
-            "accuracy races to 100% while the validation accuracy stalls below. Dropout "
-            "switches half the units off at random in training and narrows that gap."
+            "A large network on few images learns them by heart: its training accuracy "
+            "reaches 100%, its training loss falls to almost nothing, and its validation loss "
+            "turns back up after a few epochs. Dropout switches half the units off at random "
+            "in training: watch how it changes the gap between the curves."
         ),
         runs=(
             LessonRun(
@@ -221,7 +224,7 @@ _LESSONS = (
             LessonRun(
                 "off", "batch_normalized_sigmoid_sgd", _changes(input_batch_normalization=False)
             ),
-            LessonRun("input only (notebook 003)", "batch_normalized_sigmoid_sgd"),
+            LessonRun("input only", "batch_normalized_sigmoid_sgd"),
             LessonRun(
                 "every layer",
                 "batch_normalized_sigmoid_sgd",
@@ -483,6 +486,13 @@ def _gap_sentences(runs: list[Run]) -> list[str]:
         for run, train, validation, gap in gaps
     ]
     sentences = ["Training against validation accuracy: " + "; ".join(parts) + "."]
+    rises = [text for run in runs if (text := _validation_loss_rise(run))]
+    if rises:
+        sentences.append(
+            "Validation loss: "
+            + "; ".join(rises)
+            + ". A validation loss that climbs while the training loss falls is overfitting."
+        )
     if len(gaps) > 1:
         widest = max(gaps, key=lambda entry: entry[3])
         narrowest = min(gaps, key=lambda entry: entry[3])
@@ -492,6 +502,22 @@ def _gap_sentences(runs: list[Run]) -> list[str]:
                 f"better than it generalises; {_name(narrowest[0])} overfits the least."
             )
     return sentences
+
+
+def _validation_loss_rise(run: Run) -> str:
+    """ "no dropout was lowest in epoch 5 (0.302) and ended at 0.432", or "" if it did not rise."""
+    points = [
+        (int(entry.get("epoch", index + 1)), loss)
+        for index, entry in enumerate(run.history)
+        if (loss := finite_or_none(entry.get("val_loss"))) is not None
+    ]
+    if len(points) < 2:
+        return ""
+    best_epoch, lowest = min(points, key=lambda point: point[1])
+    last = points[-1][1]
+    if best_epoch == points[-1][0] or last <= lowest * RISE_FACTOR:
+        return ""
+    return f"{_name(run)} was lowest in epoch {best_epoch} ({lowest:.3g}) and ended at {last:.3g}"
 
 
 def _speed_sentences(runs: list[Run]) -> list[str]:

@@ -205,6 +205,26 @@ def test_the_train_validation_gap(run_log):
         "The gap is widest for no dropout: it learns its training images better than it "
         "generalises; dropout 0.5 overfits the least." in sentences
     )
+    assert not any(sentence.startswith("Validation loss") for sentence in sentences)
+
+
+def test_a_validation_loss_that_turns_back_up_is_said(run_log):
+    lesson = get_lesson("dropout")
+    history = [
+        {**epoch(number, 0.1, 0.95, 0.9, 20), "val_loss": val_loss}
+        for number, val_loss in ((1, 0.5), (5, 0.302), (20, 0.432))
+    ]
+    steady = [
+        {**epoch(number, 0.1, 0.95, 0.9, 20), "val_loss": val_loss}
+        for number, val_loss in ((1, 0.5), (5, 0.31), (20, 0.315))  # within 5% of its lowest
+    ]
+    off = record(run_log, lesson, "no dropout", history=history, metrics={"test_accuracy": 0.9})
+    on = record(run_log, lesson, "dropout 0.5", history=steady, metrics={"test_accuracy": 0.9})
+    assert (
+        "Validation loss: no dropout was lowest in epoch 5 (0.302) and ended at 0.432. A "
+        "validation loss that climbs while the training loss falls is overfitting."
+        in lesson_conclusions(lesson, [off, on])
+    )
 
 
 def test_speed(run_log):
