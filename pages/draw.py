@@ -104,9 +104,14 @@ def undo_stroke() -> None:
     st.session_state["draw_png"] = png
 
 
+def png_digest(png: bytes) -> str:
+    """A short name of a canvas image: the same drawing gets the same name."""
+    return hashlib.sha1(png).hexdigest()[:16]
+
+
 def remember_drawing(png: bytes, scene: dict | None) -> None:
     """Keep what the canvas sent for Undo (every rerun sends the same drawing again)."""
-    digest = hashlib.sha1(png).hexdigest()[:16]
+    digest = png_digest(png)
     history = st.session_state["draw_history"]
     digests = [entry[0] for entry in history]
     if digests and digests[-1] == digest:
@@ -162,7 +167,7 @@ def drawing_steps(png: bytes | None) -> tuple[str | None, PreprocessingSteps | N
     """Preprocess the canvas image, once per distinct image (reruns reuse the result)."""
     if png is None:
         return None, None
-    digest = hashlib.sha1(png).hexdigest()[:16]
+    digest = png_digest(png)
     cached = st.session_state["draw_steps"]
     if cached is not None and cached[0] == digest:
         return digest, cached[1]
