@@ -28,9 +28,10 @@ from PIL import Image
 from mnist_core.predict import IMAGE_SHAPE
 from mnist_core.preprocess import CROP_THRESHOLD, PreprocessingSteps
 
-# Points of the path from the blank image to the image. The attributions' sum is within a
-# few percent of the probability's rise from 32 on (the default CNN), and a batch of 32
-# costs about as much as one of 16 on a CPU.
+# Points of the path from the blank image to the image. Measured with the default CNN on 20
+# MNIST test digits, the attributions' sum missed the probability's rise by 0.011 (median)
+# with 16 points, 0.003 with 32 and with 64; the time grows with the points (about 19, 35
+# and 78 ms on a busy 2-core machine).
 ATTRIBUTION_STEPS = 32
 # The attribute of a model under which its traced attribution function is kept.
 _FUNCTION_ATTRIBUTE = "_mnist_core_integrated_gradients"

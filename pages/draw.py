@@ -104,9 +104,14 @@ def undo_stroke() -> None:
     st.session_state["draw_png"] = png
 
 
+def png_digest(png: bytes) -> str:
+    """A short name of a canvas image: the same drawing gets the same name."""
+    return hashlib.sha1(png).hexdigest()[:16]
+
+
 def remember_drawing(png: bytes, scene: dict | None) -> None:
     """Keep what the canvas sent for Undo (every rerun sends the same drawing again)."""
-    digest = hashlib.sha1(png).hexdigest()[:16]
+    digest = png_digest(png)
     history = st.session_state["draw_history"]
     digests = [entry[0] for entry in history]
     if digests and digests[-1] == digest:
@@ -162,7 +167,7 @@ def drawing_steps(png: bytes | None) -> tuple[str | None, PreprocessingSteps | N
     """Preprocess the canvas image, once per distinct image (reruns reuse the result)."""
     if png is None:
         return None, None
-    digest = hashlib.sha1(png).hexdigest()[:16]
+    digest = png_digest(png)
     cached = st.session_state["draw_steps"]
     if cached is not None and cached[0] == digest:
         return digest, cached[1]
@@ -188,10 +193,16 @@ def with_article(name: str) -> str:
     return f"an {name}" if name[:1].lower() in "8aeiou" else f"a {name}"
 
 
-def show_answer(prediction: Prediction, class_names: tuple[str, ...]) -> None:
-    """The answer, big; when the model is not sure, both candidates."""
+def show_answer(prediction: Prediction, class_names: tuple[str, ...], key: str) -> None:
+    """The answer, big; when the model is not sure, both candidates.
+
+    Args:
+        prediction: the model's reading.
+        class_names: the label names.
+        key: prefix of the answer's container key (draw_answer for the drawing's).
+    """
     answer = class_names[prediction.digit]
-    with st.container(key="draw_unsure" if prediction.unsure else "draw_sure"):
+    with st.container(key=f"{key}_unsure" if prediction.unsure else f"{key}_sure"):
         st.metric("The model reads", answer)
     if prediction.unsure:
         runner_up = class_names[prediction.runner_up]
@@ -422,7 +433,7 @@ def show_upload(handle: ModelHandle | None) -> None:
             if handle is not None:
                 prediction = classify(handle, steps.result)
                 if prediction is not None:
-                    show_answer(prediction, handle.class_names)
+                    show_answer(prediction, handle.class_names, "draw_upload_answer")
 
 
 st.title("Draw a digit")
@@ -434,7 +445,8 @@ st.html(
     # The answer is the point of the page: make the predicted digit big, grey when unsure.
     "<style>.st-key-draw_prediction [data-testid='stMetricValue'] "
     "{font-size: 5rem; line-height: 1.1; font-weight: 700;}"
-    ".st-key-draw_unsure [data-testid='stMetricValue'] {color: #8a8f98;}"
+    ".st-key-draw_answer_unsure [data-testid='stMetricValue'], "
+    ".st-key-draw_upload_answer_unsure [data-testid='stMetricValue'] {color: #8a8f98;}"
     # On a phone the columns stack: a smaller answer keeps it on screen below the canvas.
     "@media (max-width: 640px) {.st-key-draw_prediction [data-testid='stMetricValue'] "
     "{font-size: 3.5rem;}}"
@@ -547,7 +559,7 @@ with answer_box:
     else:
         prediction = classify(handle, image28)
         if prediction is not None:
-            show_answer(prediction, handle.class_names)
+            show_answer(prediction, handle.class_names, "draw_answer")
 
 if prediction is not None:
     with result_column:

@@ -328,3 +328,15 @@ def test_an_unreadable_upload_says_so_and_keeps_the_drawing(mnist_test_digits):
     )
     assert prediction_text(at) == "7"
     assert at.session_state["draw_png"] is not None
+
+
+def test_an_uploaded_picture_is_read_beside_the_drawing(mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[7]]))
+    buffer = io.BytesIO()
+    Image.fromarray(images[DIGIT_INDICES[3]]).save(buffer, format="PNG")
+    at.file_uploader(key="draw_upload").set_value(("three.png", buffer.getvalue(), "image/png")).run()
+    assert not at.exception
+    readings = [metric.value for metric in at.metric if metric.label == "The model reads"]
+    assert readings == ["7", "3"]
