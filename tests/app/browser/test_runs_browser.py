@@ -4,6 +4,7 @@ a lesson end to end on the Compare page, and the Train and Compare pages on a ph
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -69,7 +70,14 @@ def test_a_typed_name_is_kept_across_reloads(chromium, app_url):
         field = user_name_field(page)
         field.fill("Ada L")
         field.press("Enter")
-        wait_until_idle(page)
+        # The browser keeps the name in a cookie, written once the app has taken it.
+        deadline = time.monotonic() + 60
+        while not any(
+            cookie["name"] == "mnist_user" and cookie["value"] == "Ada%20L"
+            for cookie in context.cookies()
+        ):
+            assert time.monotonic() < deadline, f"no cookie: {context.cookies()}"
+            page.wait_for_timeout(200)
         page.reload()
         expect(user_name_field(page)).to_have_value("Ada L")
         page.goto(f"{app_url}/compare")
@@ -78,13 +86,16 @@ def test_a_typed_name_is_kept_across_reloads(chromium, app_url):
         context.close()
 
 
-@pytest.mark.parametrize("path", ["/train", "/compare"])
-def test_train_and_compare_fit_a_phone(chromium, app_url, path):
+@pytest.mark.parametrize(
+    ("path", "landmark"),
+    [("/train", ".st-key-train_start button"), ("/compare", ".st-key-compare_start button")],
+)
+def test_train_and_compare_fit_a_phone(chromium, app_url, path, landmark):
     context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
         page.goto(f"{app_url}{path}")
-        expect(page.locator("h1").first).to_be_visible(timeout=60_000)
+        expect(page.locator(landmark).first).to_be_attached(timeout=60_000)
         wait_until_idle(page)
         expect_no_exception(page)
         overflow = page.evaluate(
