@@ -9,6 +9,8 @@ writes what the workers report back into the log, which the pages read. The inte
     engine.stop(run_id)                        # within a batch; the model so far is kept
     engine.place_in_line(run_id)               # position, users ahead, expected wait
     engine.close()
+    queue_runs(run_log, [RunRequest(config)], user="bo")  # from any other process: the
+                                               # engine of a server on that log trains it
 
 The line is fair: one running request per user (a lesson, whose runs were asked for together,
 is one request and may use every free worker); a user's further requests wait behind it;
@@ -115,6 +117,57 @@ class LinePlace:
     position: int
     users_ahead: tuple[str, ...]
     expected_wait_seconds: float | None
+
+
+def queue_runs(
+    run_log: RunLog,
+    requests: Sequence[RunRequest],
+    *,
+    user: str,
+    owner: str | None = None,
+    class_limits: ClassLimits | None = None,
+) -> list[Run]:
+    """Record runs asked for together (one request) as queued; returns them as recorded.
+
+    `Engine.submit` calls this with its own owner. Another process that shares the run log
+    (a script, a benchmark's simulated class) calls it with the default `owner=None`: the
+    engine of a running server on that log dispatches such runs in the same fair line, as if
+    they had been submitted there (within its dispatch interval, 0.2 s).
+
+    Args:
+        run_log: the run log the engine serves.
+        requests: the runs (at least one); each config is validated first.
+        user: who asks.
+        owner: the engine that schedules them (default None: whichever engine serves the log).
+        class_limits: the caps applied when class mode is on (default `ClassLimits()`).
+    """
+    if not requests:
+        raise ValueError("requests must hold at least one run to train.")
+    from mnist_core.classroom import class_mode_on
+
+    limits = (class_limits or ClassLimits()) if class_mode_on(run_log) else None
+    request_id = None
+    runs = []
+    for request in requests:
+        validate_config(request.config)
+        config, train_images, applied = request.config, request.train_images, {}
+        if limits is not None:
+            config, train_images, applied = apply_class_limits(config, train_images, limits)
+        run = run_log.create_run(
+            config,
+            user=user,
+            preset=request.preset,
+            lesson=request.lesson,
+            request_id=request_id,
+            label=request.label,
+            parent_id=request.parent_id,
+            train_images=train_images,
+            owner=owner,
+            limits=applied,
+        )
+        request_id = run.request_id
+        runs.append(run)
+    return runs
 
 
 # --- What runs on a worker -----------------------------------------------------------------
@@ -475,30 +528,9 @@ class Engine:
 
         In class mode every run is held to the class caps, whatever it asked for.
         """
-        if not requests:
-            raise ValueError("requests must hold at least one run to train.")
-        limits = self.class_limits if self.class_mode() else None
-        request_id = None
-        runs = []
-        for request in requests:
-            validate_config(request.config)
-            config, train_images, applied = request.config, request.train_images, {}
-            if limits is not None:
-                config, train_images, applied = apply_class_limits(config, train_images, limits)
-            run = self.run_log.create_run(
-                config,
-                user=user,
-                preset=request.preset,
-                lesson=request.lesson,
-                request_id=request_id,
-                label=request.label,
-                parent_id=request.parent_id,
-                train_images=train_images,
-                owner=self.owner,
-                limits=applied,
-            )
-            request_id = run.request_id
-            runs.append(run)
+        runs = queue_runs(
+            self.run_log, requests, user=user, owner=self.owner, class_limits=self.class_limits
+        )
         self._wake.set()
         return runs
 
@@ -706,7 +738,8 @@ class Engine:
     def _start(self, run: Run) -> None:
         from distributed import Queue
 
-        if not self.run_log.mark_running(run.id):
+        # A run queued without an owner (`queue_runs`) becomes ours as it starts.
+        if not self.run_log.mark_running(run.id, owner=self.owner):
             return
         channel = _channel_names(run.id)[0]
         limit = run.limits.get("max_wall_seconds")

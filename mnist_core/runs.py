@@ -397,7 +397,14 @@ class RunLog:
             worker=row["worker"],
             plan=_loads(row["plan"], None),
             progress=_loads(row["progress"], None),
-            batch_curve=tuple(tuple(point) for point in _loads(row["batch_curve"], [])),
+            batch_curve=tuple(
+                tuple(point)
+                for point in _loads(
+                    # `in row` would look at the values; a listing may leave the column out.
+                    row["batch_curve"] if "batch_curve" in row.keys() else None,  # noqa: SIM118
+                    [],
+                )
+            ),
             history=tuple(history),
             metrics=_loads(row["metrics"], {}),
             model_path=row["model_path"],
@@ -441,6 +448,7 @@ class RunLog:
         include_hidden: bool = False,
         request_id: str | None = None,
         limit: int | None = None,
+        include_curves: bool = True,
     ) -> list[Run]:
         """Runs, newest first.
 
@@ -450,6 +458,9 @@ class RunLog:
             include_hidden: also the runs their users hid (default False).
             request_id: only the runs of this request (a lesson's runs).
             limit: at most this many (default: all).
+            include_curves: read each run's batch curve and history (default True). False
+                leaves them empty, for a table of runs: the curves are most of what a run
+                holds, and reading them made a listing of 200 runs five times slower.
         """
         clauses, values = [], []
         if user is not None:
@@ -469,13 +480,23 @@ class RunLog:
             clauses.append("request_id = ?")
             values.append(request_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = f"SELECT * FROM runs {where} ORDER BY created_at DESC, rowid DESC"
-        if limit is not None:
-            query += f" LIMIT {int(limit)}"
         with self._connect() as connection:
+            columns = "*"
+            if not include_curves:
+                columns = ", ".join(
+                    name
+                    for _, name, *_ in connection.execute("PRAGMA table_info(runs)")
+                    if name != "batch_curve"
+                )
+            query = f"SELECT {columns} FROM runs {where} ORDER BY created_at DESC, rowid DESC"
+            if limit is not None:
+                query += f" LIMIT {int(limit)}"
             connection.row_factory = sqlite3.Row
             rows = connection.execute(query, values).fetchall()
-            histories = self._histories(connection, [row["id"] for row in rows])
+            ids = [row["id"] for row in rows]
+            histories = (
+                self._histories(connection, ids) if include_curves else {key: [] for key in ids}
+            )
         return [self._run_from_row(row, histories[row["id"]]) for row in rows]
 
     def weight_summaries(self, run_id: str) -> list[list[dict[str, Any]]]:
@@ -549,13 +570,21 @@ class RunLog:
             )
         return self.get_run(run_id)
 
-    def mark_running(self, run_id: str, *, worker: str | None = None) -> bool:
-        """A queued run begins; False if it is no longer queued (cancelled meanwhile)."""
+    def mark_running(
+        self, run_id: str, *, worker: str | None = None, owner: str | None = None
+    ) -> bool:
+        """A queued run begins; False if it is no longer queued (cancelled meanwhile).
+
+        Args:
+            run_id: the run.
+            worker: the worker that trains it, if known.
+            owner: the engine that starts it, which becomes its owner (default: keep the owner).
+        """
         with self._connect() as connection:
             cursor = connection.execute(
-                "UPDATE runs SET status = ?, started_at = ?, worker = ?, reason = '' "
-                "WHERE id = ? AND status = ?",
-                (RUNNING, time.time(), worker, run_id, QUEUED),
+                "UPDATE runs SET status = ?, started_at = ?, worker = ?, reason = '', "
+                "owner = coalesce(?, owner) WHERE id = ? AND status = ?",
+                (RUNNING, time.time(), worker, owner, run_id, QUEUED),
             )
             return cursor.rowcount == 1
 
@@ -709,6 +738,9 @@ class RunLog:
     def recover_interrupted(self, *, keep_owner: str | None = None) -> list[Run]:
         """Mark runs left queued or running by an engine that is gone as interrupted.
 
+        Queued runs without an owner (queued from another process for whichever engine serves
+        this log) keep waiting.
+
         Args:
             keep_owner: an owner known to be alive (the caller itself).
 
@@ -719,6 +751,8 @@ class RunLog:
         for run in self.active_runs():
             if run.owner == keep_owner or self.owner_alive(run.owner):
                 continue
+            if run.owner is None and run.status == QUEUED:
+                continue  # queued for whichever engine serves this log (`engine.queue_runs`)
             with self._connect() as connection:
                 cursor = connection.execute(
                     "UPDATE runs SET status = ?, reason = ?, finished_at = ? "

@@ -20,6 +20,8 @@ RUN_MODEL_PREFIX = "run:"
 # The browser remembers its user in this cookie (the URL's ?user= is the fallback).
 USER_COOKIE = "mnist_user"
 USER_QUERY_PARAMETER = "user"
+# Set to 0, the app leaves Streamlit's clear_session after every script run in place.
+KEEP_KERAS_STATE_ENVIRONMENT_VARIABLE = "MNIST_KEEP_KERAS_STATE"
 
 # Shared session state: every page may read these; app.py creates them.
 SHARED_STATE_DEFAULTS: dict[str, Any] = {
@@ -58,7 +60,14 @@ def keep_keras_state_between_runs() -> None:
     threads and shared by every session: clearing under them after each rerun of the live
     training view made a three-epoch training four times slower in the app than from the
     command line. Streamlit's other clean-up, closing pyplot figures, is kept.
+
+    `MNIST_KEEP_KERAS_STATE=0` leaves Streamlit's clean-up as it is (bench/runner_settings.py
+    measures the app both ways).
     """
+    import os
+
+    if os.environ.get(KEEP_KERAS_STATE_ENVIRONMENT_VARIABLE, "").strip() == "0":
+        return
     from streamlit.runtime.scriptrunner import script_runner
 
     if getattr(script_runner._clean_problem_modules, "keeps_keras_state", False):

@@ -123,6 +123,35 @@ def test_one_running_request_per_user_first_come_first_served(engine):
     assert wait_for(lambda: ended(log, ada_second.id)).status == FINISHED
 
 
+def test_runs_queued_by_another_process_are_trained_by_the_servers_engine(engine):
+    # Another process (a script, a benchmark's class) queues runs in the server's log.
+    script = textwrap.dedent(
+        f"""
+        from mnist_core.engine import RunRequest, queue_runs
+        from mnist_core.presets import get_preset
+        from mnist_core.runs import RunLog
+        config = get_preset("dense_fast").config.replace(
+            layer_sizes=(32,), layer_activations=("relu",), layer_dropout_rates=(0.0,),
+            epochs=1,
+        )
+        runs = queue_runs(
+            RunLog({str(engine.run_log.path)!r}), [RunRequest(config, train_images=1000)],
+            user="gus",
+        )
+        print(runs[0].id, runs[0].owner)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+        cwd=REPOSITORY, timeout=120,
+    )
+    run_id, owner = result.stdout.split()
+    assert owner == "None"
+    done = wait_for(lambda: ended(engine.run_log, run_id))
+    assert done.status == FINISHED, done.reason
+    assert done.owner == engine.owner and done.model_kept
+
+
 def test_a_lesson_is_one_request_whose_runs_use_every_free_worker(engine):
     log = engine.run_log
     runs = engine.submit(

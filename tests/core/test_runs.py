@@ -1,5 +1,6 @@
 """runs: the run log's lifecycle, concurrent writers, restart recovery, broken database files."""
 
+import dataclasses
 import multiprocessing
 import os
 import sqlite3
@@ -127,6 +128,20 @@ def test_list_runs_filters_by_user_status_and_hidden_newest_first(tmp_path):
         log.list_runs(statuses=("sleeping",))
 
 
+def test_a_listing_without_curves_has_everything_else(tmp_path):
+    log = RunLog(tmp_path / "runs.sqlite3")
+    run = log.create_run(CONFIG, user="ada", preset="dense_fast")
+    log.mark_running(run.id)
+    log.record_progress(run.id, progress(1, 5), progress(1, 10))
+    log.record_epoch(run.id, epoch_metrics(1), [])
+    log.finish_run(run.id, FINISHED, "done", metrics={"test_accuracy": 0.9})
+    (full,) = log.list_runs()
+    (light,) = log.list_runs(include_curves=False)
+    assert len(full.batch_curve) == 2 and len(full.history) == 1
+    assert light.batch_curve == () and light.history == ()
+    assert dataclasses.replace(light, batch_curve=full.batch_curve, history=full.history) == full
+
+
 def test_deleting_a_run_removes_its_epochs_and_model_file(tmp_path):
     log = RunLog(tmp_path / "runs.sqlite3")
     run = log.create_run(CONFIG, user="ada")
@@ -237,6 +252,21 @@ def test_runs_of_a_server_that_is_gone_become_interrupted_on_restart(tmp_path):
         assert run.status == INTERRUPTED
         assert "Resubmit" in run.reason
     assert log.get_run(alive.id).status == QUEUED
+
+
+def test_a_run_queued_without_an_owner_waits_for_an_engine_and_becomes_its_run(tmp_path):
+    log = RunLog(tmp_path / "runs.sqlite3")
+    waiting = log.create_run(CONFIG, user="ada")  # queued from another process, no owner
+    me = this_process_owner()
+    log.heartbeat(me)
+    assert log.recover_interrupted(keep_owner=me) == []
+    assert log.get_run(waiting.id).status == QUEUED
+    assert log.mark_running(waiting.id, owner=me)
+    assert log.get_run(waiting.id).owner == me
+    # Once started it is that engine's run: another engine leaves it alone while we live
+    # (were it still without an owner, a running run would count as abandoned).
+    assert log.recover_interrupted(keep_owner="another") == []
+    assert log.get_run(waiting.id).status == RUNNING
 
 
 def test_a_silent_owner_counts_as_gone(tmp_path):
