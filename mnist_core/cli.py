@@ -387,6 +387,8 @@ def train(args: argparse.Namespace) -> int:
     progress = ProgressPrinter(sys.stdout)
     recording = _RecordedTraining.start(config, preset.name, args.train_size, progress)
     print(f"training preset {preset.name} as model {name!r}")
+    if config.redraw_fraction > 0 or config.pen_digit_copies > 0:
+        print("drawing the extra training digits first (a minute or two)", flush=True)
     try:
         with _stop_on_interrupt(progress):
             result = train_model(config, dataset, recording.observer if recording else progress)
@@ -424,6 +426,8 @@ def train(args: argparse.Namespace) -> int:
         dataset=dataset.name,
         training_seconds=result.training_seconds,
         extras={"weight_summaries": result.weight_summaries},
+        preset=preset.name,
+        training_data=result.extra.get("training_data"),
         overwrite=args.overwrite,
     )
     print(f"saved {stored.model_path} and {stored.metadata_path}")
@@ -822,6 +826,7 @@ def models(args: argparse.Namespace) -> int:
     Args:
         args: Parsed arguments (none used).
     """
+    from mnist_core.presets import DEFAULT_MODEL_PRESET_NAME
     from mnist_core.store import list_models, models_directory
 
     directory = models_directory()
@@ -829,7 +834,7 @@ def models(args: argparse.Namespace) -> int:
     if not entries:
         print(
             f"no models in {directory}; train one with "
-            "`python -m mnist_core train --preset cnn_fast --name default`"
+            f"`python -m mnist_core train --preset {DEFAULT_MODEL_PRESET_NAME} --name default`"
         )
         return 0
     print(f"models in {directory}:")

@@ -27,24 +27,26 @@ def _dense(**fields: object) -> ModelConfig:
 _PRESETS = (
     Preset(
         "cnn_fast",
-        "Beyond the notebooks: two batch-normalised convolutions with a cosine learning-rate "
-        "schedule; over 99% test accuracy in three epochs. The default model.",
+        "Beyond the notebooks: three small batch-normalised convolutions, adam at 0.01 with a "
+        "one-cycle learning-rate schedule, batch 256: 99% test accuracy after one epoch on "
+        "all 60,000 training images (validated on the test set).",
         ModelConfig(
             architecture="cnn",
-            layer_sizes=(16, 32),
-            layer_activations=("relu", "relu"),
-            layer_dropout_rates=(0.0, 0.0),
-            kernel_sizes=(5, 5),
+            layer_sizes=(16, 32, 64),
+            layer_activations=("relu", "relu", "relu"),
+            layer_dropout_rates=(0.0, 0.0, 0.0),
+            kernel_sizes=(3, 3, 3),
             dense_units=128,
             batch_normalization=True,
             loss="categorical_crossentropy",
             optimizer="adam",
-            learning_rate=0.003,
-            learning_rate_schedule="cosine",
-            epochs=3,
-            batch_size=128,
-            validation="split",
-            validation_split=0.1,
+            learning_rate=0.01,
+            learning_rate_schedule="one_cycle",
+            epochs=1,
+            batch_size=256,
+            # One epoch: nothing is chosen on the validation images, so the run trains on all
+            # 60,000 and its validation curve is the test accuracy.
+            validation="test",
         ),
     ),
     Preset(
@@ -63,6 +65,35 @@ _PRESETS = (
             batch_size=256,
             validation="split",
             validation_split=0.1,
+        ),
+    ),
+    Preset(
+        "handwriting_cnn",
+        "The default model: the cnn_fast network trained longer, on MNIST with a quarter of "
+        "its digits re-drawn with a uniform pen, plus the pendigits writers' digits drawn as "
+        "on the canvas (never the pen dev set's), with random rotation and zoom; reads drawn "
+        "digits, not only scanned ones.",
+        ModelConfig(
+            architecture="cnn",
+            layer_sizes=(16, 32, 64),
+            layer_activations=("relu", "relu", "relu"),
+            layer_dropout_rates=(0.0, 0.0, 0.0),
+            kernel_sizes=(3, 3, 3),
+            dense_units=256,
+            dense_dropout_rate=0.25,
+            batch_normalization=True,
+            loss="categorical_crossentropy",
+            optimizer="adam",
+            learning_rate=0.005,
+            learning_rate_schedule="one_cycle",
+            epochs=8,
+            batch_size=128,
+            validation="split",
+            validation_split=0.1,
+            augment_rotation=8.0,
+            augment_zoom=0.1,
+            redraw_fraction=0.25,
+            pen_digit_copies=4,
         ),
     ),
     Preset(
@@ -197,7 +228,10 @@ _PRESETS = (
 )
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESETS}
+# The preset the Train page opens with: the class's CNN.
 DEFAULT_PRESET_NAME = "cnn_fast"
+# The preset the committed default model (models/default.*) is trained from.
+DEFAULT_MODEL_PRESET_NAME = "handwriting_cnn"
 # The dense preset the benchmarks and the tests hold to 98% test accuracy.
 BEST_DENSE_PRESET_NAME = "dense_fast"
 

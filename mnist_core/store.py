@@ -135,6 +135,8 @@ def save_model(
     dataset: str,
     training_seconds: float,
     extras: Mapping[str, Any] | None = None,
+    preset: str | None = None,
+    training_data: str | None = None,
     models_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
 ) -> StoredModel:
@@ -150,6 +152,10 @@ def save_model(
         dataset: the dataset name, e.g. "mnist".
         training_seconds: wall-clock training time, >= 0.
         extras: further JSON-serializable data (e.g. weight summaries), stored under "extras".
+        preset: the preset the model was trained from, stored as "preset" (default: none,
+            not stored).
+        training_data: one sentence on what the model learned from, stored as
+            "training_data" (default: none, not stored).
         models_dir: the models directory (default: ``models_directory()``).
         overwrite: replace an existing model of that name (default False: raise
             ModelExistsError).
@@ -171,6 +177,11 @@ def save_model(
         "parameter_count": int(model.count_params()),
         "extras": _check_mapping("extras", extras) if extras is not None else {},
     }
+    for key, value in (("preset", preset), ("training_data", training_data)):
+        if value is not None:
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{key} must be a non-empty string or None, got {value!r}.")
+            metadata[key] = value
     # Serialize before touching the disk, so unserializable metadata leaves nothing behind.
     try:
         metadata_text = (

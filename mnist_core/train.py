@@ -25,6 +25,7 @@ import numpy as np
 
 from mnist_core.data import Dataset
 from mnist_core.model import ModelConfig, build_model, uses_sparse_labels, validate_config
+from mnist_core.training_data import build_training_set, describe_training_data
 
 STOP_COMPLETED = "completed"
 STOP_REQUESTED = "stopped"
@@ -423,6 +424,9 @@ def train_model(
 
     observer = observer or TrainingObserver()
     x_train, y_train, x_val, y_val = split_validation(config, dataset)
+    # Re-drawn and pen-drawn digits, when the config asks for them (training_data.py).
+    training_set = build_training_set(config, x_train, y_train)
+    x_train, y_train = training_set.images, training_set.labels
     if model is None:
         model = build_model(config, train_size=len(dataset.x_train))
     keras.utils.set_random_seed(config.seed)
@@ -481,6 +485,11 @@ def train_model(
         test_loss=test_loss,
         test_accuracy=test_accuracy,
         train_samples=len(train_images),
+        extra={
+            "training_data": describe_training_data(config, len(train_images)),
+            "redrawn_images": training_set.redrawn_count,
+            "pen_digit_images": training_set.pen_digit_count,
+        },
     )
 
 

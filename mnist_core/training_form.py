@@ -75,6 +75,9 @@ def form_values(config: ModelConfig) -> dict[str, Any]:
         "augment_rotation": float(config.augment_rotation),
         "augment_zoom": float(config.augment_zoom),
         "augment_stroke": float(config.augment_stroke),
+        # No control of their own: a preset's drawn-digit training data carries through.
+        "redraw_fraction": float(config.redraw_fraction),
+        "pen_digit_copies": config.pen_digit_copies,
     }
     for index in range(MAX_HIDDEN_LAYERS):
         present = index < config.num_hidden_layers
@@ -129,6 +132,7 @@ def config_from_form(values: dict[str, Any], dataset: str) -> ModelConfig:
         layers = range(num_layers)
         architecture = values["architecture"]
         is_cnn = architecture == "cnn"
+        is_mnist = dataset == "mnist"
         optimizer = values["optimizer"]
         config = ModelConfig(
             dataset=dataset,
@@ -164,6 +168,9 @@ def config_from_form(values: dict[str, Any], dataset: str) -> ModelConfig:
             augment_rotation=_rate(values["augment_rotation"]),
             augment_zoom=_rate(values["augment_zoom"]),
             augment_stroke=_rate(values["augment_stroke"]),
+            # Drawn digits exist for MNIST only: a preset's must not block Fashion-MNIST.
+            redraw_fraction=_rate(values["redraw_fraction"]) if is_mnist else 0.0,
+            pen_digit_copies=values["pen_digit_copies"] if is_mnist else 0,
         )
     except KeyError as error:
         raise ValueError(f"the form has no value for {error.args[0]!r}.") from None

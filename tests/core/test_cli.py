@@ -183,6 +183,11 @@ def test_train_saves_the_model_and_prints_progress_per_epoch(models_dir, tiny_tr
     assert metadata["metrics"]["stop_reason"] == "completed"
     assert [epoch["epoch"] for epoch in metadata["history"]] == [1]
     assert len(metadata["extras"]["weight_summaries"]) == 1
+    # The sidecar names its preset and says what the model learned from.
+    assert metadata["preset"] == "dense_fast"
+    assert metadata["training_data"] == (
+        "MNIST's training images (10% held out for validation) (900 training images)."
+    )
     accuracy = float(re.search(r"test accuracy (\d+\.\d\d)%", lines[3]).group(1))
     assert accuracy == pytest.approx(100 * metadata["metrics"]["test_accuracy"], abs=0.006)
 

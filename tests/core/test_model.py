@@ -51,7 +51,7 @@ def test_every_preset_round_trips_and_validates(name):
         ({"validation_split": 0.9}, "validation_split", "[0.01, 0.5]"),
         ({"dataset": "cifar10"}, "dataset", "'mnist'"),
         ({"shuffle": "yes"}, "shuffle", "true or false"),
-        ({"learning_rate_schedule": "step"}, "learning_rate_schedule", "'cosine'"),
+        ({"learning_rate_schedule": "step"}, "learning_rate_schedule", "'cosine', 'one_cycle'"),
         ({"layer_sizes": (8, 8, 8, 8), "layer_activations": ("relu",) * 4,
           "layer_dropout_rates": (0.0,) * 4, "kernel_sizes": (3,) * 4}, "layer_sizes", "at most 3"),
     ],
@@ -133,6 +133,39 @@ def test_accuracy_is_categorical_even_with_binary_crossentropy():
     labels = np.eye(10, dtype=np.float32)[np.arange(20) % 10]
     _, accuracy = model.evaluate(images, labels, verbose=0)
     assert accuracy <= 0.2
+
+
+def test_one_cycle_warms_up_to_the_peak_then_anneals_to_zero():
+    from mnist_core.model import one_cycle_schedule
+
+    schedule = one_cycle_schedule(0.01, 200)
+    rates = [float(schedule(step)) for step in (0, 25, 50, 125, 200)]
+    assert rates[0] == pytest.approx(0.01 / 25)
+    assert rates[1] == pytest.approx((0.01 / 25 + 0.01) / 2)  # linear warm-up
+    assert rates[2] == pytest.approx(0.01)  # the peak, a quarter of the way
+    assert rates[3] == pytest.approx(0.005, rel=1e-4)  # half-way down the cosine
+    assert rates[4] == pytest.approx(0.0, abs=1e-9)
+    assert float(one_cycle_schedule(0.01, 1)(0)) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="total_steps"):
+        one_cycle_schedule(0.01, 0)
+
+
+def test_a_one_cycle_model_steps_its_schedule_and_loads_without_custom_objects(tmp_path):
+    import keras
+
+    config = ModelConfig(layer_sizes=(4,), layer_activations=("relu",),
+                         layer_dropout_rates=(0.0,), kernel_sizes=(3,), dense_units=0,
+                         learning_rate=0.01, learning_rate_schedule="one_cycle", epochs=2,
+                         batch_size=10, validation="test")  # fmt: skip
+    model = build_model(config, train_size=100)  # 10 steps per epoch, 20 in all
+    schedule = model.optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["warmup_steps"] == 5 and schedule["config"]["decay_steps"] == 15
+    assert schedule["config"]["warmup_target"] == pytest.approx(0.01)
+    path = tmp_path / "one_cycle.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.optimizer.get_config()["learning_rate"] == schedule
 
 
 def test_default_preset_is_the_cnn():

@@ -119,9 +119,19 @@ def test_sidecar_contents(tiny_model, models_dir):
     assert metadata["keras_version"] == keras.__version__
     assert metadata["parameter_count"] == tiny_model.count_params() == 7850
     assert metadata["extras"] == {"weight_summaries": [{"layer": "dense", "mean": 0.01}]}
+    assert "preset" not in metadata and "training_data" not in metadata  # none given
     created_at = datetime.datetime.fromisoformat(metadata["created_at"])
     assert created_at.utcoffset() == datetime.timedelta(0)
     assert before <= created_at <= datetime.datetime.now(datetime.UTC)
+
+
+def test_the_preset_and_the_training_data_are_stored_when_given(tiny_model, models_dir):
+    stored = save(
+        tiny_model, "named", models_dir, preset="cnn_fast", training_data="MNIST's images."
+    )
+    assert stored.metadata["preset"] == "cnn_fast"
+    assert stored.metadata["training_data"] == "MNIST's images."
+    assert load_model("named", models_dir=models_dir).metadata["preset"] == "cnn_fast"
 
 
 def test_keras_history_dict_is_stored_per_epoch(tiny_model, models_dir):
@@ -163,6 +173,8 @@ def test_longest_name_is_accepted(tiny_model, models_dir):
         ({"dataset": ""}, "dataset must be a non-empty string"),
         ({"training_seconds": -1}, "training_seconds must be a finite number >= 0, got -1"),
         ({"extras": {"weights": object()}}, "not JSON-serializable"),
+        ({"preset": ""}, "preset must be a non-empty string or None"),
+        ({"training_data": 3}, "training_data must be a non-empty string or None"),
     ],
 )
 def test_bad_metadata_is_refused_before_writing(tiny_model, models_dir, changes, message):
