@@ -97,6 +97,29 @@ _PRESETS = (
         ),
     ),
     Preset(
+        "cnn_three_epochs",
+        "The committed default model's recipe: two batch-normalised 5 × 5 convolutions, adam "
+        "at 0.003 with a cosine schedule, three epochs of batch 128; 99.1% on MNIST's test set "
+        "(it reads real pen-drawn digits less well: see handwriting_cnn).",
+        ModelConfig(
+            architecture="cnn",
+            layer_sizes=(16, 32),
+            layer_activations=("relu", "relu"),
+            layer_dropout_rates=(0.0, 0.0),
+            kernel_sizes=(5, 5),
+            dense_units=128,
+            batch_normalization=True,
+            loss="categorical_crossentropy",
+            optimizer="adam",
+            learning_rate=0.003,
+            learning_rate_schedule="cosine",
+            epochs=3,
+            batch_size=128,
+            validation="split",
+            validation_split=0.1,
+        ),
+    ),
+    Preset(
         "sigmoid_mse_sgd",
         "Notebook: 256 sigmoid (dropout 0.25), 64 sigmoid (dropout 0.10), softmax, mean squared "
         "error with plain SGD. It learns badly, on purpose: compare it with the next preset.",

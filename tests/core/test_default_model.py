@@ -4,21 +4,23 @@ import json
 
 import numpy as np
 
-from mnist_core.model import build_model
+from mnist_core.model import ModelConfig, build_model
 from mnist_core.predict import predict_batch
-from mnist_core.presets import BEST_DENSE_PRESET_NAME, DEFAULT_PRESET_NAME, get_preset
+from mnist_core.presets import BEST_DENSE_PRESET_NAME, get_preset
 from mnist_core.store import DEFAULT_MODEL_NAME, list_models, load_model, models_directory
 from mnist_core.train import TrainingObserver, train_model
 
 
-def test_the_default_model_is_committed_small_and_trained_from_the_cnn_preset():
+def test_the_default_model_is_committed_small_and_trained_from_the_preset_it_names():
+    # `python -m mnist_core train --preset <its preset> --name default --overwrite` rebuilds it.
     path = models_directory() / f"{DEFAULT_MODEL_NAME}.keras"
     assert path.stat().st_size < 5 * 1024 * 1024
     (entry,) = [e for e in list_models() if e.name == DEFAULT_MODEL_NAME]
     assert entry.is_valid, entry.error
     metadata = json.loads(entry.metadata_path.read_text())
-    assert metadata["config"] == get_preset(DEFAULT_PRESET_NAME).config.to_dict()
+    assert ModelConfig.from_dict(metadata["config"]) == get_preset(metadata["preset"]).config
     assert metadata["dataset"] == "mnist"
+    assert metadata["training_data"].startswith("MNIST's training images")
 
 
 def test_the_default_model_reaches_99_percent_on_the_mnist_test_set(mnist):
