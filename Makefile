@@ -13,7 +13,7 @@ export MNIST_DATA_DIR ?= $(CURDIR)/$(DATA_DIR)
 .PHONY: run test lint bench setup setup-dev data fashion-data browser clean
 
 run: setup data fashion-data
-	$(PY) -m mnist_core.serve --server.port $(PORT) --browser.gatherUsageStats false
+	$(PY) serve.py --server.port $(PORT) --browser.gatherUsageStats false
 
 test: setup-dev data fashion-data browser lint
 	$(PY) -m pytest

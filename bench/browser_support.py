@@ -37,7 +37,7 @@ PORT_RANGE = range(8620, 8691)
 # How a server is started (python arguments before the options): plain Streamlit, or the
 # app's launcher that loads TensorFlow and the default model at start (`make run`).
 STREAMLIT_RUN = ("-m", "streamlit", "run", "app.py")
-APP_LAUNCHER = ("-m", "mnist_core.serve")
+APP_LAUNCHER = ("serve.py",)
 
 DRAW_TITLE = "Draw a digit"
 CANVAS_SELECTOR = "canvas.upper-canvas"

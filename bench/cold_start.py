@@ -1,6 +1,6 @@
 """Benchmark 4, cold start: from starting the app to the first page and the first prediction.
 
-The app is started as `make run` starts it, `python -m mnist_core.serve` (which loads
+The app is started as `make run` starts it, `python serve.py` (which loads
 TensorFlow and the default model in a thread while Streamlit starts). Each repetition starts a
 fresh server (a subprocess) and measures, from the moment the process starts: the health
 endpoint answering, the HTML at / answering 200, and a chromium page (launched beforehand: the
@@ -274,7 +274,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     settings = {
         "repetitions": repetitions,
         "digit_drawn": DIGIT,
-        "server": "fresh `python -m mnist_core.serve` subprocess per repetition, headless",
+        "server": "fresh `python serve.py` subprocess per repetition, headless",
         "server_up_case": (
             f"another fresh server per repetition, page opened {SERVER_UP_SECONDS:g} s after "
             "its start; the same with plain `streamlit run app.py` as the reference"

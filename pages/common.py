@@ -217,7 +217,7 @@ def change_user_name() -> None:
 
 
 def warm_up_training_engine() -> None:
-    """Connect the server's training engine before any visit (see `mnist_core.serve`)."""
+    """Connect the server's training engine before any visit (see `serve.py`)."""
     from mnist_core.cluster import configured_scheduler_address
     from mnist_core.runs import default_runs_path
 
@@ -279,7 +279,7 @@ def _cached_stored_model(name: str, modified_ns: int) -> Any:
 def warm_up_default_model() -> None:
     """Load the default model into the shared model cache and run it once, before any visit.
 
-    Called by `mnist_core.serve` in a thread of its own when the server starts (there is no
+    Called by `serve.py` in a thread of its own when the server starts (there is no
     session then). The first prediction and the first "why" of a model each trace a
     TensorFlow function: both are done here on a blank image, so that the first visitor's
     drawing is answered as fast as every later one.

@@ -1,4 +1,4 @@
-"""The launcher (`python -m mnist_core.serve`): the app, with the default model loaded at start.
+"""The launcher (`python serve.py`): the app, with the default model loaded at start.
 
 The speed it buys (the first visitor's prediction as fast as a later one's) is measured in
 `make bench` (bench/cold_start.py); these tests check that the work is really done at start,
@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mnist_core.serve import WARM_UP_DONE
+from serve import WARM_UP_DONE
 
 REPOSITORY = Path(__file__).parents[2]
 START_SECONDS = 240  # a busy 2-core machine imports TensorFlow slowly
@@ -46,7 +46,7 @@ def test_the_launcher_serves_the_app_and_warms_up_at_start():
     with tempfile.TemporaryFile(mode="w+") as log:
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "mnist_core.serve",
+                sys.executable, "serve.py",
                 "--server.headless", "true",
                 "--server.port", str(port),
                 "--server.address", "127.0.0.1",

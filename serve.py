@@ -1,4 +1,4 @@
-"""Serve the app, ready before its first visitor: `python -m mnist_core.serve [streamlit options]`.
+"""Serve the app, ready before its first visitor: `python serve.py [streamlit options]`.
 
 `make run` starts the app this way. Streamlit has no start-up hook: a plain `streamlit run
 app.py` imports TensorFlow and loads the default model only when the first visitor draws, and
@@ -8,8 +8,8 @@ model cache (`pages.common.warm_up_default_model`), then runs Streamlit in the s
 the documented way (`streamlit.web.cli.main` with `sys.argv` set), with any options given
 (`--server.port 8502`, ...).
 
-It is the app's entry point, not part of the library: the one module of mnist_core that
-knows the app (pages/) and Streamlit, and only when run.
+It is the app's entry point, beside app.py and not part of the library (mnist_core never
+imports Streamlit or the pages).
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 _KEPT: list[object] = []  # the embedded cluster, alive as long as the server
-APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
+APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
 WARM_UP_THREAD = "mnist-warm-up"
 # Streamlit warns (here, at every start) when a thread without a session touches its API,
 # as the model cache's spinner does: the warm-up thread never has a session.
 STREAMLIT_CONTEXT_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"
 # What the warm-up prints (stderr, in the server's log) when it is done, and when it failed.
-WARM_UP_DONE = "mnist_core.serve: TensorFlow and the default model are ready"
-WARM_UP_FAILED = "mnist_core.serve: the warm-up failed"
+WARM_UP_DONE = "serve.py: TensorFlow and the default model are ready"
+WARM_UP_FAILED = "serve.py: the warm-up failed"
 
 
 def start_training_cluster() -> None:
@@ -48,7 +48,7 @@ def start_training_cluster() -> None:
     try:
         cluster = start_embedded_cluster()
     except ClusterUnavailableError as error:
-        print(f"mnist_core.serve: {error}", file=sys.stderr)
+        print(f"serve.py: {error}", file=sys.stderr)
         return  # the Train page says so; drawing and evaluating work without it
     os.environ[SCHEDULER_ENVIRONMENT_VARIABLE] = cluster.address
     _KEPT.append(cluster)  # closed when this process exits (its stdin pipe closes)
