@@ -65,6 +65,10 @@ EXPORTED_FIELDS = frozenset(
         "augment_rotation",
         "augment_zoom",
         "augment_stroke",
+        # Drawn training digits: the script cannot draw them; it says so (script_caveats)
+        # and trains on MNIST as scanned.
+        "redraw_fraction",
+        "pen_digit_copies",
     }
 )
 # The learning-rate schedules the script generator can write.
@@ -169,6 +173,12 @@ def script_caveats(run: Run) -> list[str]:
             f"The run ended {run.status} after {done} of {run.config.epochs} epoch(s)"
             + (f" ({run.reason.rstrip('.')})" if run.reason else "")
             + f"; this script trains all {run.config.epochs}."
+        )
+    if run.config.redraw_fraction > 0 or run.config.pen_digit_copies > 0:
+        caveats.append(
+            "The run also learned from digits drawn as on the canvas (MNIST digits re-drawn with "
+            "a uniform pen, pendigits writers' digits), which keras alone cannot make; this "
+            "script trains on MNIST as scanned instead."
         )
     asked = run.limits.get("asked_epochs")
     if asked:

@@ -41,7 +41,7 @@ def finished_run(run_log, config, *, label=None, preset=None, train_images=None,
 
 def test_architecture_summary_reads_like_the_network():
     assert compare.architecture_summary(get_preset("dense_fast").config) == "dense 512-256 relu"
-    assert compare.architecture_summary(get_preset("cnn_fast").config) == "cnn 16-32 k5 + 128"
+    assert compare.architecture_summary(get_preset("cnn_three_epochs").config) == "cnn 16-32 k5 + 128"
     assert (
         compare.architecture_summary(get_preset("relu_binary_crossentropy_adam").config)
         == "dense 256-64 sigmoid/relu"
@@ -50,7 +50,7 @@ def test_architecture_summary_reads_like_the_network():
         compare.architecture_summary(get_preset("softmax_regression").config)
         == "softmax regression"
     )
-    odd_cnn = get_preset("cnn_fast").config.replace(
+    odd_cnn = get_preset("cnn_three_epochs").config.replace(
         kernel_sizes=(3, 5), layer_activations=("tanh", "tanh"), dense_units=0
     )
     assert compare.architecture_summary(odd_cnn) == "cnn 16-32 k3-5 tanh"
@@ -87,9 +87,9 @@ def test_differing_settings_lists_only_what_differs_readably(run_log):
 
 def test_differing_settings_between_dense_and_cnn(run_log):
     dense = finished_run(run_log, get_preset("dense_fast").config, preset="dense_fast")
-    cnn = finished_run(run_log, get_preset("cnn_fast").config, preset="cnn_fast")
+    cnn = finished_run(run_log, get_preset("cnn_three_epochs").config, preset="cnn_three_epochs")
     rows = {row.field: row.values for row in compare.differing_settings([dense, cnn])}
-    assert rows["preset"] == ("dense_fast", "cnn_fast")
+    assert rows["preset"] == ("dense_fast", "cnn_three_epochs")
     assert rows["architecture"] == ("dense", "cnn")
     assert rows["kernel_sizes"] == ("—", "5 → 5")
     assert rows["dense_units"] == ("—", "128")

@@ -34,7 +34,7 @@ TINY_TRAIN_IMAGES = 600
 TINY_TEST_IMAGES = 200
 
 VARIANTS = {
-    "cnn_every_option": get_preset("cnn_fast").config.replace(
+    "cnn_every_option": get_preset("cnn_three_epochs").config.replace(
         layer_sizes=(8, 12, 16),
         layer_activations=("tanh", "relu", "elu"),
         layer_dropout_rates=(0.1, 0.0, 0.2),
@@ -46,7 +46,7 @@ VARIANTS = {
         learning_rate_schedule="constant",
         seed=7,
     ),
-    "cnn_without_dense_or_batch_norm": get_preset("cnn_fast").config.replace(
+    "cnn_without_dense_or_batch_norm": get_preset("cnn_three_epochs").config.replace(
         layer_sizes=(6,),
         layer_activations=("gelu",),
         layer_dropout_rates=(0.0,),
@@ -69,7 +69,7 @@ VARIANTS = {
     ),
 }
 if "one_cycle" in LEARNING_RATE_SCHEDULES:
-    VARIANTS["cnn_one_cycle"] = get_preset("cnn_fast").config.replace(
+    VARIANTS["cnn_one_cycle"] = get_preset("cnn_three_epochs").config.replace(
         learning_rate_schedule="one_cycle", learning_rate=0.01
     )
 CONFIGS = {**{name: preset.config for name, preset in PRESETS.items()}, **VARIANTS}
@@ -187,7 +187,7 @@ def epoch_losses(output: str) -> list[float]:
     ("preset", "changes"),
     [
         ("dense_fast", {}),
-        ("cnn_fast", {}),
+        ("cnn_three_epochs", {}),
         # Integer labels, dropout, validation on the test set and every augmentation.
         (
             "relu_512_sparse_rmsprop",
