@@ -217,6 +217,27 @@ def run(quick: bool = False) -> dict[str, Any]:
             details["models"][models[0][0]]["samples"]["preprocess_ms"],
         )
     )
+    # How well the default model reads real pen-drawn digits (the pen dev set, all 2,000).
+    from mnist_core.pen_digits import read_pen_dev_set
+
+    reading = read_pen_dev_set(models[0][2], count=60 if quick else None)
+    per_digit = reading.accuracy_per_digit()
+    figures.append(
+        figure_from_samples(
+            BENCHMARK,
+            f"default model: pen dev set accuracy ({len(reading.labels)} real pen-drawn digits)",
+            "%",
+            [100 * reading.accuracy],
+            reference="worst digit: "
+            + ", ".join(
+                f"{digit} {100 * value:.1f}%"
+                for digit, value in sorted(per_digit.items(), key=lambda item: item[1])[:2]
+            ),
+            goal=">= 95%",
+            passed=reading.accuracy >= 0.95,
+        )
+    )
+    details["pen_dev_accuracy_per_digit"] = {str(digit): value for digit, value in per_digit.items()}
     settings = {
         "drawings": count,
         "warm_up_drawings": warm_up_count,

@@ -40,9 +40,11 @@ BENCHMARKS = (
     "training_overhead",
     "time_to_accuracy",
     "lessons",
+    "compare_page",
     "cold_start",
     "round_trip",
     "sessions",
+    "class_load",
 )
 FULL_RESULTS = BENCH_DIRECTORY / "results.json"
 QUICK_RESULTS = BENCH_DIRECTORY / "results.quick.json"

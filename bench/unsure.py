@@ -32,25 +32,19 @@ TITLE = 'Pen dev set: confidently wrong vs "not sure" (default model)'
 QUICK_DRAWINGS = 200
 
 
-def read_pen_dev_set(count: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+def default_model_on_pen_dev_set(count: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """The default model's probabilities for the pen dev set's drawings, their labels, the file.
 
     Args:
         count: only the first `count` drawings (default: all).
     """
     quiet_keras()
-    from mnist_core.pen_digits import load_pen_dev_set
-    from mnist_core.predict import predict_batch
-    from mnist_core.preprocess import preprocess_drawing
+    from mnist_core.pen_digits import load_pen_dev_set, read_pen_dev_set
     from mnist_core.store import load_model
 
     pen = load_pen_dev_set()
-    images, labels = pen.images[:count], pen.labels[:count]
-    prepared = [preprocess_drawing(image) for image in images]
-    if any(image is None for image in prepared):
-        raise RuntimeError("a pen dev-set drawing has no ink: the file is damaged.")
-    probabilities = predict_batch(load_model("default").model, np.stack(prepared))
-    return probabilities, labels, str(pen.path)
+    reading = read_pen_dev_set(load_model("default").model, pen, count)
+    return reading.probabilities, reading.labels, str(pen.path)
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -67,7 +61,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     )
 
     started, load_before = time.perf_counter(), load_average()
-    probabilities, labels, path = read_pen_dev_set(QUICK_DRAWINGS if quick else None)
+    probabilities, labels, path = default_model_on_pen_dev_set(QUICK_DRAWINGS if quick else None)
     committed = measure_unsure(probabilities, labels)
     tuned = choose_unsure_thresholds(probabilities, labels)
     thresholds = (
@@ -128,7 +122,7 @@ def tune() -> None:
     """Print the thresholds `choose_unsure_thresholds` picks for the committed default model."""
     from mnist_core.predict import choose_unsure_thresholds
 
-    probabilities, labels, path = read_pen_dev_set()
+    probabilities, labels, path = default_model_on_pen_dev_set()
     tuned = choose_unsure_thresholds(probabilities, labels)
     print(f"pen dev set {path}: {tuned.count} drawings, {tuned.accuracy:.1%} read right")
     print(

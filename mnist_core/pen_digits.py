@@ -68,6 +68,7 @@ class PenDevSet:
         points: int16 (N, 8, 2), the path points in canvas pixels (x, y down).
         pen_widths: uint8 (N,), the pen width in pixels.
         source_lines: int32 (N,), the line of the raw file each digit comes from.
+        path: the file it was read from (benchmarks name it).
     """
 
     images: np.ndarray
@@ -75,6 +76,7 @@ class PenDevSet:
     points: np.ndarray
     pen_widths: np.ndarray
     source_lines: np.ndarray
+    path: Path
 
 
 def load_pen_digits(path: str | Path | None = None) -> PenDigits:
@@ -128,6 +130,7 @@ def load_pen_dev_set(path: str | Path | None = None) -> PenDevSet:
             points=arrays["points"],
             pen_widths=arrays["pen"],
             source_lines=arrays["source_line"],
+            path=path,
         )
     count = len(dev_set.labels)
     shapes_ok = (
@@ -323,6 +326,53 @@ def random_pen_drawing(
         width_scale=float(1.0 + rng.uniform(-max_width_change, max_width_change)),
         canvas_size=canvas_size,
     )
+
+
+@dataclass(frozen=True)
+class PenDevReading:
+    """What a model reads on the pen dev set.
+
+    Attributes:
+        probabilities: float32 (N, 10), the model's probabilities for each drawing.
+        labels: uint8 (N,), what was written.
+    """
+
+    probabilities: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        """The share of drawings read right."""
+        return float(np.mean(self.probabilities.argmax(axis=1) == self.labels))
+
+    def accuracy_per_digit(self) -> dict[int, float]:
+        """The share read right of each written digit (0..9) that the drawings hold."""
+        predicted = self.probabilities.argmax(axis=1)
+        return {
+            int(digit): float(np.mean(predicted[self.labels == digit] == digit))
+            for digit in np.unique(self.labels)
+        }
+
+
+def read_pen_dev_set(
+    model: object, dev_set: PenDevSet | None = None, count: int | None = None
+) -> PenDevReading:
+    """Read the dev set's drawings with `model`, preprocessed exactly as the Draw page does.
+
+    Args:
+        model: a Keras model taking (N, 28, 28) images in 0..1.
+        dev_set: the drawings (default: `load_pen_dev_set()`).
+        count: only the first `count` drawings (default: all).
+    """
+    from mnist_core.predict import predict_batch
+    from mnist_core.preprocess import preprocess_drawing
+
+    dev_set = dev_set if dev_set is not None else load_pen_dev_set()
+    images, labels = dev_set.images[:count], dev_set.labels[:count]
+    prepared = [preprocess_drawing(image) for image in images]
+    if any(image is None for image in prepared):
+        raise ValueError(f"{dev_set.path} has a drawing with no ink: the file is damaged.")
+    return PenDevReading(predict_batch(model, np.stack(prepared)), labels)
 
 
 def _read_text(path: Path) -> str:

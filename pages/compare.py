@@ -221,13 +221,12 @@ def show_comparison(run_ids: list[str]) -> None:
             points = base.transform_filter(alt.datum.epoch % 1 == 0).mark_point(
                 filled=True, size=70
             ).encode(shape=alt.Shape("run:N", scale=markers, sort=labels, legend=None))
-            column.altair_chart(
+            column.container(key=f"{PREFIX}chart_{metric}").altair_chart(
                 (base.mark_line(strokeWidth=2.2) + points).properties(
                     title="Loss (lower is better)" if metric == "loss" else "Accuracy (higher is better)",
                     height=340,
                 ),
                 width="stretch",
-                key=f"{PREFIX}chart_{metric}",
             )
         st.caption(
             "Training solid, validation dashed; each run has its own colour and marker. "

@@ -17,6 +17,7 @@ from mnist_core.confusion import confusion_cells, most_confused_pairs
 from mnist_core.evaluate import accuracy_under_noise, evaluate_model
 from mnist_core.predict import predict_image
 from mnist_core.preprocess import add_gaussian_noise
+from mnist_core.training_data import training_data_of
 from pages.common import (
     ModelHandle,
     broken_models,
@@ -255,6 +256,10 @@ if handle is None:
 dataset = get_dataset(handle.dataset_name)
 if dataset is None:
     st.stop()
+
+learned_from = training_data_of(handle.metadata, handle.config)
+if learned_from:
+    st.caption(f"**What {handle.name} learned from:** {learned_from}")
 
 class_names = handle.class_names
 loss_name = handle.config.loss if handle.config is not None else FALLBACK_LOSS

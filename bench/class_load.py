@@ -1,0 +1,263 @@
+"""Benchmark: a class of 30 presses Train at once, while somebody else draws.
+
+The server is started the way `make run` starts it (`serve.py`: the embedded cluster, one
+worker a core, the engine warmed up). Its run log is a fresh file of this benchmark's own.
+
+1. **Alone.** One `cnn_fast` run on a 10,000-image subset, queued with nobody else in line,
+   twice (the first warms the worker up); the second's time from being queued to being
+   finished in the log is the run alone on one worker.
+2. **The class.** 30 users each ask for the same run at once: 5 of them from live Train pages
+   in chromium (each its own browser context and user, `?user=student-N&training_images=10000`,
+   the Train button pressed), which stay open and watch their run to the end (its "finished"
+   message appears); the other 25 through the same submission code the page uses
+   (`engine.queue_runs`, which the server's engine dispatches in the same fair line). The time
+   runs from the first press to the last run finished in the log.
+3. **Meanwhile, drawing.** Another browser context on the Draw page draws and clears digits
+   from the first press until the class is done: mouse-up to the prediction on screen, as in
+   the round-trip benchmark.
+
+Goals: the class's time at most 1.15x the ideal (alone x 30 / workers); the Draw page's
+median round trip at most 500 ms while the class trains.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # to run as a script
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import browser_support
+from bench.common import (
+    benchmark_result,
+    figure_from_samples,
+    format_value,
+    load_average,
+    main,
+    summarize,
+)
+
+BENCHMARK = "class_load"
+TITLE = "Class load: 30 users train cnn_fast on 10,000 images at once, one person draws"
+PRESET_NAME = "cnn_fast"
+TRAIN_IMAGES = 10_000
+USERS, BROWSER_USERS = 30, 5
+QUICK_USERS, QUICK_BROWSER_USERS, QUICK_TRAIN_IMAGES = 4, 2, 2_000
+RATIO_GOAL = 1.15
+DRAW_GOAL_MILLISECONDS = 500.0
+FIRST_PORT = 8670
+RUN_TIMEOUT_SECONDS = 1800.0
+FINISHED_SELECTOR = "[data-testid='stAlertContentSuccess']"
+TRAIN_BUTTON = ".st-key-train_start button"
+DIGITS = (0, 1, 2, 3, 4, 7)
+
+
+def wait_for_runs(run_log: Any, run_ids: list[str], timeout_seconds: float) -> list[Any]:
+    """Poll the run log until every run has ended; returns them.
+
+    Args:
+        run_log: the benchmark's run log.
+        run_ids: the runs to wait for.
+        timeout_seconds: give up (RuntimeError) after this long.
+    """
+    deadline = time.time() + timeout_seconds
+    while True:
+        runs = [run_log.get_run(run_id) for run_id in run_ids]
+        if all(run.ended for run in runs):
+            return runs
+        if time.time() > deadline:
+            waiting = [run.id for run in runs if not run.ended]
+            raise RuntimeError(f"{len(waiting)} run(s) did not end in {timeout_seconds:g} s.")
+        time.sleep(0.5)
+
+
+def run_alone(run_log: Any, config: Any, train_images: int) -> Any:
+    """Queue one run with nobody else in line and wait for it; returns it as finished."""
+    from mnist_core.engine import RunRequest, queue_runs
+
+    (queued,) = queue_runs(
+        run_log,
+        [RunRequest(config, preset=PRESET_NAME, train_images=train_images)],
+        user="alone",
+    )
+    (finished,) = wait_for_runs(run_log, [queued.id], RUN_TIMEOUT_SECONDS)
+    if finished.status != "finished":
+        raise RuntimeError(f"the lone run ended {finished.status}: {finished.reason}")
+    return finished
+
+
+def open_train_page(browser: Any, url: str, user: str, train_images: int) -> Any:
+    """A Train page of its own for `user`, the subset chosen by link, ready to press Train."""
+    page = browser_support.new_page(browser)
+    page.goto(f"{url}/train?user={user}&training_images={train_images}")
+    page.locator(TRAIN_BUTTON).first.wait_for(state="visible", timeout=120_000)
+    browser_support.wait_until_idle(page, 120)
+    return page
+
+
+def draw_while(page: Any, keep_going: Callable[[int], bool]) -> list[float]:
+    """Draw digits on a Draw page, clearing before each, while `keep_going(drawings so far)`.
+
+    Returns the round trips (mouse-up to prediction on screen) in ms.
+    """
+    samples: list[float] = []
+    while keep_going(len(samples)):
+        if browser_support.predicted_text(page):
+            box = browser_support.clear_drawing(page, 120)
+        else:
+            box = browser_support.canvas_box(page)
+        browser_support.draw_digit(page, DIGITS[len(samples) % len(DIGITS)], box)
+        browser_support.wait_for_prediction(page, 120)
+        samples.append(browser_support.round_trip_milliseconds(page))
+    return samples
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Run the benchmark and return its result (see bench.common.benchmark_result).
+
+    Args:
+        quick: 4 users (2 in chromium) on 2,000 images instead of 30 (5) on 10,000.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from mnist_core.cluster import default_worker_count
+    from mnist_core.engine import RunRequest, queue_runs
+    from mnist_core.presets import get_preset
+    from mnist_core.runs import RunLog
+
+    started, load_before = time.perf_counter(), load_average()
+    users, browser_users, train_images = (
+        (QUICK_USERS, QUICK_BROWSER_USERS, QUICK_TRAIN_IMAGES)
+        if quick
+        else (USERS, BROWSER_USERS, TRAIN_IMAGES)
+    )
+    config = get_preset(PRESET_NAME).config
+    directory = Path(tempfile.mkdtemp(prefix="mnist-class-load-"))
+    os.environ["MNIST_RUNS_DB"] = str(directory / "runs.db")  # the server inherits it
+    run_log = RunLog(directory / "runs.db")
+    server = browser_support.StreamlitServer(
+        browser_support.free_port(FIRST_PORT), BENCHMARK, launcher=browser_support.APP_LAUNCHER
+    )
+    with server, sync_playwright() as playwright:
+        server.start()
+        server.wait_until_healthy(180)
+        run_alone(run_log, config, train_images)  # warms the worker up
+        alone = run_alone(run_log, config, train_images)
+        alone_seconds = alone.finished_at - alone.created_at
+        browser = browser_support.launch_chromium(playwright)
+        try:
+            drawer = browser_support.new_page(browser)
+            drawer.goto(server.url + "/")
+            browser_support.wait_for_canvas(drawer, 120)
+            draw_while(drawer, lambda done: done < 2)  # warm-up drawings, not measured
+            pages = [
+                open_train_page(browser, server.url, f"student-{index + 1}", train_images)
+                for index in range(browser_users)
+            ]
+            first_press = time.time()
+            for page in pages:
+                page.locator(TRAIN_BUTTON).first.click()
+            scripted = [
+                queue_runs(
+                    run_log,
+                    [RunRequest(config, preset=PRESET_NAME, train_images=train_images)],
+                    user=f"student-{index + 1}",
+                )[0].id
+                for index in range(browser_users, users)
+            ]
+            # The browser users' runs, once the pages have queued them.
+            deadline = time.time() + 120
+            while True:
+                page_runs = [
+                    run.id
+                    for index in range(browser_users)
+                    for run in run_log.list_runs(user=f"student-{index + 1}", include_curves=False)
+                ]
+                if len(page_runs) >= browser_users or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            if len(page_runs) != browser_users:
+                raise RuntimeError(
+                    f"only {len(page_runs)} of {browser_users} Train pages queued a run."
+                )
+            class_ids = page_runs + scripted
+
+            def class_busy(_done: int) -> bool:
+                return not all(run_log.get_run(run_id).ended for run_id in class_ids)
+
+            draw_samples = draw_while(drawer, class_busy)
+            runs = wait_for_runs(run_log, class_ids, RUN_TIMEOUT_SECONDS)
+            # The watching pages show the end of their run.
+            watched = 0
+            for page in pages:
+                page.locator(FINISHED_SELECTOR).first.wait_for(state="visible", timeout=60_000)
+                watched += 1
+            screenshot = browser_support.save_screenshot(pages[0], f"{BENCHMARK}-train-page")
+            memory_mib = server.rss_megabytes()
+        finally:
+            browser.close()
+    finished = [run for run in runs if run.status == "finished"]
+    if len(finished) != len(runs):
+        problems = {run.status + ": " + run.reason for run in runs if run.status != "finished"}
+        raise RuntimeError(f"{len(runs) - len(finished)} class run(s) did not finish: {problems}")
+    workers = len({run.worker for run in runs if run.worker}) or default_worker_count()
+    class_seconds = max(run.finished_at for run in runs) - first_press
+    ideal_seconds = alone_seconds * len(runs) / workers
+    ratio = class_seconds / ideal_seconds
+    draw_spread = summarize(draw_samples) if draw_samples else None
+    figures = [
+        figure_from_samples(
+            BENCHMARK,
+            f"{len(runs)} runs at once: first press to last result",
+            "s",
+            [class_seconds],
+            reference=f"ideal {format_value(ideal_seconds, 's')} (alone "
+            f"{format_value(alone_seconds, 's')} x {len(runs)} / {workers} workers): "
+            f"{ratio:.2f}x",
+            goal=f"<= {RATIO_GOAL:g}x the ideal",
+            passed=ratio <= RATIO_GOAL,
+        ),
+        figure_from_samples(
+            BENCHMARK,
+            "Draw page while the class trains: mouse-up -> prediction",
+            "ms",
+            draw_samples or [float("nan")],
+            goal=f"median <= {DRAW_GOAL_MILLISECONDS:g} ms",
+            passed=draw_spread is not None and draw_spread.median <= DRAW_GOAL_MILLISECONDS,
+            note=f"{len(draw_samples)} drawings",
+        ),
+    ]
+    waits = [run.started_at - run.created_at for run in runs]
+    details = {
+        "alone_seconds": alone_seconds,
+        "class_seconds": class_seconds,
+        "ideal_seconds": ideal_seconds,
+        "ratio": ratio,
+        "workers": workers,
+        "runs_finished": f"{len(finished)}/{len(runs)}",
+        "browser_pages_that_saw_their_run_finish": f"{watched}/{browser_users}",
+        "longest_wait_seconds": max(waits),
+        "server_memory_mib_at_the_end": memory_mib,
+        "draw_round_trips_ms": [round(value, 1) for value in draw_samples],
+        "screenshot": screenshot,
+    }
+    settings = {
+        "preset": PRESET_NAME,
+        "train_images": train_images,
+        "users": users,
+        "browser_users": browser_users,
+        "server": "serve.py (make run's launcher): embedded cluster, one worker a core",
+    }
+    return benchmark_result(
+        BENCHMARK, TITLE, quick, settings, figures, details, started, load_before
+    )
+
+
+if __name__ == "__main__":
+    main(run, __doc__.splitlines()[0])
