@@ -270,9 +270,16 @@ def uses_sparse_labels(config: ModelConfig) -> bool:
 
 
 def steps_per_epoch(config: ModelConfig, train_size: int = 60000) -> int:
-    """Batches in one epoch when `train_size` images are available before validation split."""
+    """Batches in one epoch when `train_size` images are available before validation split.
+
+    The pen-drawn digits that `pen_digit_copies` adds after the split count too
+    (training_data.py), so that a learning-rate schedule ends with the last epoch.
+    """
+    from mnist_core.pen_digits import PEN_TRAINING_DIGIT_COUNT
+
     if config.validation == "split":
         train_size = train_size - int(round(train_size * config.validation_split))
+    train_size += config.pen_digit_copies * PEN_TRAINING_DIGIT_COUNT
     return max(1, math.ceil(train_size / config.batch_size))
 
 

@@ -35,6 +35,9 @@ POINTS_PER_DIGIT = 8
 # The raw coordinates run from 0 to this value.
 RAW_COORDINATE_RANGE = 100
 CANVAS_SIZE = 280
+# Digits of the raw file a model may learn from (7,494 less the dev set's 2,000):
+# `pen_training_digits()` holds this many (a test checks it).
+PEN_TRAINING_DIGIT_COUNT = 5494
 # How the dev set was drawn: the ink's height (pen included) as a fraction of the canvas,
 # and the pen width in pixels.
 DEV_HEIGHT_FRACTION_RANGE = (0.35, 0.85)

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from mnist_core.model import ModelConfig
-from mnist_core.pen_digits import PenDigits, load_pen_dev_set, load_pen_digits
+from mnist_core.pen_digits import (
+    PEN_TRAINING_DIGIT_COUNT,
+    PenDigits,
+    load_pen_dev_set,
+    load_pen_digits,
+)
 from mnist_core.training_data import build_training_set, describe_training_data
 
 
@@ -60,7 +65,7 @@ def test_no_pen_training_digit_comes_from_the_dev_set(tiny_mnist):
         ModelConfig(pen_digit_copies=1), tiny_mnist.x_train[:10], tiny_mnist.y_train[:10]
     )
     dev_lines = load_pen_dev_set().source_lines
-    assert training.pen_digit_count == 7494 - 2000
+    assert training.pen_digit_count == 7494 - 2000 == PEN_TRAINING_DIGIT_COUNT
     assert not np.isin(training.pen_source_lines, dev_lines).any()
     raw = load_pen_digits()
     assert np.array_equal(raw.labels[training.pen_source_lines], training.labels[10:])
@@ -91,3 +96,19 @@ def test_the_description_says_what_the_model_learns_from():
     )
     assert "30% of them re-drawn" in drawn and "4 random drawings" in drawn
     assert "pendigits" in drawn and "random rotation" in drawn and "70,000" in drawn
+
+
+@pytest.mark.parametrize("validation", ["split", "test"])
+def test_the_learning_rate_schedule_counts_the_pen_digits_it_trains_on(tiny_mnist, validation):
+    """A one-cycle schedule must end with the last batch, not epochs before it."""
+    import math
+
+    from mnist_core.model import steps_per_epoch
+    from mnist_core.train import split_validation
+
+    config = ModelConfig(pen_digit_copies=1, validation=validation, batch_size=128)
+    subset = tiny_mnist.subset(500, 100, seed=0)
+    x_train, _, _, _ = split_validation(config, subset)
+    # build_training_set adds PEN_TRAINING_DIGIT_COUNT drawings (checked above) after the split.
+    trained_on = len(x_train) + PEN_TRAINING_DIGIT_COUNT
+    assert steps_per_epoch(config, len(subset.x_train)) == math.ceil(trained_on / 128)
