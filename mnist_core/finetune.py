@@ -11,7 +11,7 @@ trains it a little further on
   (the config's augmentation, applied to every image);
 - a random sample of MNIST training images, so that it does not forget MNIST;
 
-with adam at a low learning rate (5e-6, cosine to zero) for two epochs, the batch
+with adam at a low learning rate (3e-4, cosine to zero) for three epochs, the batch
 normalisation frozen (`build_model(..., freeze_batch_normalization=True)`). The run's config is
 the base model's with these training settings (`finetune_config`); its `Run.finetune` holds
 the base model's name, the drawings and which are held out (`FineTuneSpec`), and the engine
@@ -52,7 +52,7 @@ DRAWINGS_PER_DIGIT_NEEDED = 2
 HELD_OUT_FRACTION = 0.25
 # At most this much MNIST test accuracy (a fraction: 0.003 is 0.3 points) may be lost.
 MNIST_DROP_ALLOWED = 0.003
-# MNIST training images mixed in; with two epochs that is a few seconds of a CNN's time.
+# MNIST training images mixed in; with three epochs that is a few seconds of a CNN's time.
 DEFAULT_MNIST_IMAGES = 6000
 # The drawings' share of what the model trains on, once repeated.
 DRAWING_SHARE = 0.2
@@ -63,13 +63,15 @@ RUN_MODEL_PREFIX = "run:"
 # The training settings of a fine-tuning run; the network is the base model's.
 FINETUNE_SETTINGS: dict[str, Any] = {
     "optimizer": "adam",
-    # Measured on the default model with 22 pen-drawn digits (2 epochs, augmentation on):
-    # 1e-5 cost 0.36 points of MNIST, 3e-6 0.02; adam at 3e-4, or sgd at 3e-4 with momentum
-    # 0.9, cost more than a point.
-    "learning_rate": 5e-6,
+    # Measured on the default model (99.09% on MNIST), 30 of 40 pen-drawn digits of many
+    # writers learned, 500 others read (72% before): at 5e-6 for 2 epochs MNIST kept 99.07%
+    # but the other drawings went down to 70%; at 3e-4 for 3 epochs they went up to 75%, and
+    # MNIST, pulled back half way by the guard, kept 99.03%. (Without frozen batch
+    # normalisation, even 1e-7 cost 0.3 points.)
+    "learning_rate": 3e-4,
     "learning_rate_schedule": "cosine",
     "momentum": 0.0,
-    "epochs": 2,
+    "epochs": 3,
     "batch_size": 64,
     # Validating on the MNIST test set shows, epoch by epoch, what the promise is about.
     "validation": "test",

@@ -174,8 +174,10 @@ counts = Counter(drawing.label for drawing in drawings)
 readiness = check_readiness(dict(counts))
 
 st.subheader("Your drawings")
-st.metric("Drawings kept", f"{readiness.drawing_count} of {DRAWINGS_NEEDED} needed"
-          if readiness.drawing_count < DRAWINGS_NEEDED else f"{readiness.drawing_count}")
+kept_text = str(readiness.drawing_count)
+if readiness.drawing_count < DRAWINGS_NEEDED:
+    kept_text += f" of {DRAWINGS_NEEDED} needed"
+st.metric("Drawings kept", kept_text)
 st.table(
     pd.DataFrame(
         [[readiness.per_digit[digit] for digit in range(10)]],
@@ -215,7 +217,6 @@ st.selectbox(
     key="teach_base_model",
     help="The model that learns your handwriting; it stays as it is, the result is a new run.",
 )
-engine_busy = False
 shown_run = None
 try:
     shown_run = latest_finetune_run(user)
