@@ -17,6 +17,7 @@ user_name = identify_user()
 navigation = st.navigation(
     [
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw", default=True),
+        st.Page("pages/teach.py", title="Teach", icon=":material/school:", url_path="teach"),
         st.Page("pages/data.py", title="Data", icon=":material/grid_on:", url_path="data"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
         st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),

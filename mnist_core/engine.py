@@ -99,7 +99,10 @@ class RunRequest:
         lesson: the lesson it belongs to, if any.
         label: its name in a comparison (e.g. "sgd").
         parent_id: the run it varies ("change one thing").
-        train_images: training images before the validation split (None: all).
+        train_images: training images before the validation split (None: all); for a
+            fine-tuning run, the MNIST training images mixed with the drawings.
+        finetune: what a fine-tuning run fine-tunes (`finetune.FineTuneSpec.to_dict()`;
+            made by `finetune.finetune_request`); None trains from scratch.
     """
 
     config: ModelConfig
@@ -108,6 +111,7 @@ class RunRequest:
     label: str | None = None
     parent_id: str | None = None
     train_images: int | None = None
+    finetune: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ def queue_runs(
             train_images=train_images,
             owner=owner,
             limits=applied,
+            finetune=request.finetune,
         )
         request_id = run.request_id
         runs.append(run)
@@ -283,18 +288,21 @@ def execute_run(
     *,
     wall_seconds_limit: float | None = None,
     progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS,
+    model: Any = None,
 ) -> tuple[TrainingResult, str, str]:
     """Train one run where we are (worker or command line): the status and reason it ends with.
 
     The training images are a seeded subset when `train_images` is given; the test figures
-    are always on the whole test set, so that any two runs compare.
+    are always on the whole test set, so that any two runs compare. `model`, when given, is
+    an already built model for `config` to train further (fine-tuning); else one is built.
     """
     from mnist_core.model import build_model
     from mnist_core.train import train_model
 
     if train_images is not None and train_images < len(dataset.x_train):
         dataset = dataset.subset(train_images, None, seed=config.seed)
-    model = build_model(config, train_size=len(dataset.x_train))
+    if model is None:
+        model = build_model(config, train_size=len(dataset.x_train))
     observer.model = model
     timer = None
     timed_out = threading.Event()
@@ -366,8 +374,14 @@ def train_run_on_worker(
     train_images: int | None,
     wall_seconds_limit: float | None,
     progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS,
+    finetune: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Dask task of one run: train, report, and return the outcome and the model.
+
+    Args:
+        finetune: for a fine-tuning run, {"spec": the run's `finetune`, "base_model": the
+            base model's `.keras` bytes}: sent with the task, so that a worker on another
+            machine needs neither the drawings nor the model file.
 
     Returns:
         {"status", "reason", "metrics", "model": .keras bytes or None, "worker"}.
@@ -406,15 +420,31 @@ def train_run_on_worker(
     watcher = threading.Thread(target=watch_for_stop, name="run-stop-watch", daemon=True)
     watcher.start()
     try:
-        result, status, reason = execute_run(
-            config,
-            dataset,
-            train_images,
-            observer,
-            wall_seconds_limit=wall_seconds_limit,
-            progress_interval_seconds=progress_interval_seconds,
-        )
+        if finetune is not None:
+            from mnist_core.finetune import FineTuneSpec, fine_tune
+
+            result, status, reason, figures = fine_tune(
+                config,
+                FineTuneSpec.from_dict(finetune["spec"]),
+                finetune["base_model"],
+                dataset,
+                observer,
+                mnist_images=train_images,
+                wall_seconds_limit=wall_seconds_limit,
+                progress_interval_seconds=progress_interval_seconds,
+            )
+        else:
+            result, status, reason = execute_run(
+                config,
+                dataset,
+                train_images,
+                observer,
+                wall_seconds_limit=wall_seconds_limit,
+                progress_interval_seconds=progress_interval_seconds,
+            )
         metrics = run_metrics(result, dataset)
+        if finetune is not None:
+            metrics["finetune"] = figures
         trained = model_bytes(result.model) if status != DIVERGED else None
     finally:
         finished.set()
@@ -743,6 +773,18 @@ class Engine:
             return
         channel = _channel_names(run.id)[0]
         limit = run.limits.get("max_wall_seconds")
+        finetune = None
+        if run.finetune is not None:
+            from mnist_core.finetune import base_model_file
+
+            try:
+                base = base_model_file(run.finetune.get("base_model", ""), self.run_log)
+                finetune = {"spec": run.finetune, "base_model": base.read_bytes()}
+            except (ValueError, OSError, RunLogError) as error:
+                self.run_log.finish_run(
+                    run.id, FAILED, f"The base model could not be read: {_one_line(error)}"
+                )
+                return
         try:
             events = Queue(channel, client=self.client)
             future = self.client.submit(
@@ -752,6 +794,7 @@ class Engine:
                 run.train_images,
                 limit,
                 self.progress_interval_seconds,
+                finetune,
                 key=f"train-run-{run.id}",
                 pure=False,
                 retries=0,

@@ -180,6 +180,16 @@ def script_caveats(run: Run) -> list[str]:
             "a uniform pen, pendigits writers' digits), which keras alone cannot make; this "
             "script trains on MNIST as scanned instead."
         )
+    if run.finetune is not None:
+        base = run.finetune.get("base_model", "a saved model")
+        count = run.finetune.get("drawing_count") or len(run.finetune.get("labels", []))
+        caveats.append(
+            f"The run fine-tuned the model {base!r} on {count} digits its user drew in the app "
+            "(mixed with MNIST images), which keras alone cannot reproduce: neither the base "
+            "model's weights nor the drawings are in this script. It trains the same network "
+            "from scratch on MNIST with the fine-tuning's settings instead (a low learning "
+            "rate and few epochs), so expect a much weaker model."
+        )
     asked = run.limits.get("asked_epochs")
     if asked:
         caveats.append(

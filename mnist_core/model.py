@@ -344,7 +344,9 @@ def _accuracy_metric(config: ModelConfig) -> Any:
     return keras.metrics.CategoricalAccuracy(name="accuracy")
 
 
-def build_model(config: ModelConfig, train_size: int = 60000) -> Any:
+def build_model(
+    config: ModelConfig, train_size: int = 60000, *, freeze_batch_normalization: bool = False
+) -> Any:
     """Build and compile the Keras model that `config` describes.
 
     Args:
@@ -352,6 +354,11 @@ def build_model(config: ModelConfig, train_size: int = 60000) -> Any:
         train_size: training images available (before the validation split); only the
             cosine and one-cycle learning-rate schedules use it, to know how many steps the
             run has.
+        freeze_batch_normalization: keep every batch-normalisation layer in inference mode,
+            its statistics and scales fixed (default False). Fine-tuning a trained model
+            needs it: with momentum 0.9 the running statistics follow a few dozen batches of
+            new data and the model forgets how MNIST looks (0.3 points lost at a learning
+            rate of 1e-7).
 
     Returns:
         A compiled `keras.Model` taking (batch, 28, 28) float32 images in [0, 1] and returning
@@ -419,6 +426,10 @@ def build_model(config: ModelConfig, train_size: int = 60000) -> Any:
                 hidden = layers.Dropout(config.dense_dropout_rate, name="dense_dropout")(hidden)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(hidden)
     model = keras.Model(inputs, outputs, name=f"{config.architecture}_model")
+    if freeze_batch_normalization:
+        for layer in model.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False  # Keras 3: a frozen layer also runs in inference mode
     model.compile(
         optimizer=_make_optimizer(config, steps_per_epoch(config, train_size)),
         loss=config.loss,

@@ -61,7 +61,10 @@ MAX_BATCH_CURVE_POINTS = 400
 LOCK_TIMEOUT_SECONDS = 10.0
 # An owner (a server's engine) that has not said it is alive for this long is gone.
 OWNER_SILENCE_SECONDS = 60.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Columns added after the first version, with their definitions: a log made by an older
+# version gets them on first use (`ALTER TABLE ... ADD COLUMN`), its runs keep their data.
+_ADDED_COLUMNS = {"finetune": "TEXT"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -90,7 +93,8 @@ CREATE TABLE IF NOT EXISTS runs (
     model_name TEXT,
     hidden INTEGER NOT NULL DEFAULT 0,
     stop_requested INTEGER NOT NULL DEFAULT 0,
-    limits TEXT NOT NULL DEFAULT '{}'
+    limits TEXT NOT NULL DEFAULT '{}',
+    finetune TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
@@ -151,6 +155,9 @@ class Run:
         hidden: hidden from the user's list (not deleted).
         stop_requested: somebody asked it to stop.
         limits: the class-mode caps it was held to (empty when none).
+        finetune: for a fine-tuning run (`mnist_core.finetune`), what it fine-tunes and on
+            what: the base model, the user's drawings and which are held out (a plain-JSON
+            `FineTuneSpec`); None for a run trained from scratch.
     """
 
     id: str
@@ -180,6 +187,12 @@ class Run:
     hidden: bool
     stop_requested: bool
     limits: dict[str, Any] = field(default_factory=dict)
+    finetune: dict[str, Any] | None = None
+
+    @property
+    def fine_tuned(self) -> bool:
+        """Whether this run fine-tunes a model on a user's drawings."""
+        return self.finetune is not None
 
     @property
     def active(self) -> bool:
@@ -253,6 +266,12 @@ class Run:
             "model_kept": self.model_kept,
             "hidden": self.hidden,
             "limits": self.limits,
+            # The drawings themselves stay out: they are images, not figures.
+            "finetune": (
+                {key: value for key, value in self.finetune.items() if key != "images"}
+                if self.finetune is not None
+                else None
+            ),
         }
 
 
@@ -362,6 +381,15 @@ class RunLog:
             del mode  # "memory" or "delete" on file systems without WAL support: still safe
             with connection:
                 connection.executescript(_SCHEMA)
+                present = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+                for column, definition in _ADDED_COLUMNS.items():
+                    if column not in present:
+                        connection.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
+                connection.execute(
+                    "UPDATE settings SET value = ? WHERE name = 'schema_version' "
+                    "AND CAST(value AS INTEGER) < ?",
+                    (str(SCHEMA_VERSION), SCHEMA_VERSION),
+                )
                 connection.execute(
                     "INSERT OR IGNORE INTO settings (name, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -412,6 +440,7 @@ class RunLog:
             hidden=bool(row["hidden"]),
             stop_requested=bool(row["stop_requested"]),
             limits=_loads(row["limits"], {}),
+            finetune=_loads(row["finetune"] if "finetune" in row.keys() else None, None),  # noqa: SIM118
         )
 
     def _histories(
@@ -526,6 +555,7 @@ class RunLog:
         owner: str | None = None,
         limits: dict[str, Any] | None = None,
         status: str = QUEUED,
+        finetune: dict[str, Any] | None = None,
     ) -> Run:
         """Record a new run, queued (or, for a run trained right here, already running).
 
@@ -538,6 +568,7 @@ class RunLog:
             owner: the engine that will schedule it.
             limits: the class-mode caps applied to it.
             status: QUEUED (default) or RUNNING.
+            finetune: what a fine-tuning run fine-tunes (see `Run.finetune`); default None.
         """
         if not isinstance(user, str) or not user.strip():
             raise ValueError(f"user must be a non-empty name, got {user!r}.")
@@ -548,8 +579,8 @@ class RunLog:
         with self._connect() as connection:
             connection.execute(
                 "INSERT INTO runs (id, user, preset, lesson, request_id, label, parent_id, "
-                "dataset, train_images, config, status, created_at, started_at, owner, limits) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "dataset, train_images, config, status, created_at, started_at, owner, limits, "
+                "finetune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     user.strip(),
@@ -566,6 +597,7 @@ class RunLog:
                     now if status == RUNNING else None,
                     owner,
                     _dumps(limits or {}),
+                    _dumps(finetune) if finetune is not None else None,
                 ),
             )
         return self.get_run(run_id)

@@ -134,6 +134,20 @@ def run_log() -> Any:
     return _run_log(str(default_runs_path()))
 
 
+@st.cache_resource(show_spinner=False)
+def _drawing_store(path: str) -> Any:
+    from mnist_core.drawings import DrawingStore
+
+    return DrawingStore(path)
+
+
+def drawing_store() -> Any:
+    """The server's store of users' labelled drawings (beside the run log)."""
+    from mnist_core.runs import default_runs_path
+
+    return _drawing_store(str(default_runs_path()))
+
+
 @dataclass
 class EngineHolder:
     """Holds the engine (Streamlit refuses to cache a Dask client directly)."""

@@ -19,7 +19,14 @@ from mnist_core.preprocess import (
     preprocess_drawing_steps,
 )
 from mnist_core.tally import DrawingTally
-from pages.common import ModelHandle, enlarged_picture, ensure_entry_point, model_picker
+from pages.common import (
+    ModelHandle,
+    current_user,
+    drawing_store,
+    enlarged_picture,
+    ensure_entry_point,
+    model_picker,
+)
 
 CANVAS_SIZE = 280
 # Side of the small pictures (pixels); 28x28 images are enlarged 5x without smoothing.
@@ -128,11 +135,24 @@ def reroll_noise() -> None:
     st.session_state["draw_noise_seed"] += 1
 
 
-def record(model_name: str, true_label: int, predicted_label: int, drawing_id: str) -> None:
+def record(
+    model_name: str, true_label: int, predicted_label: int, drawing_id: str, keep: bool
+) -> None:
+    """on_click of "what you meant": score the model and (digits only) keep the drawing."""
     tallies = dict(st.session_state["draw_tally"])
     tally = tallies.get(model_name, DrawingTally())
     tallies[model_name] = tally.record(true_label, predicted_label, drawing_id)
     st.session_state["draw_tally"] = tallies
+    cached = st.session_state["draw_steps"]
+    if keep and cached is not None and cached[1] is not None:
+        # The drawing as drawn (no noise), under its canvas digest: labelling it again
+        # corrects the label instead of keeping a second copy.
+        from mnist_core.drawings import DrawingStoreError
+
+        try:
+            drawing_store().add_drawing(current_user(), cached[0], cached[1].result, true_label)
+        except (DrawingStoreError, ValueError) as error:
+            st.session_state["draw_keep_problem"] = f"The drawing was not kept: {error}"
 
 
 def reset_tally(model_name: str) -> None:
@@ -352,11 +372,19 @@ def show_steps(steps: PreprocessingSteps, noisy: np.ndarray | None) -> None:
 def show_tally(handle: ModelHandle, prediction: Prediction | None, drawing_id: str | None) -> None:
     tally: DrawingTally = st.session_state["draw_tally"].get(handle.name, DrawingTally())
     names = handle.class_names
+    # Labelled digits become the user's own data set (the Teach page); clothes do not.
+    keeps_drawings = handle.dataset_name == "mnist"
     st.subheader("Was it right?")
     if prediction is not None and drawing_id is not None:
         st.caption(
             "Click what you meant. The model is scored on your own handwriting, which it "
             "has never seen; clicking again for the same drawing corrects your answer."
+            + (
+                " Each drawing you label is kept for **Teach**, where a model learns your "
+                "handwriting."
+                if keeps_drawings
+                else ""
+            )
         )
         short_names = max(len(name) for name in names) <= 2
         # A row that wraps: ten buttons in a line on a wide screen, a few lines on a phone.
@@ -366,11 +394,13 @@ def show_tally(handle: ModelHandle, prediction: Prediction | None, drawing_id: s
                     name,
                     key=f"draw_meant_{label}",
                     on_click=record,
-                    args=(handle.name, label, prediction.digit, drawing_id),
+                    args=(handle.name, label, prediction.digit, drawing_id, keeps_drawings),
                     width=MEANT_BUTTON_WIDTH if short_names else "content",
                 )
     else:
         st.caption("Draw something first, then tell the model what you meant.")
+    if st.session_state.get("draw_keep_problem"):
+        st.warning(st.session_state.pop("draw_keep_problem"))
 
     test_label = "Fashion-MNIST" if handle.dataset_name == "fashion_mnist" else "MNIST"
     left, right = st.columns(2)

@@ -263,6 +263,7 @@ def resubmit(run: Run) -> None:
                     label=run.label,
                     parent_id=run.parent_id,
                     train_images=run.train_images,
+                    finetune=run.finetune,
                 )
             ],
             user=current_user(),
@@ -489,7 +490,8 @@ def show_outcome(run: Run, *, key: str) -> None:
         save_run_model(run, key=f"{key}_save")
     elif run.status == DIVERGED:
         st.caption("A model whose weights became NaN answers nothing useful, so it is not kept.")
-    if run.status in (FINISHED, STOPPED) and run.user == current_user():
+    # A variant trains from scratch: of a fine-tuning run it would be another thing entirely.
+    if run.status in (FINISHED, STOPPED) and run.user == current_user() and not run.fine_tuned:
         show_variant_form(run, key=f"{key}_variant")
     show_export(run, key=f"{key}_export")
     with st.expander("The settings this model was trained with"):

@@ -1,0 +1,107 @@
+"""The Teach page, through AppTest: the Draw page keeps what a user labels, the fine-tune button
+waits for 20 drawings, and a fine-tuning run goes through the engine to its figures."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core.drawings import DrawingStore, drawing_image, image_id
+
+APP_PATH = str(Path(__file__).parents[2] / "app.py")
+BUTTON = "teach_start"
+
+
+def page(user: str, path: str = "pages/teach.py") -> AppTest:
+    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at.session_state["user_name"] = user
+    at.run()
+    at.switch_page(path).run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture(scope="module")
+def pen_images():
+    """Pen-drawn digits as the Draw page keeps them: three of each digit."""
+    from mnist_core.pen_digits import load_pen_dev_set
+    from mnist_core.preprocess import preprocess_drawing
+
+    dev_set = load_pen_dev_set()
+    kept = []
+    for digit in range(10):
+        for index in np.flatnonzero(dev_set.labels == digit)[:3]:
+            kept.append((drawing_image(preprocess_drawing(dev_set.images[index])), digit))
+    return kept
+
+
+def test_labelling_a_drawing_on_the_draw_page_keeps_it_and_a_second_click_corrects_it(
+    app_run_log, mnist
+):
+    from tests.app.test_draw_page import drawn
+
+    at = page("drawing dora", "pages/draw.py")
+    at.session_state["draw_canvas_0"] = drawn(mnist.x_test[0])  # a 7
+    at.run()
+    at.button(key="draw_meant_7").click().run()
+    store = DrawingStore(app_run_log.path)
+    (kept,) = store.list_drawings("drawing dora")
+    assert kept.label == 7 and kept.image.shape == (28, 28) and kept.image.max() > 200
+    at.button(key="draw_meant_1").click().run()
+    assert [drawing.label for drawing in store.list_drawings("drawing dora")] == [1]
+    assert "kept for **Teach**" in " ".join(caption.value for caption in at.caption)
+
+
+def test_the_button_waits_for_twenty_drawings_then_fine_tunes_on_the_engine(
+    app_run_log, pen_images, mnist, record_trained_run
+):
+    from mnist_core.presets import get_preset
+    from mnist_core.train import train_model
+
+    user = "teaching tess"
+    config = get_preset("dense_fast").config.replace(
+        layer_sizes=(32,), layer_activations=("relu",), layer_dropout_rates=(0.0,), epochs=1
+    )
+    base = record_trained_run(
+        app_run_log, train_model(config, mnist.subset(3000, None, seed=0)), user=user
+    )
+    store = DrawingStore(app_run_log.path)
+    for image, digit in pen_images[:19]:
+        store.add_drawing(user, image_id(image), image, digit)
+
+    at = page(user)
+    assert at.button(key=BUTTON).disabled
+    assert any("19 of the 20 drawings" in info.value for info in at.info)
+    image, digit = pen_images[21]  # the first 7
+    store.add_drawing(user, image_id(image), image, digit)
+    at.run()
+    assert at.button(key=BUTTON).disabled  # 20, but the 6 and the 7 have one drawing each
+    assert any("6, 7 have only 1" in info.value for info in at.info)
+    for image, digit in pen_images[19:]:
+        store.add_drawing(user, image_id(image), image, digit)
+    at.run()
+    assert not at.button(key=BUTTON).disabled
+    assert at.table[0].value.loc["drawings"].tolist() == [3] * 10
+
+    at.selectbox(key="teach_base_model").set_value(f"run:{base.id}").run()
+    at.button(key=BUTTON).click().run()
+    assert not at.exception
+    deadline = time.monotonic() + 120
+    while not any(metric.label == "MNIST test accuracy" for metric in at.metric):
+        assert time.monotonic() < deadline, "the fine-tuning did not finish in time"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception
+    shown = {metric.label: metric.value for metric in at.metric}
+    assert " of 8 → " in shown["Your held-out drawings read right"]
+    assert "% → " in shown["MNIST test accuracy"]
+    (run,) = [run for run in app_run_log.list_runs(user=user) if run.fine_tuned]
+    assert run.status == "finished" and run.model_kept and run.worker  # trained on a worker
+    assert run.parent_id == base.id and run.finetune["base_model"] == f"run:{base.id}"
+    figures = run.metrics["finetune"]
+    assert figures["mnist_test_accuracy_after"] >= figures["mnist_test_accuracy_before"] - 0.003
+    # A run like any other: its model is offered to the other pages.
+    at.button(key="teach_use").click().run()
+    assert at.session_state["model_name"] == f"run:{run.id}"
