@@ -30,14 +30,15 @@ IMAGE_SHAPE = (28, 28)
 # runner-up is within UNSURE_MARGIN_BELOW of it. Chosen on the pen dev set (2,000 drawings of
 # real handwriting, ../shared/notes/real-handwriting.md) by `choose_unsure_thresholds`: at most
 # UNSURE_GOAL "not sure", and within that as few confident mistakes as possible (the pair
-# furthest inside both goals once both can be met). With the default model of 2026-11-22
-# (72.4% right on the pen dev set) the goals cannot both be met: these thresholds say
-# "not sure" on 10.0% of the drawings and are confidently wrong on 21.2% (of the "not sure"
-# readings, 72% name the right digit as one of the two candidates). A better model needs
-# other thresholds: after retraining the default model, run `python bench/unsure.py --tune`
-# and copy the two values it prints here; `make bench` shows both figures.
-UNSURE_CONFIDENCE_BELOW = 0.69
-UNSURE_MARGIN_BELOW = 0.40
+# furthest inside both goals once both can be met). With the default model of 2026-12-02
+# (handwriting_cnn, 98.1% right on the pen dev set) both goals are met: the model is "not
+# sure" on 3.0% of the drawings (92% of those name the right digit as one of the two
+# candidates) and confidently wrong on 0.7%. The margin alone decides: a top probability
+# more than 0.84 above the runner-up is confident, which also means above 0.84. After
+# retraining the default model, run `python bench/unsure.py --tune` and copy the two values
+# it prints here; `make bench` shows both figures.
+UNSURE_CONFIDENCE_BELOW = 0.00
+UNSURE_MARGIN_BELOW = 0.84
 # The goals on the pen dev set that `choose_unsure_thresholds` aims at (fractions of drawings).
 CONFIDENT_WRONG_GOAL = 0.02
 UNSURE_GOAL = 0.10
@@ -84,11 +85,18 @@ def is_unsure(
     return confidence < confidence_below or confidence - runner_up_probability < margin_below
 
 
-def prediction_from_probabilities(probabilities: Sequence[float] | np.ndarray) -> Prediction:
+def prediction_from_probabilities(
+    probabilities: Sequence[float] | np.ndarray,
+    *,
+    confidence_below: float = UNSURE_CONFIDENCE_BELOW,
+    margin_below: float = UNSURE_MARGIN_BELOW,
+) -> Prediction:
     """The `Prediction` that a row of class probabilities amounts to.
 
     Args:
         probabilities: one probability a class (at least two classes), in class order.
+        confidence_below, margin_below: the "not sure" thresholds, as for `is_unsure`
+            (default: the committed ones).
     """
     values = np.asarray(probabilities, dtype=np.float64)
     if values.ndim != 1 or len(values) < 2:
@@ -105,7 +113,12 @@ def prediction_from_probabilities(probabilities: Sequence[float] | np.ndarray) -
         probabilities=tuple(float(value) for value in values),
         runner_up=runner_up,
         runner_up_probability=runner_up_probability,
-        unsure=is_unsure(confidence, runner_up_probability),
+        unsure=is_unsure(
+            confidence,
+            runner_up_probability,
+            confidence_below=confidence_below,
+            margin_below=margin_below,
+        ),
     )
 
 

@@ -69,31 +69,34 @@ _PRESETS = (
     ),
     Preset(
         "handwriting_cnn",
-        "The default model: the cnn_fast network trained longer, on MNIST with a quarter of "
-        "its digits re-drawn with a uniform pen, plus the pendigits writers' digits drawn as "
-        "on the canvas (never the pen dev set's), with random rotation and zoom; reads drawn "
-        "digits, not only scanned ones.",
+        "The default model: three batch-normalised convolutions (32, 64, 128), twelve epochs "
+        "on all of MNIST with a quarter of its digits re-drawn with a uniform pen, plus the "
+        "pendigits writers' digits drawn twice as on the canvas (never the pen dev set's), "
+        "with random rotation, zoom and stroke thickness; reads drawn digits, not only "
+        "scanned ones.",
         ModelConfig(
             architecture="cnn",
-            layer_sizes=(16, 32, 64),
+            layer_sizes=(32, 64, 128),
             layer_activations=("relu", "relu", "relu"),
             layer_dropout_rates=(0.0, 0.0, 0.0),
             kernel_sizes=(3, 3, 3),
-            dense_units=256,
+            dense_units=128,
             dense_dropout_rate=0.25,
             batch_normalization=True,
             loss="categorical_crossentropy",
             optimizer="adam",
             learning_rate=0.005,
             learning_rate_schedule="one_cycle",
-            epochs=8,
+            epochs=12,
             batch_size=128,
-            validation="split",
-            validation_split=0.1,
+            # A fixed number of epochs, nothing chosen on validation images: it learns from
+            # all 60,000 and its validation curve is the test set's.
+            validation="test",
             augment_rotation=8.0,
             augment_zoom=0.1,
+            augment_stroke=0.2,
             redraw_fraction=0.25,
-            pen_digit_copies=4,
+            pen_digit_copies=2,
         ),
     ),
     Preset(

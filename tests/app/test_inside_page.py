@@ -72,12 +72,23 @@ def dense_models_dir(tmp_path, monkeypatch, tiny_result):
     monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path))
 
 
+def default_model_layers() -> tuple[int, int, int]:
+    """The committed default model's first-layer filters, kernel side and layers shown (every
+    layer but the input)."""
+    from mnist_core.store import DEFAULT_MODEL_NAME, load_model
+
+    model = load_model(DEFAULT_MODEL_NAME).model
+    first = model.get_layer("conv_1")
+    return first.filters, first.kernel_size[0], len(model.layers) - 1
+
+
 def test_convolution_filters_render_for_the_default_cnn(default_models_dir):
+    filters_count, kernel, _ = default_model_layers()
     at = inside_page()
     assert at.selectbox(key="inside_model_name").value == "default"
     filters = next(image for image in at.image if "filters" in (image.captions or [""])[0])
-    assert filters.captions == ["The 16 filters, left to right, top to bottom"]
-    assert any("5×5 weights" in item.value for item in at.caption)
+    assert filters.captions == [f"The {filters_count} filters, left to right, top to bottom"]
+    assert any(f"{kernel}×{kernel} weights" in item.value for item in at.caption)
 
 
 def test_dense_model_shows_its_first_layer_weights_as_28x28_images(dense_models_dir):
@@ -96,18 +107,19 @@ def test_dense_model_shows_its_first_layer_weights_as_28x28_images(dense_models_
 
 
 def test_activations_of_every_layer_for_a_test_digit(default_models_dir):
+    _, _, layers = default_model_layers()
     at = inside_page()
     assert at.radio(key="inside_source").value == "test"
     headings = layer_headings(at)
     assert headings[0].startswith("1. add_channel")
-    assert headings[-1].startswith("12. probabilities")
+    assert headings[-1].startswith(f"{layers}. probabilities")
     assert any(item.value.startswith("#### The network says: 7") for item in at.markdown)
     at.number_input(key="inside_digit_index").set_value(1).run()
     assert not at.exception
     assert any(item.value.startswith("#### The network says: 2") for item in at.markdown)
     at.button(key="inside_random_digit").click().run()
     assert not at.exception
-    assert len(layer_headings(at)) == 12
+    assert len(layer_headings(at)) == layers
 
 
 def test_activations_for_the_current_drawing(default_models_dir, mnist):
@@ -116,7 +128,7 @@ def test_activations_for_the_current_drawing(default_models_dir, mnist):
     assert at.radio(key="inside_source").value == "drawing"
     assert any(image.captions == ["Your drawing, as the network sees it"] for image in at.image)
     assert any(item.value.startswith("#### The network says: 2") for item in at.markdown)
-    assert len(layer_headings(at)) == 12
+    assert len(layer_headings(at)) == default_model_layers()[2]
 
 
 def test_drawing_chosen_without_a_drawing_asks_for_one(default_models_dir):

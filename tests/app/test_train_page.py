@@ -54,13 +54,15 @@ def finished(at: AppTest) -> bool:
     return any(m.label == TEST_ACCURACY for m in at.metric)
 
 
-def choose_tiny_dense(at: AppTest, epochs: int = 1, batch_size: int = 128) -> None:
-    """A small dense network on the smallest subset (1000 training images)."""
+def choose_tiny_dense(
+    at: AppTest, epochs: int = 1, batch_size: int = 128, training_images: int = 1000
+) -> None:
+    """A small dense network on a subset (by default the smallest, 1000 training images)."""
     at.selectbox(key="train_preset").set_value("relu_512_sparse_rmsprop").run()
     at.select_slider(key=layer_key("train_layer_size", 0)).set_value(32)
     at.slider(key="train_epochs").set_value(epochs)
     at.select_slider(key="train_batch_size").set_value(batch_size)
-    at.select_slider(key="train_training_images").set_value(1000).run()
+    at.select_slider(key="train_training_images").set_value(training_images).run()
     assert not at.exception
 
 
@@ -305,7 +307,8 @@ def test_change_one_thing_trains_the_variant_and_opens_the_comparison(trained):
 
 def test_stop_ends_a_long_run_and_keeps_the_model():
     at = train_page()
-    choose_tiny_dense(at, epochs=50, batch_size=8)
+    # 50 epochs of 10,000 images in batches of 8: minutes, far longer than the stop may take.
+    choose_tiny_dense(at, epochs=50, batch_size=8, training_images=10_000)
     at.button(key="train_start").click().run()
     run_until(at, lambda at: shown_run(at).progress is not None)
     at.button(key="train_live_stop").click().run()

@@ -29,7 +29,7 @@ def trained_models(mnist):
 
     subset = mnist.subset(10_000, 1_000, seed=0)
     models = {}
-    for name in ("dense_fast", "cnn_fast"):
+    for name in ("dense_fast", "cnn_three_epochs"):
         config = get_preset(name).config.replace(epochs=1)
         result = train_model(config, subset)
         assert result.test_accuracy > 0.9, (name, result.test_accuracy)

@@ -80,12 +80,13 @@ def test_a_run_trains_on_a_worker_process_and_comes_back_with_its_model(engine):
 
 
 def test_stop_takes_effect_within_a_batch_and_keeps_the_model(engine):
-    (run,) = engine.submit([RunRequest(LONG, train_images=3000)], user="bob")
+    # 200 epochs of 10,000 images: far longer than the stop may take.
+    (run,) = engine.submit([RunRequest(LONG, train_images=10_000)], user="bob")
     wait_for(lambda: engine.run_log.get_run(run.id).progress is not None)
     asked = time.monotonic()
     engine.stop(run.id)
     done = wait_for(lambda: ended(engine.run_log, run.id))
-    assert done.status == STOPPED
+    assert done.status == STOPPED, (done.status, done.reason, len(done.history))
     assert "Stopped on request" in done.reason
     assert len(done.history) < LONG.epochs
     assert done.model_kept
@@ -191,7 +192,8 @@ def test_a_run_over_the_class_time_limit_is_stopped_and_keeps_its_model(tmp_path
         log, workers=1, class_limits=ClassLimits(max_epochs=200, max_wall_seconds=4)
     )
     try:
-        (run,) = engine.submit([RunRequest(LONG, train_images=2000)], user="hal")
+        # 200 epochs of 10,000 images: a minute or more, far past the 4 s, however fast.
+        (run,) = engine.submit([RunRequest(LONG, train_images=10_000)], user="hal")
         done = wait_for(lambda: ended(log, run.id))
         assert done.status == STOPPED
         assert "class time limit of 4 s" in done.reason

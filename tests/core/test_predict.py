@@ -226,7 +226,11 @@ def test_a_prediction_names_the_runner_up(tiny_model, images):
     ],
 )
 def test_prediction_from_probabilities(probabilities, digit, runner_up, unsure):
-    prediction = prediction_from_probabilities(np.array(probabilities, np.float32))
+    """With fixed thresholds (confidence below 0.69 or margin below 0.4): the committed ones
+    follow the default model (`bench/unsure.py --tune`)."""
+    prediction = prediction_from_probabilities(
+        np.array(probabilities, np.float32), confidence_below=0.69, margin_below=0.4
+    )
     assert (prediction.digit, prediction.runner_up, prediction.unsure) == (digit, runner_up, unsure)
     assert prediction.confidence == pytest.approx(probabilities[digit])
     assert prediction.runner_up_probability == pytest.approx(probabilities[runner_up])

@@ -424,7 +424,7 @@ def default_model():
 
 def test_drawings_of_real_digits_keep_the_default_models_accuracy(mnist, default_model):
     """MNIST test digits drawn like on the canvas: 30 % to 90 % of its height, anywhere on
-    it, thin and thick pens. Preprocessed, the default model still reads >= 97 % of them;
+    it, thin and thick pens. Preprocessed, the default model still reads >= 98.5 % of them;
     naively resized, it reads far fewer (so the bar is not met by any preprocessing)."""
     from mnist_core.predict import predict_batch
 
@@ -438,5 +438,5 @@ def test_drawings_of_real_digits_keep_the_default_models_accuracy(mnist, default
     naive = np.stack([_naive_preprocess(drawing) for drawing in drawings])
     naive_accuracy = float(np.mean(predict_batch(default_model, naive).argmax(axis=1) == labels))
 
-    assert accuracy >= 0.97, f"accuracy on drawings {accuracy:.4f} (naive {naive_accuracy:.4f})"
+    assert accuracy >= 0.985, f"accuracy on drawings {accuracy:.4f} (naive {naive_accuracy:.4f})"
     assert naive_accuracy < 0.8, f"naive resizing reached {naive_accuracy:.4f}"

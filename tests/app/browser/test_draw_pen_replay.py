@@ -90,7 +90,7 @@ def replayed_digits(tmp_path_factory):
             "index": index,
             "label": int(pen.labels[index]),
             "points": pen.points[index],
-            "pen": int(pen.pen[index]),
+            "pen": int(pen.pen_widths[index]),
             "cli": reading,
         }
         for index, reading in zip(indices, readings, strict=True)
