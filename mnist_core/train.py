@@ -275,10 +275,14 @@ class _ProgressCallback:
         self.stop_reason = STOP_COMPLETED
         self.message = ""
 
+    def mark_stopped(self, batch: int) -> None:
+        """Note that the training ends on request (during this epoch, after `batch`)."""
+        self.stop_reason = STOP_REQUESTED
+        self.message = f"Stopped on request during epoch {self.epoch}, after batch {batch}."
+
     def on_batch_end(self, model: Any, batch: int, logs: dict | None) -> None:
         if self.observer.should_stop():
-            self.stop_reason = STOP_REQUESTED
-            self.message = f"Stopped on request during epoch {self.epoch}, after batch {batch}."
+            self.mark_stopped(batch)
             model.stop_training = True
             return
         now = time.perf_counter()
@@ -324,6 +328,10 @@ class _ProgressCallback:
             if self.stop_reason != STOP_NAN:
                 self.stop_nan(model, self.plan.batches_per_epoch, loss)
             return
+        if self.stop_reason == STOP_COMPLETED and self.observer.should_stop():
+            # The stop ended the epoch before a batch hook saw it (Keras' fit loop reads
+            # `model.stop_training` itself, and the hooks run in a thread of their own).
+            self.mark_stopped(self.plan.batches_per_epoch)
         if self.stop_reason == STOP_REQUESTED:
             # A partial epoch is not an epoch: its metrics would mislead the curves.
             return
@@ -469,6 +477,9 @@ def train_model(
             **fit_arguments,
         )
     training_seconds = time.perf_counter() - started
+    if progress.stop_reason == STOP_COMPLETED and len(history) < config.epochs:
+        # Stopped between the last batch hook and the epoch's end (see on_epoch_end).
+        progress.mark_stopped(progress.plan.batches_per_epoch)
     test_loss, test_accuracy = _evaluate(model, config, dataset)
     message = progress.message or (
         f"Trained {len(history)} epoch(s) in {training_seconds:.1f} s: "

@@ -117,6 +117,35 @@ def test_stop_flag_from_another_thread(tiny_mnist):
     assert result.stop_reason == STOP_REQUESTED
 
 
+class _StopsBehindTheHooks(TrainingObserver):
+    """Asks to stop the way the engine's stop watcher does: `model.stop_training` set from
+    outside, after the batch hook already looked, so only Keras' own loop sees it at once."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def on_batch(self, progress) -> None:
+        if not self.asked:
+            self.asked = True
+            self.model.stop_training = True
+
+    def should_stop(self) -> bool:
+        return self.asked
+
+
+def test_a_stop_that_keras_sees_before_the_batch_hook_still_counts_as_a_stop(tiny_mnist):
+    from mnist_core.model import build_model
+
+    observer = _StopsBehindTheHooks()
+    observer.model = build_model(SMALL_DENSE, train_size=len(tiny_mnist.x_train))
+    result = train_model(
+        SMALL_DENSE, tiny_mnist, observer, progress_interval_seconds=0.0, model=observer.model
+    )
+    assert observer.asked
+    assert result.stop_reason == STOP_REQUESTED and "Stopped on request" in result.message
+    assert result.epochs_completed == 0  # the cut epoch is not an epoch
+
+
 def test_nan_loss_stops_with_that_reason(tiny_mnist):
     config = SMALL_DENSE.replace(
         layer_activations=("linear",),
