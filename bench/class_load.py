@@ -92,6 +92,23 @@ def run_alone(run_log: Any, config: Any, train_images: int) -> Any:
     return finished
 
 
+def memory_at_rest(server: browser_support.StreamlitServer) -> dict[str, Any]:
+    """Resident memory of the server with its embedded cluster idle: all of it, and each worker.
+
+    The workers are the processes Dask's nannies spawn (`multiprocessing.spawn`).
+    """
+    time.sleep(2.0)  # let the last run's clean-up settle
+    workers = []
+    for pid in server.process_ids():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"spawn_main" in command:
+            workers.append(browser_support._rss_kib(pid) / 1024)
+    return {"total_mib": server.rss_megabytes(), "worker_mib": workers}
+
+
 def open_train_page(browser: Any, url: str, user: str, train_images: int) -> Any:
     """A Train page of its own for `user`, the subset chosen by link, ready to press Train."""
     page = browser_support.new_page(browser)
@@ -152,6 +169,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             run_alone(run_log, config, train_images)  # warms the worker up
         alone = run_alone(run_log, config, train_images)
         alone_seconds = alone.finished_at - alone.created_at
+        idle_memory = memory_at_rest(server)
         browser = browser_support.launch_chromium(playwright)
         try:
             drawer = browser_support.new_page(browser)
@@ -234,6 +252,14 @@ def run(quick: bool = False) -> dict[str, Any]:
             passed=draw_spread is not None and draw_spread.median <= DRAW_GOAL_MILLISECONDS,
             note=f"{len(draw_samples)} drawings",
         ),
+        figure_from_samples(
+            BENCHMARK,
+            "server memory, embedded cluster idle (web server, scheduler, workers)",
+            "MiB",
+            [idle_memory["total_mib"]],
+            reference=f"per worker: {', '.join(f'{value:.0f} MiB' for value in idle_memory['worker_mib'])}"
+            f" ({len(idle_memory['worker_mib'])} workers, TensorFlow and MNIST loaded)",
+        ),
     ]
     waits = [run.started_at - run.created_at for run in runs]
     details = {
@@ -246,6 +272,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "browser_pages_that_saw_their_run_finish": f"{watched}/{browser_users}",
         "longest_wait_seconds": max(waits),
         "server_memory_mib_at_the_end": memory_mib,
+        "server_memory_idle": idle_memory,
         "draw_round_trips_ms": [round(value, 1) for value in draw_samples],
         "screenshot": screenshot,
     }

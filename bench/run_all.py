@@ -45,6 +45,7 @@ BENCHMARKS = (
     "round_trip",
     "sessions",
     "class_load",
+    "runner_settings",
 )
 FULL_RESULTS = BENCH_DIRECTORY / "results.json"
 QUICK_RESULTS = BENCH_DIRECTORY / "results.quick.json"

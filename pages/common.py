@@ -56,13 +56,15 @@ def keep_keras_state_between_runs() -> None:
     """Stop Streamlit from calling `keras.backend.clear_session()` after every script run.
 
     Streamlit does so (with a full garbage collection and TensorFlow's kernel cache cleared)
-    for scripts that build a model on every rerun. Here models are trained in background
-    threads and shared by every session: clearing under them after each rerun of the live
-    training view made a three-epoch training four times slower in the app than from the
-    command line. Streamlit's other clean-up, closing pyplot figures, is kept.
+    for scripts that build a model on every rerun. Here the models (the default model, the
+    ones being looked at) are loaded once and shared by every session. Training has moved to
+    Dask workers, so this was measured again (bench/runner_settings.py, 2026-12-02): with
+    Streamlit's clean-up back, a Train-page rerun took 2.16x as long (654 ms against 302 ms
+    median), the Draw round trip 1.02x. It stays. Streamlit's other clean-up, closing pyplot
+    figures, is kept.
 
-    `MNIST_KEEP_KERAS_STATE=0` leaves Streamlit's clean-up as it is (bench/runner_settings.py
-    measures the app both ways).
+    `MNIST_KEEP_KERAS_STATE=0` leaves Streamlit's clean-up as it is (the benchmark measures
+    the app both ways).
     """
     import os
 
