@@ -2,6 +2,7 @@
 carries, real fine-tuning of the default model on pen-drawn digits (MNIST loses at most 0.3
 points), the guard when training does harm, the run log's column and the export's caveat."""
 
+import dataclasses
 import json
 import sqlite3
 from collections import Counter
@@ -147,9 +148,12 @@ def test_fine_tuning_the_default_model_on_pen_drawings_keeps_mnist_within_the_bo
 def test_the_guard_pulls_a_harmful_fine_tuning_back_within_the_bound(
     pen_drawings, mnist, monkeypatch
 ):
-    """A learning rate far too high harms a small dense model; the guard brings MNIST back.
+    """Drawings taught with the wrong labels and a learning rate far too high harm a small
+    dense model; the guard brings MNIST back.
 
-    The bound is made strict (no loss at all allowed) so that any harm calls the guard."""
+    The bound is made strict (no loss at all allowed) so that any harm calls the guard. The
+    labels are wrong on purpose (each digit taught as the next one): with right labels the
+    drawings sometimes helped this weak base model, and then there was nothing to guard."""
     import mnist_core.finetune as finetune
 
     monkeypatch.setattr(finetune, "MNIST_DROP_ALLOWED", 0.0)
@@ -163,8 +167,11 @@ def test_the_guard_pulls_a_harmful_fine_tuning_back_within_the_bound(
     harmful = base_config.replace(**FINETUNE_SETTINGS).replace(
         learning_rate=0.1, optimizer="adam", epochs=1
     )
+    mislabelled = [
+        dataclasses.replace(drawing, label=(drawing.label + 1) % 10) for drawing in pen_drawings
+    ]
     result, status, _, figures = fine_tune(
-        harmful, spec_of(pen_drawings), base.model, mnist, TrainingObserver(), mnist_images=300
+        harmful, spec_of(mislabelled), base.model, mnist, TrainingObserver(), mnist_images=300
     )
     assert status == FINISHED, figures
     assert figures["weight_fraction"] < 1.0, figures
