@@ -204,7 +204,7 @@ class StreamlitServer:
 
     def rss_megabytes(self) -> float:
         """Resident memory of the server and its children, from /proc, in MiB."""
-        return sum(_rss_kib(pid) for pid in self.process_ids()) / 1024
+        return sum(rss_kib(pid) for pid in self.process_ids()) / 1024
 
     def __enter__(self) -> StreamlitServer:
         return self
@@ -237,7 +237,8 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def _rss_kib(pid: int) -> int:
+def rss_kib(pid: int) -> int:
+    """Resident memory of one process in KiB, from /proc (0 when it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

@@ -105,7 +105,7 @@ def memory_at_rest(server: browser_support.StreamlitServer) -> dict[str, Any]:
         except OSError:
             continue
         if b"spawn_main" in command:
-            workers.append(browser_support._rss_kib(pid) / 1024)
+            workers.append(browser_support.rss_kib(pid) / 1024)
     return {"total_mib": server.rss_megabytes(), "worker_mib": workers}
 
 

@@ -191,6 +191,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 )
             )
     # Each setting against the app without it (the other setting as shipped).
+    shipped_keeps = shipped_settings()
     verdicts = {}
     for setting, without in (
         ("keep Keras state", COMBINATIONS[1][0]),
@@ -214,9 +215,9 @@ def run(quick: bool = False) -> dict[str, Any]:
                 reference=f"draw {slowdowns['draw_ms']:.2f}x, train rerun "
                 f"{slowdowns['train_rerun_ms']:.2f}x",
                 goal=f"kept only if >= {WORTH_KEEPING:g}x",
-                passed=(worst >= WORTH_KEEPING) == shipped_settings()[setting],
+                passed=(worst >= WORTH_KEEPING) == shipped_keeps[setting],
                 note=("keep" if worst >= WORTH_KEEPING else "not worth keeping")
-                + (" (the app keeps it)" if shipped_settings()[setting] else " (the app drops it)"),
+                + (" (the app keeps it)" if shipped_keeps[setting] else " (the app drops it)"),
             )
         )
     settings = {

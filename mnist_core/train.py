@@ -255,6 +255,7 @@ class _ProgressCallback:
 
             def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
                 outer.epoch = epoch + 1
+                outer.batch = 0
                 outer.epoch_start = time.perf_counter()
 
             def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -272,6 +273,7 @@ class _ProgressCallback:
         self.weight_summaries = weight_summaries
         self.start = self.last_report = self.epoch_start = time.perf_counter()
         self.epoch = 1
+        self.batch = 0  # the last batch of this epoch that the batch hook saw
         self.stop_reason = STOP_COMPLETED
         self.message = ""
 
@@ -281,6 +283,7 @@ class _ProgressCallback:
         self.message = f"Stopped on request during epoch {self.epoch}, after batch {batch}."
 
     def on_batch_end(self, model: Any, batch: int, logs: dict | None) -> None:
+        self.batch = batch
         if self.observer.should_stop():
             self.mark_stopped(batch)
             model.stop_training = True
@@ -331,7 +334,7 @@ class _ProgressCallback:
         if self.stop_reason == STOP_COMPLETED and self.observer.should_stop():
             # The stop ended the epoch before a batch hook saw it (Keras' fit loop reads
             # `model.stop_training` itself, and the hooks run in a thread of their own).
-            self.mark_stopped(self.plan.batches_per_epoch)
+            self.mark_stopped(self.batch)
         if self.stop_reason == STOP_REQUESTED:
             # A partial epoch is not an epoch: its metrics would mislead the curves.
             return
@@ -477,9 +480,6 @@ def train_model(
             **fit_arguments,
         )
     training_seconds = time.perf_counter() - started
-    if progress.stop_reason == STOP_COMPLETED and len(history) < config.epochs:
-        # Stopped between the last batch hook and the epoch's end (see on_epoch_end).
-        progress.mark_stopped(progress.plan.batches_per_epoch)
     test_loss, test_accuracy = _evaluate(model, config, dataset)
     message = progress.message or (
         f"Trained {len(history)} epoch(s) in {training_seconds:.1f} s: "
