@@ -10,7 +10,7 @@ data, `model.fit` without callbacks, then the same test-set evaluation.
 How the pair is made fair: the reference runs in a process of its own that is set up like a
 worker: the same single-thread environment (`cluster.SINGLE_THREAD_ENVIRONMENT`), the same
 niceness (`cluster.WORKER_NICENESS`), TensorFlow imported and MNIST loaded by the worker's own
-warm-up (`engine.WarmUp`), and one untimed warm-up run, as the worker gets. The two alternate
+warm-up (`warm_up.WarmUp`), and one untimed warm-up run, as the worker gets. The two alternate
 (A B, B A, ...) so that a busy moment of the shared machine slows both alike.
 
 What is measured, all on one clock (`time.time()` of this machine):
@@ -70,7 +70,7 @@ def serve_reference() -> None:
     from mnist_core.cluster import WORKER_NICENESS
 
     os.nice(WORKER_NICENESS)
-    from mnist_core.engine import WarmUp
+    from mnist_core.warm_up import WarmUp
 
     warm_up = WarmUp()
     warm_up.setup()  # what a worker does when it starts: single-threaded TensorFlow, MNIST

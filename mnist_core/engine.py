@@ -74,7 +74,6 @@ PROGRESS_INTERVAL_SECONDS = 0.25
 DISPATCH_INTERVAL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 5.0
-PLUGIN_NAME = "mnist-warm-up"
 WORKER_LOST_REASON = (
     "The worker training this run stopped in the middle (killed, or out of memory). The run "
     "is lost; the next ones go on. Train it again, perhaps with fewer images or a smaller "
@@ -176,54 +175,6 @@ def queue_runs(
 
 
 # --- What runs on a worker -----------------------------------------------------------------
-class WarmUp:
-    """A Dask worker plugin: imports TensorFlow once per worker (one thread) and keeps the
-    datasets it loads, so that runs after the first start at once."""
-
-    name = PLUGIN_NAME
-
-    def __init__(self) -> None:
-        self.datasets: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def setup(self, worker: Any = None) -> None:
-        """Called by Dask when the worker starts (or the plugin is registered)."""
-        del worker
-        keras = _import_single_threaded_keras()
-        del keras
-        with contextlib.suppress(Exception):  # a worker without MNIST still trains others
-            self.dataset("mnist")
-
-    def dataset(self, name: str) -> Any:
-        """The named dataset, loaded once by this worker."""
-        with self._lock:
-            if name not in self.datasets:
-                from mnist_core.data import load_dataset
-
-                self.datasets[name] = load_dataset(name)
-            return self.datasets[name]
-
-    def teardown(self, worker: Any = None) -> None:
-        """Nothing to release."""
-        del worker
-
-
-def _import_single_threaded_keras() -> Any:
-    for name, value in (("TF_NUM_INTRAOP_THREADS", "1"), ("TF_NUM_INTEROP_THREADS", "1")):
-        os.environ.setdefault(name, value)
-    from mnist_core.backend import import_keras
-
-    first = "tensorflow" not in __import__("sys").modules
-    keras = import_keras()
-    if first:
-        import tensorflow as tf
-
-        with contextlib.suppress(RuntimeError):  # already initialised: keep its setting
-            tf.config.threading.set_intra_op_parallelism_threads(1)
-            tf.config.threading.set_inter_op_parallelism_threads(2)
-    return keras
-
-
 def _channel_names(run_id: str) -> tuple[str, str, str]:
     return f"mnist-run-{run_id}", f"mnist-stop-{run_id}", f"mnist-started-{run_id}"
 
@@ -395,7 +346,9 @@ def train_run_on_worker(
         # Dask started this task again after the worker running it died: that run is lost.
         raise RuntimeError(WORKER_LOST_REASON)
     started.set()
-    _import_single_threaded_keras()
+    from mnist_core.warm_up import PLUGIN_NAME, WarmUp, import_single_threaded_keras
+
+    import_single_threaded_keras()
     plugin = worker.plugins.get(PLUGIN_NAME)
     config = ModelConfig.from_json(config_json)
     if isinstance(plugin, WarmUp):
@@ -504,10 +457,21 @@ class Engine:
         self._threads_cache: tuple[float, int] = (0.0, 0)
         self.run_log.heartbeat(self.owner)
         self._recover()
-        with contextlib.suppress(Exception):
-            client.register_plugin(WarmUp(), name=PLUGIN_NAME)
+        # Registering waits for every worker to import TensorFlow: not on the caller's time.
+        threading.Thread(target=self._warm_up_workers, name="run-warm-up", daemon=True).start()
         self._thread = threading.Thread(target=self._loop, name="run-engine", daemon=True)
         self._thread.start()
+
+    def _warm_up_workers(self) -> None:
+        """Register `WarmUp` on the cluster: every worker, and those that join later, imports
+        TensorFlow and loads MNIST before its first run (a run still trains without it)."""
+        try:
+            from mnist_core.warm_up import PLUGIN_NAME, WarmUp
+
+            self.client.register_plugin(WarmUp(), name=PLUGIN_NAME)
+        except Exception as error:  # noqa: BLE001 - runs then load what they need themselves
+            if not self._closed.is_set():
+                logger.warning("the workers could not be warmed up: %s", _one_line(error))
 
     @classmethod
     def connect(

@@ -79,6 +79,22 @@ def test_a_run_trains_on_a_worker_process_and_comes_back_with_its_model(engine):
     assert engine.run_log.weight_summaries(run.id)[0][0]["layer"] == "dense_1"
 
 
+def test_every_worker_is_warmed_up_tensorflow_imported_and_mnist_loaded(engine):
+    """Before a worker's first run: a run then starts training at once."""
+
+    def _warmed_up(dask_worker):  # runs on each worker (defined here: sent by value)
+        import sys
+
+        from mnist_core.warm_up import PLUGIN_NAME
+
+        plugin = dask_worker.plugins.get(PLUGIN_NAME)
+        return plugin is not None and "mnist" in plugin.datasets and "tensorflow" in sys.modules
+
+    workers = wait_for(lambda: engine.client.run(_warmed_up) or None, timeout=120)
+    assert len(workers) == 2
+    wait_for(lambda: all(engine.client.run(_warmed_up).values()), timeout=120)
+
+
 def test_stop_takes_effect_within_a_batch_and_keeps_the_model(engine):
     # 200 epochs of 10,000 images: far longer than the stop may take.
     (run,) = engine.submit([RunRequest(LONG, train_images=10_000)], user="bob")
