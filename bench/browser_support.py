@@ -237,6 +237,49 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
+# What each process on the machine is, for `cpu_seconds_by_kind`: the first match wins.
+PROCESS_KINDS = (
+    ("training workers", b"spawn_main"),
+    ("scheduler (embedded cluster)", b"mnist_core.cluster"),
+    ("web server", b"serve.py"),
+    ("web server", b"streamlit"),
+    ("chromium", b"chrom"),
+    ("benchmark and Playwright", b"playwright"),
+    ("benchmark and Playwright", b"bench/"),
+)
+
+
+def cpu_seconds_by_pid() -> dict[int, tuple[str, float]]:
+    """Every process's kind (see PROCESS_KINDS; "other" when none matches) and the CPU time
+    it has used so far (user + system), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, IndexError):
+            continue
+        kind = next((name for name, mark in PROCESS_KINDS if mark in command), "other")
+        found[int(entry.name)] = (kind, (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def cpu_seconds_by_kind(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds each kind of process used between two `cpu_seconds_by_pid` readings
+    (a process started in between counts from zero; one that ended is missing)."""
+    used: dict[str, float] = {}
+    for pid, (kind, seconds) in after.items():
+        earlier = before.get(pid)
+        start = earlier[1] if earlier is not None and earlier[0] == kind else 0.0
+        used[kind] = used.get(kind, 0.0) + max(0.0, seconds - start)
+    return dict(sorted(used.items(), key=lambda item: -item[1]))
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of one process in KiB, from /proc (0 when it is gone)."""
     try:

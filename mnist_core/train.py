@@ -480,7 +480,16 @@ def train_model(
             **fit_arguments,
         )
     training_seconds = time.perf_counter() - started
-    test_loss, test_accuracy = _evaluate(model, config, dataset)
+    if (
+        config.validation == "test"
+        and progress.stop_reason == STOP_COMPLETED
+        and len(history) == config.epochs
+    ):
+        # The last epoch's validation pass was this very evaluation (the whole test set, the
+        # final weights): a second pass would only cost time.
+        test_loss, test_accuracy = history[-1].val_loss, history[-1].val_accuracy
+    else:
+        test_loss, test_accuracy = _evaluate(model, config, dataset)
     message = progress.message or (
         f"Trained {len(history)} epoch(s) in {training_seconds:.1f} s: "
         f"test accuracy {test_accuracy:.2%}."

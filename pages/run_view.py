@@ -41,6 +41,9 @@ from pages.common import (
 
 # Twice a second: smooth enough to watch; each refresh only reads the run log.
 LIVE_REFRESH_SECONDS = 0.5
+# A place in line changes when a whole run ends: every 2 s is soon enough, and thirty waiting
+# pages cost the server and each student's browser a quarter of the refreshes.
+WAITING_REFRESH_SECONDS = 2.0
 CURVE_COLORS = {TRAINING: "#1f77b4", VALIDATION: "#ff7f0e"}
 CURVE_TITLES = {"loss": "Loss (lower is better)", "accuracy": "Accuracy (higher is better)"}
 
@@ -97,15 +100,20 @@ def show_curves(run: Run, *, key: str, log_scale_loss: bool = False) -> None:
 def show_live_run(run_id: str, *, key: str) -> None:
     """Place in line or progress, Stop and the curves so far, refreshed from the run log."""
 
-    @st.fragment(run_every=LIVE_REFRESH_SECONDS)
+    try:
+        waiting = run_log().get_run(run_id).status == QUEUED
+    except RunLogError:
+        waiting = False  # the fragment says what is wrong
+
+    @st.fragment(run_every=WAITING_REFRESH_SECONDS if waiting else LIVE_REFRESH_SECONDS)
     def live() -> None:
         try:
             run = run_log().get_run(run_id)
         except RunLogError as error:
             st.error(f"{error}")
             return
-        if run.ended:
-            st.rerun()
+        if run.ended or (run.status == QUEUED) != waiting:
+            st.rerun()  # ended, or out of the line: the page draws it at its new pace
         engine = training_engine()
         if engine is not None and engine.problem:
             st.warning(engine.problem, icon=":material/warning:")

@@ -204,6 +204,20 @@ def test_a_batch_normalized_cnn_trained_briefly_still_reads_the_test_set(mnist):
     # With Keras' default momentum (0.99) the running statistics used at test time have not
     # settled after a hundred steps, and such a model read about 15% of the test set.
     small = mnist.subset(train_size=3000, test_size=1000, seed=0)
-    # About 140 steps (cnn_fast's one epoch of batch 256 would be 12 here).
+    # About 140 steps (cnn_fast's one epoch of batch 128 would be 24 here).
     result = train_model(get_preset("cnn_fast").config.replace(epochs=3, batch_size=64), small)
     assert result.test_accuracy > 0.8, result.test_accuracy
+
+
+@pytest.mark.parametrize("validation", ["test", "split"])
+def test_the_test_figures_are_the_test_set_read_by_the_final_model(tiny_mnist, validation):
+    """With validation on the test set, the last epoch's pass is reused: same figures."""
+    from mnist_core.train import _scale, encode_labels
+
+    config = SMALL_DENSE.replace(validation=validation)
+    result = train_model(config, tiny_mnist)
+    loss, accuracy = result.model.evaluate(
+        _scale(tiny_mnist.x_test), encode_labels(config, tiny_mnist.y_test), verbose=0
+    )
+    assert result.test_accuracy == pytest.approx(accuracy, abs=1e-6)
+    assert result.test_loss == pytest.approx(loss, rel=1e-4)
