@@ -60,9 +60,14 @@ def warm_up() -> None:
     interrupted)."""
     started = time.perf_counter()
     try:
-        from pages.common import warm_up_default_model, warm_up_training_engine
+        from pages.common import (
+            warm_up_default_model,
+            warm_up_first_visit,
+            warm_up_training_engine,
+        )
 
         warm_up_default_model()
+        warm_up_first_visit()
         warm_up_training_engine()
     except Exception as error:  # noqa: BLE001 - the app still works: it loads on first use
         print(f"{WARM_UP_FAILED} ({error}); the model loads on first use.", file=sys.stderr)

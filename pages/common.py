@@ -6,6 +6,7 @@ read-only by every session; everything a user does lives in that user's `st.sess
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,6 +231,42 @@ def change_user_name() -> None:
         st.session_state.pop("user_name_problem", None)
     except ValueError as error:
         st.session_state["user_name_problem"] = str(error)
+
+
+# What the first visit of the Draw page imports that the model's warm-up does not (measured
+# with `python -X importtime serve.py` and one visit: about 0.15 s, mostly the emoji and icon
+# tables Streamlit reads the first time a button has an icon). A name that a later version no
+# longer has is skipped: this only moves work earlier.
+FIRST_VISIT_MODULES = (
+    "streamlit.emojis",
+    "streamlit.material_icon_names",
+    "pyarrow.pandas_compat",
+    "mnist_core.tally",
+    "mnist_core.users",
+)
+
+
+def warm_up_first_visit() -> None:
+    """Import what the first visit's page run would import, and Pillow's image plugins (see
+    `FIRST_VISIT_MODULES`); called by `serve.py` after the model's warm-up."""
+    import importlib
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from mnist_core.preprocess import load_image_file, preprocess_drawing_steps
+
+    for name in FIRST_VISIT_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    Image.init()
+    # A canvas-like PNG (a white stroke on transparent) through the Draw page's own path.
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).line([(140, 60), (140, 220)], fill=(255, 255, 255, 255), width=20)
+    png = io.BytesIO()
+    canvas.save(png, format="PNG")
+    png.seek(0)
+    preprocess_drawing_steps(load_image_file(png))
 
 
 def warm_up_training_engine() -> None:

@@ -20,6 +20,18 @@ REPOSITORY = Path(__file__).parents[2]
 START_SECONDS = 240  # a busy 2-core machine imports TensorFlow slowly
 
 
+def test_the_first_visits_imports_are_done_at_start():
+    """Every module named exists (a renamed one would be skipped silently otherwise)."""
+    code = (
+        "import sys\n"
+        "from pages.common import FIRST_VISIT_MODULES, warm_up_first_visit\n"
+        "warm_up_first_visit()\n"
+        "missing = [name for name in FIRST_VISIT_MODULES if name not in sys.modules]\n"
+        "assert not missing, missing\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPOSITORY, check=True, timeout=120)
+
+
 def test_warm_up_loads_the_default_model_into_the_pages_cache_and_runs_it():
     from mnist_core.store import models_directory
     from pages.common import _cached_stored_model, warm_up_default_model
