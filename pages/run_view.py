@@ -70,7 +70,7 @@ def curve_spec(
         "y": {
             "field": "value",
             "type": "quantitative",
-            "title": metric,
+            "title": f"{metric} (log scale)" if log_scale else metric,
             "scale": {"type": "log"} if log_scale else {"zero": False},
         },
         "color": {
@@ -96,7 +96,13 @@ def curve_spec(
     return {
         "title": CURVE_TITLES[metric],
         "height": 300,
-        "data": {"values": [row for row in rows if row["metric"] == metric]},
+        "data": {
+            "values": [
+                row
+                for row in rows
+                if row["metric"] == metric and (row["value"] > 0 or not log_scale)
+            ]
+        },
         "encoding": shared,
         "layer": [
             {"mark": {"type": "line", "strokeWidth": 2.5}},
@@ -108,8 +114,12 @@ def curve_spec(
     }
 
 
-def show_curves(run: Run, *, key: str, log_scale_loss: bool = False) -> None:
-    """Loss and accuracy side by side, training and validation in two colours."""
+def show_curves(run: Run, *, key: str, log_scale_loss: bool = True) -> None:
+    """Loss and accuracy side by side, training and validation in two colours.
+
+    The loss is on a log scale by default, as on the Compare page: the first batches' loss is
+    ten times the rest, and on a linear axis it flattens everything after them.
+    """
     rows = curve_rows(run.epoch_metrics(), run.batch_curve)
     if not rows:
         st.caption("The loss and accuracy curves appear after the first batches.")
