@@ -480,6 +480,10 @@ def train_model(
             **fit_arguments,
         )
     training_seconds = time.perf_counter() - started
+    if progress.stop_reason == STOP_COMPLETED and len(history) < config.epochs:
+        # Stopped between two epochs: Keras ended the fit after an epoch's end, before any
+        # later hook of ours ran.
+        progress.mark_stopped(progress.batch)
     if (
         config.validation == "test"
         and progress.stop_reason == STOP_COMPLETED

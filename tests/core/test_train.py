@@ -146,6 +146,33 @@ def test_a_stop_that_keras_sees_before_the_batch_hook_still_counts_as_a_stop(tin
     assert result.epochs_completed == 0  # the cut epoch is not an epoch
 
 
+class _StopsBetweenEpochs(TrainingObserver):
+    """Asks to stop the way the engine's watcher does, right as epoch 1 ends: Keras ends the
+    fit before any later hook runs."""
+
+    model = None
+    asked = False
+
+    def on_epoch(self, metrics, weight_summary):
+        self.asked = True
+        self.model.stop_training = True
+
+    def should_stop(self):
+        return self.asked
+
+
+def test_a_stop_between_two_epochs_still_counts_as_a_stop(tiny_mnist):
+    from mnist_core.model import build_model
+
+    observer = _StopsBetweenEpochs()
+    observer.model = build_model(SMALL_DENSE, train_size=len(tiny_mnist.x_train))
+    result = train_model(
+        SMALL_DENSE, tiny_mnist, observer, progress_interval_seconds=0.0, model=observer.model
+    )
+    assert result.epochs_completed == 1
+    assert result.stop_reason == STOP_REQUESTED and "Stopped on request" in result.message
+
+
 def test_nan_loss_stops_with_that_reason(tiny_mnist):
     config = SMALL_DENSE.replace(
         layer_activations=("linear",),
