@@ -238,8 +238,9 @@ def process_tree(root: int) -> list[int]:
 
 
 # What each process on the machine is, for `cpu_seconds_by_kind`: the first match wins.
+WORKER_KIND = "training workers"
 PROCESS_KINDS = (
-    ("training workers", b"spawn_main"),
+    (WORKER_KIND, b"spawn_main"),  # the processes Dask's nannies spawn
     ("scheduler (embedded cluster)", b"mnist_core.cluster"),
     ("web server", b"serve.py"),
     ("web server", b"streamlit"),
@@ -247,6 +248,15 @@ PROCESS_KINDS = (
     ("benchmark and Playwright", b"playwright"),
     ("benchmark and Playwright", b"bench/"),
 )
+
+
+def process_kind(pid: int) -> str:
+    """What a process is (see PROCESS_KINDS; "other" when none matches, or it is gone)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return "other"
+    return next((name for name, mark in PROCESS_KINDS if mark in command), "other")
 
 
 def cpu_seconds_by_pid() -> dict[int, tuple[str, float]]:
@@ -259,11 +269,10 @@ def cpu_seconds_by_pid() -> dict[int, tuple[str, float]]:
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
         except (OSError, IndexError):
             continue
-        kind = next((name for name, mark in PROCESS_KINDS if mark in command), "other")
-        found[int(entry.name)] = (kind, (int(fields[11]) + int(fields[12])) / ticks)
+        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        found[int(entry.name)] = (process_kind(int(entry.name)), seconds)
     return found
 
 

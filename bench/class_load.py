@@ -82,16 +82,22 @@ def wait_for_runs(run_log: Any, run_ids: list[str], timeout_seconds: float) -> l
         time.sleep(0.5)
 
 
-def run_alone(run_log: Any, config: Any, train_images: int) -> Any:
-    """Queue one run with nobody else in line and wait for it; returns it as finished."""
+def queue_run(run_log: Any, config: Any, train_images: int, user: str) -> str:
+    """Queue one `cnn_fast` run for `user` through the page's submission code; its id."""
     from mnist_core.engine import RunRequest, queue_runs
 
     (queued,) = queue_runs(
         run_log,
         [RunRequest(config, preset=PRESET_NAME, train_images=train_images)],
-        user="alone",
+        user=user,
     )
-    (finished,) = wait_for_runs(run_log, [queued.id], RUN_TIMEOUT_SECONDS)
+    return queued.id
+
+
+def run_alone(run_log: Any, config: Any, train_images: int) -> Any:
+    """Queue one run with nobody else in line and wait for it; returns it as finished."""
+    run_id = queue_run(run_log, config, train_images, "alone")
+    (finished,) = wait_for_runs(run_log, [run_id], RUN_TIMEOUT_SECONDS)
     if finished.status != "finished":
         raise RuntimeError(f"the lone run ended {finished.status}: {finished.reason}")
     return finished
@@ -101,14 +107,9 @@ def warm_up_every_worker(run_log: Any, config: Any, train_images: int) -> None:
     """One untimed run on each worker at once (each from a user of its own, so that they run
     side by side): the run alone is then timed on a warm worker, whichever Dask picks."""
     from mnist_core.cluster import default_worker_count
-    from mnist_core.engine import RunRequest, queue_runs
 
     run_ids = [
-        queue_runs(
-            run_log,
-            [RunRequest(config, preset=PRESET_NAME, train_images=train_images)],
-            user=f"warm-up-{index + 1}",
-        )[0].id
+        queue_run(run_log, config, train_images, f"warm-up-{index + 1}")
         for index in range(default_worker_count())
     ]
     wait_for_runs(run_log, run_ids, RUN_TIMEOUT_SECONDS)
@@ -120,14 +121,11 @@ def memory_at_rest(server: browser_support.StreamlitServer) -> dict[str, Any]:
     The workers are the processes Dask's nannies spawn (`multiprocessing.spawn`).
     """
     time.sleep(2.0)  # let the last run's clean-up settle
-    workers = []
-    for pid in server.process_ids():
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if b"spawn_main" in command:
-            workers.append(browser_support.rss_kib(pid) / 1024)
+    workers = [
+        browser_support.rss_kib(pid) / 1024
+        for pid in server.process_ids()
+        if browser_support.process_kind(pid) == browser_support.WORKER_KIND
+    ]
     return {"total_mib": server.rss_megabytes(), "worker_mib": workers}
 
 
@@ -181,7 +179,6 @@ def run(quick: bool = False) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     from mnist_core.cluster import default_worker_count
-    from mnist_core.engine import RunRequest, queue_runs
     from mnist_core.presets import get_preset
     from mnist_core.runs import RunLog
 
@@ -221,11 +218,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             for page in pages:
                 page.locator(TRAIN_BUTTON).first.click()
             scripted = [
-                queue_runs(
-                    run_log,
-                    [RunRequest(config, preset=PRESET_NAME, train_images=train_images)],
-                    user=f"student-{index + 1}",
-                )[0].id
+                queue_run(run_log, config, train_images, f"student-{index + 1}")
                 for index in range(browser_users, users)
             ]
             # The browser users' runs, once the pages have queued them.
@@ -273,7 +266,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     ratio = class_seconds / ideal_seconds
     # What the workers really had: this benchmark's own browsers share the machine's cores
     # (in a class they run on the students' devices).
-    worker_cores = cpu_used.get("training workers", 0.0) / cpu_window
+    worker_cores = cpu_used.get(browser_support.WORKER_KIND, 0.0) / cpu_window
     ratio_for_the_cores_they_had = (
         class_seconds / (alone_seconds * len(runs) / worker_cores) if worker_cores else math.nan
     )

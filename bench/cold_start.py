@@ -8,8 +8,9 @@ browser's own start is not the app's) showing the Draw page's title and its canv
 page it then draws a digit: the first prediction on a cold server, timed from opening the page
 (which it does as soon as the server is healthy). Then a second, freshly launched chromium
 opens the Draw page on the now warm server (at least 10 s after its start, as in the
-classroom case below) and draws: the first prediction every later visitor waits for. Drawing the digit (about 25 mouse moves) is part of both times; the benchmark's own
-wait for the page's layout to settle before it draws is not.
+classroom case below) and draws: the first prediction every later visitor waits for. Drawing
+the digit (about 25 mouse moves) is part of both times; the benchmark's own wait for the
+page's layout to settle before it draws is not.
 
 Then the classroom case: a second fresh server, and a fresh chromium that opens the Draw page
 10 s after the server started (the teacher started it, the class opens the page). Its first

@@ -78,7 +78,3 @@ class WarmUp(WorkerPlugin):
 
                 self.datasets[name] = load_dataset(name)
             return self.datasets[name]
-
-    def teardown(self, worker: Any = None) -> None:
-        """Nothing to release."""
-        del worker

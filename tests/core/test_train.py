@@ -133,14 +133,19 @@ class _StopsBehindTheHooks(TrainingObserver):
         return self.asked
 
 
-def test_a_stop_that_keras_sees_before_the_batch_hook_still_counts_as_a_stop(tiny_mnist):
+def _train_with_the_observers_model(observer, dataset):
+    """Train SMALL_DENSE on a model the observer holds, as the engine's stop watcher does."""
     from mnist_core.model import build_model
 
-    observer = _StopsBehindTheHooks()
-    observer.model = build_model(SMALL_DENSE, train_size=len(tiny_mnist.x_train))
-    result = train_model(
-        SMALL_DENSE, tiny_mnist, observer, progress_interval_seconds=0.0, model=observer.model
+    observer.model = build_model(SMALL_DENSE, train_size=len(dataset.x_train))
+    return train_model(
+        SMALL_DENSE, dataset, observer, progress_interval_seconds=0.0, model=observer.model
     )
+
+
+def test_a_stop_that_keras_sees_before_the_batch_hook_still_counts_as_a_stop(tiny_mnist):
+    observer = _StopsBehindTheHooks()
+    result = _train_with_the_observers_model(observer, tiny_mnist)
     assert observer.asked
     assert result.stop_reason == STOP_REQUESTED and "Stopped on request" in result.message
     assert result.epochs_completed == 0  # the cut epoch is not an epoch
@@ -162,13 +167,7 @@ class _StopsBetweenEpochs(TrainingObserver):
 
 
 def test_a_stop_between_two_epochs_still_counts_as_a_stop(tiny_mnist):
-    from mnist_core.model import build_model
-
-    observer = _StopsBetweenEpochs()
-    observer.model = build_model(SMALL_DENSE, train_size=len(tiny_mnist.x_train))
-    result = train_model(
-        SMALL_DENSE, tiny_mnist, observer, progress_interval_seconds=0.0, model=observer.model
-    )
+    result = _train_with_the_observers_model(_StopsBetweenEpochs(), tiny_mnist)
     assert result.epochs_completed == 1
     assert result.stop_reason == STOP_REQUESTED and "Stopped on request" in result.message
 
