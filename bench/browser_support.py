@@ -289,6 +289,21 @@ def cpu_seconds_by_kind(
     return dict(sorted(used.items(), key=lambda item: -item[1]))
 
 
+# The columns of /proc/stat's "cpu" line, in order (all in clock ticks).
+MACHINE_CPU_COLUMNS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def machine_cpu_seconds() -> dict[str, float]:
+    """The whole machine's CPU time so far by kind (user, nice, idle, steal...), from /proc/stat:
+    what no process accounts for (idle cores, time the hypervisor took) shows here."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    line = Path("/proc/stat").read_text().splitlines()[0].split()
+    return {
+        column: int(value) / ticks
+        for column, value in zip(MACHINE_CPU_COLUMNS, line[1 : 1 + len(MACHINE_CPU_COLUMNS)])
+    }
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of one process in KiB, from /proc (0 when it is gone)."""
     try:

@@ -1,10 +1,11 @@
 """Real people's strokes through the real canvas: the pen dev set replayed with the mouse.
 
-Every 40th digit of the pen dev set (50 digits, the first one first) is drawn on the Draw page
+Every 80th digit of the pen dev set (25 digits, the first one first) is drawn on the Draw page
 along a smooth curve through its 8 pen points, with the page's pen set to the digit's own
 pen width. What the page reads must agree with `python -m mnist_core predict` on the same
-digits' images for at least 48 of the 50: the canvas, its PNG and the page's preprocessing
-together change the reading of at most 2 real digits.
+digits' images for at least 24 of the 25: the canvas, its PNG and the page's preprocessing
+together change the reading of at most 1 real digit in 25. (Replaying is deterministic: every
+40th digit, 50 of them, agreed 50 of 50 on 2026-12-03; half of them keep the suite quicker.)
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 REPOSITORY = Path(__file__).parents[3]
-EVERY = 40
-REPLAYED = 50
-MIN_AGREEING = 48
+EVERY = 80
+REPLAYED = 25
+MIN_AGREEING = 24
 # Points of the curve between two pen points: the dev set's note says 8 is plenty.
 STEPS_BETWEEN_POINTS = 8
 
