@@ -304,6 +304,17 @@ def machine_cpu_seconds() -> dict[str, float]:
     }
 
 
+def machine_cores_between(
+    before: dict[str, float], after: dict[str, float], seconds: float
+) -> dict[str, float]:
+    """Cores spent on each kind of CPU time between two `machine_cpu_seconds` readings
+    `seconds` apart (idle 0.25: a quarter of a core sat idle on average)."""
+    return {
+        column: round((after[column] - before[column]) / seconds, 2)
+        for column in MACHINE_CPU_COLUMNS
+    }
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of one process in KiB, from /proc (0 when it is gone)."""
     try:

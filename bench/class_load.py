@@ -6,9 +6,9 @@ worker a core, the engine warmed up). Its run log is a fresh file of this benchm
 1. **Alone.** One `cnn_fast` run on a 10,000-image subset, queued with nobody else in line,
    after one untimed run on every worker at once (warm-up); its time from being queued to
    being finished in the log, median of three such runs one after the other, is the run alone
-   on one worker. Then, still before any browser
-   opens, two runs a worker side by side (not in --quick): what the workers cost each other
-   by themselves, told apart from what the class's browsers take.
+   on one worker. Then, still before any browser opens, two runs a worker side by side (not
+   in --quick): what the workers cost each other by themselves, told apart from what the
+   class's browsers take.
 2. **The class.** 30 users each ask for the same run at once: 5 of them from live Train pages
    in chromium (each its own browser context and user, `?user=student-N&training_images=10000`,
    the Train button pressed), which stay open and watch their run to the end (its "finished"
@@ -138,10 +138,9 @@ def side_by_side(run_log: Any, config: Any, train_images: int, workers: int) -> 
         "runs": len(runs),
         "seconds": elapsed,
         "seconds_per_run_per_worker": elapsed * workers / len(runs),
-        "machine_cores": {
-            column: round((machine_after[column] - machine_before[column]) / window, 2)
-            for column in browser_support.MACHINE_CPU_COLUMNS
-        },
+        "machine_cores": browser_support.machine_cores_between(
+            machine_before, machine_after, window
+        ),
     }
 
 
@@ -232,13 +231,10 @@ def run(quick: bool = False) -> dict[str, Any]:
             warm_up_every_worker(run_log, config, train_images)
         # The ideal rests on this figure: a median of three, not one run (one alone run on
         # 2026-12-03 took 8.2 s where the others took 6.7-6.9 s).
-        alone_samples = [
-            (alone.finished_at - alone.created_at)
-            for alone in (
-                run_alone(run_log, config, train_images)
-                for _ in range(1 if quick else ALONE_REPETITIONS)
-            )
-        ]
+        alone_samples = []
+        for _ in range(1 if quick else ALONE_REPETITIONS):
+            alone = run_alone(run_log, config, train_images)
+            alone_samples.append(alone.finished_at - alone.created_at)
         alone_seconds = statistics.median(alone_samples)
         pair = (
             None
@@ -391,10 +387,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         },
         # The machine's own account (/proc/stat): idle cores while the class trained, and time
         # the hypervisor took (steal); "nice" is the niced workers.
-        "machine_cores_during_the_class": {
-            column: round((machine_after[column] - machine_before[column]) / cpu_window, 2)
-            for column in browser_support.MACHINE_CPU_COLUMNS
-        },
+        "machine_cores_during_the_class": browser_support.machine_cores_between(
+            machine_before, machine_after, cpu_window
+        ),
         "run_seconds": [
             {
                 "worker": run.worker,
