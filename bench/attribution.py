@@ -48,13 +48,17 @@ def run(quick: bool = False) -> dict[str, Any]:
     started, load_before = time.perf_counter(), load_average()
     quiet_keras()
     from bench.prediction import largest_dense_preset_name
-    from mnist_core.attribution import ATTRIBUTION_STEPS, attribute_image, explain_drawing
-    from mnist_core.model import build_model
-    from mnist_core.pen_digits import load_pen_dev_set
-    from mnist_core.predict import predict_image
-    from mnist_core.preprocess import preprocess_drawing_steps
-    from mnist_core.presets import get_preset
-    from mnist_core.store import load_model
+    from mnist_core.data.pen_digits import load_pen_dev_set
+    from mnist_core.modeling.build import build_model
+    from mnist_core.modeling.presets import get_preset
+    from mnist_core.modeling.store import load_model
+    from mnist_core.reading.attribution import (
+        ATTRIBUTION_STEPS,
+        attribute_image,
+        explain_drawing,
+    )
+    from mnist_core.reading.predict import predict_image
+    from mnist_core.reading.preprocess import preprocess_drawing_steps
 
     count = QUICK_DRAWINGS if quick else DRAWINGS
     pen = load_pen_dev_set()

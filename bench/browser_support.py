@@ -241,7 +241,7 @@ def process_tree(root: int) -> list[int]:
 WORKER_KIND = "training workers"
 PROCESS_KINDS = (
     (WORKER_KIND, b"spawn_main"),  # the processes Dask's nannies spawn
-    ("scheduler (embedded cluster)", b"mnist_core.cluster"),
+    ("scheduler (embedded cluster)", b"mnist_core.engine.cluster"),
     ("web server", b"serve.py"),
     ("web server", b"streamlit"),
     ("chromium", b"chrom"),

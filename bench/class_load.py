@@ -91,7 +91,10 @@ def wait_for_runs(run_log: Any, run_ids: list[str], timeout_seconds: float) -> l
 
 def queue_run(run_log: Any, config: Any, train_images: int, user: str) -> str:
     """Queue one `cnn_fast` run for `user` through the page's submission code; its id."""
-    from mnist_core.engine import RunRequest, queue_runs
+    from mnist_core.runs.request import (
+        RunRequest,
+        queue_runs,
+    )
 
     (queued,) = queue_runs(
         run_log,
@@ -113,7 +116,7 @@ def run_alone(run_log: Any, config: Any, train_images: int) -> Any:
 def warm_up_every_worker(run_log: Any, config: Any, train_images: int) -> None:
     """One untimed run on each worker at once (each from a user of its own, so that they run
     side by side): the run alone is then timed on a warm worker, whichever Dask picks."""
-    from mnist_core.cluster import default_worker_count
+    from mnist_core.engine.cluster import default_worker_count
 
     run_ids = [
         queue_run(run_log, config, train_images, f"warm-up-{index + 1}")
@@ -207,9 +210,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     """
     from playwright.sync_api import sync_playwright
 
-    from mnist_core.cluster import default_worker_count
-    from mnist_core.presets import get_preset
-    from mnist_core.runs import RunLog
+    from mnist_core.engine.cluster import default_worker_count
+    from mnist_core.modeling.presets import get_preset
+    from mnist_core.runs.log import RunLog
 
     started, load_before = time.perf_counter(), load_average()
     users, browser_users, train_images = (

@@ -277,7 +277,7 @@ def figure_from_dict(data: dict[str, Any]) -> Figure:
 def quiet_keras() -> Any:
     """Import Keras without TensorFlow's start-up noise (as the app and CLI do)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from mnist_core.backend import import_keras
+    from mnist_core.base.keras_import import import_keras
 
     keras = import_keras()
     import tensorflow as tf

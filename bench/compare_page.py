@@ -64,9 +64,9 @@ POINTS_PER_EPOCH = 40
 @functools.cache
 def _weight_summaries() -> dict[str, list[dict[str, Any]]]:
     """One real weight summary per preset (the layers' shapes, statistics and histograms)."""
-    from mnist_core.model import build_model
-    from mnist_core.presets import PRESETS
-    from mnist_core.train import summarize_weights
+    from mnist_core.modeling.build import build_model
+    from mnist_core.modeling.presets import PRESETS
+    from mnist_core.training.progress import summarize_weights
 
     return {
         name: summarize_weights(build_model(preset.config, train_size=60000))
@@ -83,8 +83,12 @@ def fill_run_log(log: Any, count: int, model_file: Path, seed: int = 0) -> list[
         model_file: a real `.keras` file; each kept model is a hard link to it.
         seed: the random choices' seed.
     """
-    from mnist_core.presets import PRESETS
-    from mnist_core.runs import DIVERGED, FAILED, STOPPED
+    from mnist_core.modeling.presets import PRESETS
+    from mnist_core.runs.record import (
+        DIVERGED,
+        FAILED,
+        STOPPED,
+    )
 
     choose = random.Random(seed)
     summaries = _weight_summaries()
@@ -209,8 +213,11 @@ def _confusion_matrix(choose: random.Random, accuracy: float) -> list[list[int]]
 
 def _model_file(directory: Path) -> Path:
     """A real `.keras` file of the default preset's model (untrained: same size)."""
-    from mnist_core.model import build_model
-    from mnist_core.presets import DEFAULT_PRESET_NAME, get_preset
+    from mnist_core.modeling.build import build_model
+    from mnist_core.modeling.presets import (
+        DEFAULT_PRESET_NAME,
+        get_preset,
+    )
 
     path = directory / "model.keras"
     build_model(get_preset(DEFAULT_PRESET_NAME).config, train_size=60000).save(path)
@@ -259,7 +266,7 @@ class PageSession:
         self.app.session_state["compare_selection"] = list(selection)
         self.app.session_state["compare_everyone"] = True
         self.app.session_state["compare_confusions"] = confusions
-        self.app.switch_page("pages/compare.py")
+        self.app.switch_page("app_pages/compare.py")
 
     def run(self) -> float:
         """One script run of the page; its seconds."""
@@ -309,7 +316,7 @@ def time_listing(log: Any, repetitions: int) -> dict[str, list[float]]:
 
 def _three_finished(runs: list[Any]) -> list[str]:
     """Three finished runs spread over the table, in its order (newest first)."""
-    from mnist_core.runs import FINISHED
+    from mnist_core.runs.record import FINISHED
 
     table_order = sorted(runs, key=lambda run: -run.created_at)
     finished = [run.id for run in table_order if run.status == FINISHED]
@@ -324,7 +331,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     """
     started, load_before = time.perf_counter(), load_average()
     quiet_keras()
-    from mnist_core.runs import FINISHED, RunLog
+    from mnist_core.runs.log import RunLog
+    from mnist_core.runs.record import FINISHED
 
     run_count, repetitions = (20, 2) if quick else (200, 5)
     previous = os.environ.get("MNIST_RUNS_DB")

@@ -100,7 +100,7 @@ def run_lesson(
         requests: its run requests (the quick default, or shrunk for --quick).
         upkeep: each worker's upkeep, CPU seconds per second (`worker_upkeep_rates`).
     """
-    from mnist_core.lessons import lesson_conclusions
+    from mnist_core.teaching.conclusions import lesson_conclusions
 
     cpu_before = worker_cpu_seconds(engine)
     started = time.perf_counter()
@@ -146,8 +146,8 @@ def run_lesson(
 
 def warm_up(engine: Any) -> float:
     """Train one small run on every worker, so that the first lesson pays no start-up."""
-    from mnist_core.engine import RunRequest
-    from mnist_core.presets import get_preset
+    from mnist_core.modeling.presets import get_preset
+    from mnist_core.runs.request import RunRequest
 
     started = time.perf_counter()
     config = get_preset("softmax_regression").config.replace(epochs=1)
@@ -167,9 +167,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     """
     started, load_before = time.perf_counter(), load_average()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from mnist_core.engine import Engine
-    from mnist_core.lessons import LESSONS
-    from mnist_core.runs import RunLog
+    from mnist_core.engine.engine import Engine
+    from mnist_core.runs.log import RunLog
+    from mnist_core.teaching.lessons import LESSONS
 
     names = list(QUICK_LESSONS if quick else LESSONS)
     records: dict[str, dict[str, Any]] = {}

@@ -48,8 +48,8 @@ def make_drawings(count: int, seed: int = SEED) -> tuple[list[np.ndarray], np.nd
         count: how many drawings.
         seed: seed of the choice of digits and of the drawing parameters.
     """
-    from mnist_core.data import load_dataset
-    from mnist_core.synthetic import render_canvas_drawing
+    from mnist_core.data.datasets import load_dataset
+    from mnist_core.data.synthetic import render_canvas_drawing
 
     dataset = load_dataset("mnist")
     rng = np.random.default_rng(seed)
@@ -66,8 +66,8 @@ def make_drawings(count: int, seed: int = SEED) -> tuple[list[np.ndarray], np.nd
 
 def largest_dense_preset_name() -> str:
     """The dense preset with the most parameters (the slowest dense model to call)."""
-    from mnist_core.model import count_parameters
-    from mnist_core.presets import PRESETS
+    from mnist_core.modeling.presets import PRESETS
+    from mnist_core.modeling.summary import count_parameters
 
     dense = [preset for preset in PRESETS.values() if preset.config.architecture == "dense"]
     return max(dense, key=lambda preset: count_parameters(preset.config)).name
@@ -80,8 +80,8 @@ def predict_fast(model: Any, drawing: np.ndarray) -> tuple[int, float]:
         model: a Keras model.
         drawing: an RGBA canvas image.
     """
-    from mnist_core.predict import predict_image
-    from mnist_core.preprocess import preprocess_drawing
+    from mnist_core.reading.predict import predict_image
+    from mnist_core.reading.preprocess import preprocess_drawing
 
     started = time.perf_counter()
     image = preprocess_drawing(drawing)
@@ -96,7 +96,7 @@ def predict_naive(model: Any, drawing: np.ndarray) -> int:
         model: a Keras model.
         drawing: an RGBA canvas image.
     """
-    from mnist_core.preprocess import preprocess_drawing
+    from mnist_core.reading.preprocess import preprocess_drawing
 
     image = preprocess_drawing(drawing)
     return int(np.argmax(model.predict(image[None], verbose=0)[0]))
@@ -146,9 +146,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     """
     started, load_before = time.perf_counter(), load_average()
     quiet_keras()
-    from mnist_core.model import build_model
-    from mnist_core.presets import get_preset
-    from mnist_core.store import load_model
+    from mnist_core.modeling.build import build_model
+    from mnist_core.modeling.presets import get_preset
+    from mnist_core.modeling.store import load_model
 
     count, warm_up_count = (6, 2) if quick else (200, 10)
     drawings, labels = make_drawings(count + warm_up_count)
@@ -218,7 +218,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         )
     )
     # How well the default model reads real pen-drawn digits (the pen dev set, all 2,000).
-    from mnist_core.pen_digits import read_pen_dev_set
+    from mnist_core.evaluation.pen_dev import read_pen_dev_set
 
     reading = read_pen_dev_set(models[0][2], count=60 if quick else None)
     per_digit = reading.accuracy_per_digit()

@@ -58,8 +58,8 @@ RATIO_GOAL = 0.25
 
 def _accuracy_clock(model: Any, dataset: Any, started: float) -> Any:
     """An observer that notes the training seconds and test accuracy at every epoch's end."""
-    from mnist_core.predict import predict_batch
-    from mnist_core.train import TrainingObserver
+    from mnist_core.reading.predict import predict_batch
+    from mnist_core.training.progress import TrainingObserver
 
     class AccuracyClock(TrainingObserver):
         def __init__(self) -> None:
@@ -91,8 +91,8 @@ def train_and_clock(config: Any, dataset: Any) -> dict[str, Any]:
         config: the ModelConfig.
         dataset: the Dataset (its test set is the one measured).
     """
-    from mnist_core.model import build_model
-    from mnist_core.train import train_model
+    from mnist_core.modeling.build import build_model
+    from mnist_core.training.train import train_model
 
     started = time.perf_counter()
     model = build_model(config, train_size=len(dataset.x_train))
@@ -227,8 +227,12 @@ def run(quick: bool = False) -> dict[str, Any]:
     """
     started, load_before = time.perf_counter(), load_average()
     quiet_keras()
-    from mnist_core.data import load_dataset
-    from mnist_core.presets import BEST_DENSE_PRESET_NAME, DEFAULT_PRESET_NAME, get_preset
+    from mnist_core.data.datasets import load_dataset
+    from mnist_core.modeling.presets import (
+        BEST_DENSE_PRESET_NAME,
+        DEFAULT_PRESET_NAME,
+        get_preset,
+    )
 
     cnn_name, dense_name = DEFAULT_PRESET_NAME, BEST_DENSE_PRESET_NAME
     repetitions = 1 if quick else len(CNN_SEEDS)

@@ -67,10 +67,10 @@ def serve_reference() -> None:
     Each request is {"config": ModelConfig JSON, "train_images": int or None}; the answer holds
     the timings (seconds) and the test accuracy.
     """
-    from mnist_core.cluster import WORKER_NICENESS
+    from mnist_core.engine.cluster import WORKER_NICENESS
 
     os.nice(WORKER_NICENESS)
-    from mnist_core.warm_up import WarmUp
+    from mnist_core.engine.warm_up import WarmUp
 
     warm_up = WarmUp()
     warm_up.setup()  # what a worker does when it starts: single-threaded TensorFlow, MNIST
@@ -90,11 +90,15 @@ def train_plain_way(request: dict[str, Any], full_dataset: Any) -> dict[str, Any
     """
     import keras
 
-    from mnist_core.data import scale_images
-    from mnist_core.engine import model_bytes
-    from mnist_core.evaluate import evaluate_model
-    from mnist_core.model import ModelConfig, build_model
-    from mnist_core.train import encode_labels, split_validation
+    from mnist_core.data.datasets import scale_images
+    from mnist_core.engine.worker import model_bytes
+    from mnist_core.evaluation.evaluate import evaluate_model
+    from mnist_core.modeling.build import build_model
+    from mnist_core.modeling.config import ModelConfig
+    from mnist_core.training.train import (
+        encode_labels,
+        split_validation,
+    )
 
     config = ModelConfig.from_json(request["config"])
     train_images = request["train_images"]
@@ -151,7 +155,7 @@ class ReferenceProcess:
     """The reference process, started once and asked for one training at a time."""
 
     def __init__(self) -> None:
-        from mnist_core.cluster import SINGLE_THREAD_ENVIRONMENT
+        from mnist_core.engine.cluster import SINGLE_THREAD_ENVIRONMENT
 
         environment = dict(os.environ, **SINGLE_THREAD_ENVIRONMENT)
         environment["PYTHONPATH"] = os.pathsep.join(
@@ -203,8 +207,8 @@ def train_app_way(engine: Any, config: Any, train_images: int | None) -> dict[st
         config: the ModelConfig.
         train_images: training images before the validation split (None: all).
     """
-    from mnist_core.engine import RunRequest
-    from mnist_core.runs import FINISHED
+    from mnist_core.runs.record import FINISHED
+    from mnist_core.runs.request import RunRequest
 
     worker_pids = engine.client.run(os.getpid)
     cpu_before = sum(_cpu_seconds(pid) for pid in worker_pids.values())
@@ -266,8 +270,8 @@ def start_engine(directory: Path) -> Any:
     Dask's task stream recorded (to time the task on its worker)."""
     from distributed import get_task_stream
 
-    from mnist_core.engine import Engine
-    from mnist_core.runs import RunLog
+    from mnist_core.engine.engine import Engine
+    from mnist_core.runs.log import RunLog
 
     engine = Engine.connect(RunLog(directory / "runs.sqlite3"), workers=1)
     with get_task_stream(client=engine.client):  # installs the scheduler's task-stream plugin
@@ -284,7 +288,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     """
     started, load_before = time.perf_counter(), load_average()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from mnist_core.presets import get_preset
+    from mnist_core.modeling.presets import get_preset
 
     train_images, pairs = (1000, 1) if quick else (None, 5)
     config = get_preset(PRESET_NAME).config.replace(epochs=1)

@@ -39,8 +39,9 @@ def default_model_on_pen_dev_set(count: int | None = None) -> tuple[np.ndarray, 
         count: only the first `count` drawings (default: all).
     """
     quiet_keras()
-    from mnist_core.pen_digits import load_pen_dev_set, read_pen_dev_set
-    from mnist_core.store import load_model
+    from mnist_core.data.pen_digits import load_pen_dev_set
+    from mnist_core.evaluation.pen_dev import read_pen_dev_set
+    from mnist_core.modeling.store import load_model
 
     pen = load_pen_dev_set()
     reading = read_pen_dev_set(load_model("default").model, pen, count)
@@ -53,7 +54,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     Args:
         quick: the first 200 drawings instead of all 2,000.
     """
-    from mnist_core.predict import (
+    from mnist_core.reading.predict import (
         CONFIDENT_WRONG_GOAL,
         UNSURE_GOAL,
         choose_unsure_thresholds,
@@ -120,7 +121,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def tune() -> None:
     """Print the thresholds `choose_unsure_thresholds` picks for the committed default model."""
-    from mnist_core.predict import choose_unsure_thresholds
+    from mnist_core.reading.predict import choose_unsure_thresholds
 
     probabilities, labels, path = default_model_on_pen_dev_set()
     tuned = choose_unsure_thresholds(probabilities, labels)

@@ -19,7 +19,7 @@ def isolated_run_log(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mnist():
     """The full, verified MNIST dataset (from the project's cache)."""
-    from mnist_core.data import load_dataset
+    from mnist_core.data.datasets import load_dataset
 
     return load_dataset("mnist")
 

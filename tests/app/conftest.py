@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session", autouse=True)
 def app_run_log(tmp_path_factory):
     """The run log every page of this test session uses (MNIST_RUNS_DB)."""
-    from mnist_core.runs import RunLog
+    from mnist_core.runs.log import RunLog
 
     path = tmp_path_factory.mktemp("app_runs") / "runs.sqlite3"
     previous = os.environ.get("MNIST_RUNS_DB")
@@ -31,8 +31,8 @@ def record_trained_run():
 def _record_trained_run(log, result, *, user: str, preset: str | None = None, dataset=None):
     """Put a finished local training (a `TrainingResult`) into the run log, model kept, as
     the engine would."""
-    from mnist_core.engine import model_bytes
-    from mnist_core.runs import FINISHED
+    from mnist_core.engine.worker import model_bytes
+    from mnist_core.runs.record import FINISHED
 
     run = log.create_run(result.config, user=user, preset=preset, train_images=result.train_samples)
     log.mark_running(run.id, worker="test")
@@ -42,7 +42,7 @@ def _record_trained_run(log, result, *, user: str, preset: str | None = None, da
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(model_bytes(result.model))
     if dataset is not None:
-        from mnist_core.engine import run_metrics
+        from mnist_core.engine.worker import run_metrics
 
         metrics = run_metrics(result, dataset)
     else:

@@ -14,7 +14,7 @@ def test_the_app_starts_on_the_draw_page_with_the_shared_state():
 def test_a_script_run_does_not_clear_keras_state_under_running_trainings():
     # Streamlit calls keras.backend.clear_session() after every run; with a live training
     # view rerunning twice a second that made training in the app four times slower.
-    from mnist_core.backend import import_keras
+    from mnist_core.base.keras_import import import_keras
 
     keras = import_keras()
     before = keras.backend.get_uid("probe_of_the_app_test")

@@ -6,9 +6,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.classroom import class_mode_on, set_class_mode
-from mnist_core.presets import get_preset
-from mnist_core.runs import this_process_owner
+from mnist_core.modeling.presets import get_preset
+from mnist_core.runs.classroom import (
+    class_mode_on,
+    set_class_mode,
+)
+from mnist_core.runs.log import this_process_owner
 
 APP_PATH = str(Path(__file__).parents[2] / "app.py")
 KEY = "open-sesame"
@@ -19,7 +22,7 @@ def class_page(user: str = "pupil") -> AppTest:
     at = AppTest.from_file(APP_PATH, default_timeout=120)
     at.query_params["user"] = user
     at.run()
-    at.switch_page("pages/classroom.py").run()
+    at.switch_page("app_pages/classroom.py").run()
     assert not at.exception
     return at
 
@@ -38,9 +41,9 @@ def models_dir(tmp_path, monkeypatch):
 
 def save_fake_model(models_dir: Path, name: str, owner: str | None) -> None:
     """A stored entry whose sidecar names its owner (the page only reads the sidecar)."""
-    from mnist_core.backend import import_keras
-    from mnist_core.model import build_model
-    from mnist_core.store import save_model
+    from mnist_core.base.keras_import import import_keras
+    from mnist_core.modeling.build import build_model
+    from mnist_core.modeling.store import save_model
 
     import_keras()
     tiny = CONFIG.replace(layer_sizes=(4,), layer_activations=("relu",), layer_dropout_rates=(0.0,))

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.lessons import LESSONS
-from mnist_core.model import ModelConfig
-from mnist_core.train import train_model
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.teaching.lessons import LESSONS
+from mnist_core.training.train import train_model
 
 APP_PATH = str(Path(__file__).parents[2] / "app.py")
 TINY = ModelConfig(
@@ -36,7 +36,7 @@ def compare_page(user: str, selection=None) -> AppTest:
     at.run()
     if selection is not None:
         at.session_state["compare_selection"] = selection
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     return at
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.data import FASHION_MNIST_CLASS_NAMES, dataset_available
+from mnist_core.data.datasets import dataset_available
+from mnist_core.data.format import FASHION_MNIST_CLASS_NAMES
 
 APP_PATH = str(Path(__file__).parents[2] / "app.py")
 
@@ -14,7 +15,7 @@ APP_PATH = str(Path(__file__).parents[2] / "app.py")
 def data_page() -> AppTest:
     at = AppTest.from_file(APP_PATH, default_timeout=120)
     at.run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception
     return at
 

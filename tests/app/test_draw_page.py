@@ -42,7 +42,7 @@ def canvas_state(rgba: np.ndarray) -> dict:
 
 
 def drawn(digit_image: np.ndarray) -> dict:
-    from mnist_core.synthetic import render_canvas_drawing
+    from mnist_core.data.synthetic import render_canvas_drawing
 
     rgba = render_canvas_drawing(
         digit_image, height_fraction=0.7, center_x=0.5, center_y=0.5, stroke_scale=1.0
@@ -182,9 +182,9 @@ def test_the_drawing_survives_a_visit_to_another_page(mnist_test_digits):
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
     assert prediction_text(at) == "7"
-    at.switch_page("pages/fit_line.py").run()
+    at.switch_page("app_pages/fit_line.py").run()
     assert not at.exception
-    at.switch_page("pages/draw.py").run()
+    at.switch_page("app_pages/draw.py").run()
     assert not at.exception
     # The canvas is given the kept drawing back, and the page still reads it.
     assert at.session_state["draw_canvas_initial"] is not None
@@ -212,7 +212,7 @@ def test_a_broken_model_file_shows_an_error_not_an_exception(
     import shutil
     import zipfile
 
-    from mnist_core.store import models_directory
+    from mnist_core.base.paths import models_directory
 
     images, _ = mnist_test_digits
     shutil.copy(models_directory() / "default.json", tmp_path / "default.json")
@@ -236,10 +236,13 @@ def pen_canvas_state(image: np.ndarray) -> dict:
 @pytest.fixture(scope="module")
 def pen_readings():
     """The pen dev set and how the default model reads each of its drawings (the core's way)."""
-    from mnist_core.pen_digits import load_pen_dev_set
-    from mnist_core.predict import predict_batch, prediction_from_probabilities
-    from mnist_core.preprocess import preprocess_drawing
-    from mnist_core.store import load_model
+    from mnist_core.data.pen_digits import load_pen_dev_set
+    from mnist_core.modeling.store import load_model
+    from mnist_core.reading.predict import (
+        predict_batch,
+        prediction_from_probabilities,
+    )
+    from mnist_core.reading.preprocess import preprocess_drawing
 
     pen = load_pen_dev_set()
     images = pen.images[:400]

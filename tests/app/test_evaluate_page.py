@@ -15,7 +15,7 @@ APP_PATH = str(REPOSITORY / "app.py")
 def evaluate_page() -> AppTest:
     at = AppTest.from_file(APP_PATH, default_timeout=120)
     at.run()
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception
     return at
 
@@ -27,10 +27,10 @@ def metric(at: AppTest, label: str) -> str:
 @pytest.fixture(scope="module")
 def default_report():
     """The default model's report, computed here independently of the page."""
-    from mnist_core.backend import import_keras
-    from mnist_core.data import load_dataset
-    from mnist_core.evaluate import evaluate_model
-    from mnist_core.store import load_model
+    from mnist_core.base.keras_import import import_keras
+    from mnist_core.data.datasets import load_dataset
+    from mnist_core.evaluation.evaluate import evaluate_model
+    from mnist_core.modeling.store import load_model
 
     import_keras()
     dataset = load_dataset("mnist")
@@ -61,7 +61,7 @@ def test_shows_test_accuracy_confusion_matrix_and_report(default_models_dir):
 
 
 def test_choosing_a_cell_shows_its_misclassified_digits(default_models_dir, default_report):
-    from mnist_core.confusion import most_confused_pairs
+    from mnist_core.evaluation.confusion import most_confused_pairs
 
     at = evaluate_page()
     # The page opens on the worst mix-up; choose the second worst instead.
@@ -137,8 +137,8 @@ def test_broken_model_file_shows_an_error_not_an_exception(tmp_path, monkeypatch
 def test_a_runs_model_is_evaluated_too(
     default_models_dir, tiny_mnist, app_run_log, record_trained_run
 ):
-    from mnist_core.model import ModelConfig
-    from mnist_core.train import train_model
+    from mnist_core.modeling.config import ModelConfig
+    from mnist_core.training.train import train_model
 
     config = ModelConfig(
         architecture="dense",
@@ -156,7 +156,7 @@ def test_a_runs_model_is_evaluated_too(
         app_run_log, train_model(config, tiny_mnist), user=at.session_state["user_name"]
     )
     at.session_state["model_name"] = f"run:{run.id}"
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception
     assert at.selectbox(key="evaluate_model_name").value == f"run:{run.id}"
     assert 0.0 < float(metric(at, "Test accuracy").rstrip("%")) < 99.0

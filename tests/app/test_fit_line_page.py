@@ -5,7 +5,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.line_fit import best_fit, exercise_points, mean_squared_error
+from mnist_core.teaching.line_fit import (
+    best_fit,
+    exercise_points,
+    mean_squared_error,
+)
 
 APP_PATH = str(Path(__file__).parents[2] / "app.py")
 
@@ -14,7 +18,7 @@ APP_PATH = str(Path(__file__).parents[2] / "app.py")
 def at() -> AppTest:
     app = AppTest.from_file(APP_PATH, default_timeout=120)
     app.run()
-    app.switch_page("pages/fit_line.py").run()
+    app.switch_page("app_pages/fit_line.py").run()
     assert not app.exception
     return app
 

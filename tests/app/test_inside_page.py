@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.model import ModelConfig
+from mnist_core.modeling.config import ModelConfig
 
 APP_PATH = str(Path(__file__).parents[2] / "app.py")
 TINY_DENSE = ModelConfig(
@@ -27,7 +27,7 @@ def inside_page(**session_state) -> AppTest:
     # Set after the first run: the Draw page (the default page) resets the current drawing.
     for key, value in session_state.items():
         at.session_state[key] = value
-    at.switch_page("pages/inside.py").run()
+    at.switch_page("app_pages/inside.py").run()
     assert not at.exception
     return at
 
@@ -43,7 +43,7 @@ def layer_headings(at: AppTest) -> list[str]:
 @pytest.fixture(scope="module")
 def tiny_result(tiny_mnist):
     """A two-epoch run on a few hundred images: a real TrainingResult with weight summaries."""
-    from mnist_core.train import train_model
+    from mnist_core.training.train import train_model
 
     return train_model(TINY_DENSE, tiny_mnist)
 
@@ -56,7 +56,7 @@ def default_models_dir(monkeypatch):
 @pytest.fixture
 def dense_models_dir(tmp_path, monkeypatch, tiny_result):
     """A models directory holding only a small dense model saved with its weight summaries."""
-    from mnist_core.store import save_model
+    from mnist_core.modeling.store import save_model
 
     save_model(
         tiny_result.model,
@@ -75,7 +75,10 @@ def dense_models_dir(tmp_path, monkeypatch, tiny_result):
 def default_model_layers() -> tuple[int, int, int]:
     """The committed default model's first-layer filters, kernel side and layers shown (every
     layer but the input)."""
-    from mnist_core.store import DEFAULT_MODEL_NAME, load_model
+    from mnist_core.modeling.store import (
+        DEFAULT_MODEL_NAME,
+        load_model,
+    )
 
     model = load_model(DEFAULT_MODEL_NAME).model
     first = model.get_layer("conv_1")
@@ -145,7 +148,7 @@ def test_weight_histograms_per_epoch_for_one_of_my_runs(
     at.run()
     run = record_trained_run(app_run_log, tiny_result, user=at.session_state["user_name"])
     at.session_state["model_name"] = f"run:{run.id}"
-    at.switch_page("pages/inside.py").run()
+    at.switch_page("app_pages/inside.py").run()
     assert not at.exception
     assert at.selectbox(key="inside_model_name").value == f"run:{run.id}"
     assert at.selectbox(key="inside_histogram_layer").options == ["dense_1", "probabilities"]

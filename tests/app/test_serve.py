@@ -24,7 +24,7 @@ def test_the_first_visits_imports_are_done_at_start():
     """Every module named exists (a renamed one would be skipped silently otherwise)."""
     code = (
         "import sys\n"
-        "from pages.common import FIRST_VISIT_MODULES, warm_up_first_visit\n"
+        "from app_glue.common import FIRST_VISIT_MODULES, warm_up_first_visit\n"
         "warm_up_first_visit()\n"
         "missing = [name for name in FIRST_VISIT_MODULES if name not in sys.modules]\n"
         "assert not missing, missing\n"
@@ -33,8 +33,11 @@ def test_the_first_visits_imports_are_done_at_start():
 
 
 def test_warm_up_loads_the_default_model_into_the_pages_cache_and_runs_it():
-    from mnist_core.store import models_directory
-    from pages.common import _cached_stored_model, warm_up_default_model
+    from app_glue.common import (
+        _cached_stored_model,
+        warm_up_default_model,
+    )
+    from mnist_core.base.paths import models_directory
 
     warm_up_default_model()
 

@@ -8,13 +8,17 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.drawings import DrawingStore, drawing_image, image_id
+from mnist_core.data.drawings import (
+    DrawingStore,
+    drawing_image,
+    image_id,
+)
 
 APP_PATH = str(Path(__file__).parents[2] / "app.py")
 BUTTON = "teach_start"
 
 
-def page(user: str, path: str = "pages/teach.py") -> AppTest:
+def page(user: str, path: str = "app_pages/teach.py") -> AppTest:
     at = AppTest.from_file(APP_PATH, default_timeout=120)
     at.session_state["user_name"] = user
     at.run()
@@ -26,8 +30,8 @@ def page(user: str, path: str = "pages/teach.py") -> AppTest:
 @pytest.fixture(scope="module")
 def pen_images():
     """Pen-drawn digits as the Draw page keeps them: three of each digit."""
-    from mnist_core.pen_digits import load_pen_dev_set
-    from mnist_core.preprocess import preprocess_drawing
+    from mnist_core.data.pen_digits import load_pen_dev_set
+    from mnist_core.reading.preprocess import preprocess_drawing
 
     dev_set = load_pen_dev_set()
     kept = []
@@ -42,7 +46,7 @@ def test_labelling_a_drawing_on_the_draw_page_keeps_it_and_a_second_click_correc
 ):
     from tests.app.test_draw_page import drawn
 
-    at = page("drawing dora", "pages/draw.py")
+    at = page("drawing dora", "app_pages/draw.py")
     at.session_state["draw_canvas_0"] = drawn(mnist.x_test[0])  # a 7
     at.run()
     at.button(key="draw_meant_7").click().run()
@@ -57,8 +61,8 @@ def test_labelling_a_drawing_on_the_draw_page_keeps_it_and_a_second_click_correc
 def test_the_button_waits_for_twenty_drawings_then_fine_tunes_on_the_engine(
     app_run_log, pen_images, mnist, record_trained_run
 ):
-    from mnist_core.presets import get_preset
-    from mnist_core.train import train_model
+    from mnist_core.modeling.presets import get_preset
+    from mnist_core.training.train import train_model
 
     user = "teaching tess"
     config = get_preset("dense_fast").config.replace(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.data import dataset_available
-from mnist_core.model import count_parameters
-from mnist_core.presets import PRESETS
-from mnist_core.training_form import layer_key
+from mnist_core.data.datasets import dataset_available
+from mnist_core.modeling.form import layer_key
+from mnist_core.modeling.presets import PRESETS
+from mnist_core.modeling.summary import count_parameters
 
 APP_PATH = str(Path(__file__).parents[2] / "app.py")
 TEST_ACCURACY = "Test accuracy"
@@ -24,7 +24,7 @@ TEST_ACCURACY = "Test accuracy"
 def train_page() -> AppTest:
     at = AppTest.from_file(APP_PATH, default_timeout=120)
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception
     return at
 
@@ -166,8 +166,8 @@ def test_settings_stay_when_leaving_the_page_and_coming_back():
     at = train_page()
     at.selectbox(key="train_preset").set_value("softmax_regression").run()
     at.slider(key="train_epochs").set_value(7).run()
-    at.switch_page("pages/data.py").run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/data.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception
     assert at.slider(key="train_epochs").value == 7
     assert at.selectbox(key="train_preset").value == "custom"
@@ -197,7 +197,7 @@ def trained(tmp_path_factory):
 
 
 def shown_run(at: AppTest):
-    from mnist_core.runs import RunLog
+    from mnist_core.runs.log import RunLog
 
     return RunLog().get_run(at.session_state["train_run_id"])
 
@@ -223,7 +223,7 @@ def test_a_new_session_of_the_same_user_shows_the_same_run(trained):
     again = AppTest.from_file(APP_PATH, default_timeout=120)
     again.query_params["user"] = run.user
     again.run()
-    again.switch_page("pages/train.py").run()
+    again.switch_page("app_pages/train.py").run()
     assert not again.exception
     assert again.session_state["user_name"] == run.user
     assert again.session_state["train_run_id"] == run.id
@@ -330,7 +330,7 @@ def test_the_settings_live_in_the_url_and_a_link_restores_them():
     for name, value in query.items():
         opened.query_params[name] = value[-1] if isinstance(value, list) else value
     opened.run()
-    opened.switch_page("pages/train.py").run()
+    opened.switch_page("app_pages/train.py").run()
     assert not opened.exception
     assert opened.select_slider(key="train_layer_size_0").value == 32
     assert opened.slider(key="train_epochs").value == 3
@@ -345,7 +345,7 @@ def test_a_link_with_unknown_or_invalid_values_is_reported_and_ignored():
     at.query_params["colour"] = "red"
     at.query_params["learning_rate"] = "0.0007"
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception
     warnings = " ".join(box.value for box in at.warning)
     assert "epochs" in warnings and "colour" in warnings and "learning_rate" in warnings
@@ -356,7 +356,7 @@ def test_class_mode_link_shows_the_simple_controls_only():
     at = AppTest.from_file(APP_PATH, default_timeout=120)
     at.query_params["mode"] = "class"
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception
     sliders = {widget.key for widget in at.slider}
     assert "train_augment_shift" not in sliders and "train_validation_split" not in sliders
@@ -365,7 +365,10 @@ def test_class_mode_link_shows_the_simple_controls_only():
 
 
 def test_class_caps_hold_for_a_session_without_the_class_link(app_run_log):
-    from mnist_core.classroom import ClassLimits, set_class_mode
+    from mnist_core.runs.classroom import (
+        ClassLimits,
+        set_class_mode,
+    )
 
     set_class_mode(app_run_log, True)
     try:
@@ -396,13 +399,13 @@ def test_a_damaged_run_log_is_explained_and_drawing_keeps_working(tmp_path, monk
     at.run()
     assert not at.exception
     assert at.title[0].value == "Draw a digit"
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception
     assert any("is damaged" in box.value and "Move it aside" in box.value for box in at.warning)
     at.button(key="train_start").click().run()
     assert not at.exception
     assert any("is damaged" in box.value for box in at.error)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert any("is damaged" in box.value for box in at.error)
 
@@ -423,5 +426,5 @@ def test_an_unreachable_cluster_is_explained_and_the_rest_keeps_working(tmp_path
         "Training is not available" in box.value and "does not answer" in box.value
         for box in at.error
     )
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_core.attribution import (
+from mnist_core.reading.attribution import (
     ATTRIBUTION_STEPS,
     attribute_image,
     attribution_on_drawing,
@@ -11,7 +11,7 @@ from mnist_core.attribution import (
     explain_drawing,
     smooth_attribution,
 )
-from mnist_core.predict import predict_batch
+from mnist_core.reading.predict import predict_batch
 
 # The sanity test of the issue: 100 MNIST test digits, the top 10% of the ink blanked.
 SANITY_DIGITS = 100
@@ -24,8 +24,8 @@ RANDOM_BLANKINGS = 5
 @pytest.fixture(scope="module")
 def trained_models(mnist):
     """A dense and a convolutional model, one quick epoch each on 10,000 training images."""
-    from mnist_core.presets import get_preset
-    from mnist_core.train import train_model
+    from mnist_core.modeling.presets import get_preset
+    from mnist_core.training.train import train_model
 
     subset = mnist.subset(10_000, 1_000, seed=0)
     models = {}
@@ -134,8 +134,8 @@ def test_the_traced_function_is_made_once_per_model(tiny_dense_model, mnist):
 
 
 def test_a_map_carried_back_onto_the_drawing_lands_on_the_ink(mnist):
-    from mnist_core.preprocess import preprocess_drawing_steps
-    from mnist_core.synthetic import render_canvas_drawing
+    from mnist_core.data.synthetic import render_canvas_drawing
+    from mnist_core.reading.preprocess import preprocess_drawing_steps
 
     drawing = render_canvas_drawing(
         mnist.x_test[0], height_fraction=0.5, center_x=0.3, center_y=0.6, stroke_scale=1.0
@@ -153,8 +153,8 @@ def test_a_map_carried_back_onto_the_drawing_lands_on_the_ink(mnist):
 
 
 def test_explaining_a_drawing_gives_both_pictures(tiny_dense_model, mnist):
-    from mnist_core.preprocess import preprocess_drawing_steps
-    from mnist_core.synthetic import render_canvas_drawing
+    from mnist_core.data.synthetic import render_canvas_drawing
+    from mnist_core.reading.preprocess import preprocess_drawing_steps
 
     steps = preprocess_drawing_steps(
         render_canvas_drawing(mnist.x_test[2], rng=np.random.default_rng(0))

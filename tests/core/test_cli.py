@@ -20,15 +20,16 @@ import pytest
 from PIL import Image
 
 from mnist_core import cli
-from mnist_core.presets import PRESETS
-from mnist_core.train import (
+from mnist_core.cli import model_commands
+from mnist_core.modeling.presets import PRESETS
+from mnist_core.training.progress import (
     STOP_NAN,
     STOP_REQUESTED,
     BatchProgress,
     EpochMetrics,
     TrainingPlan,
-    TrainingResult,
 )
+from mnist_core.training.train import TrainingResult
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / "models" / "default.keras"
@@ -74,7 +75,7 @@ def tiny_training(models_dir):
 @pytest.fixture(scope="module")
 def digit_images(mnist, tmp_path_factory):
     """Canvas-like PNGs of known MNIST test digits, a blank PNG and a file that is no image."""
-    from mnist_core.synthetic import render_canvas_drawing
+    from mnist_core.data.synthetic import render_canvas_drawing
 
     directory = tmp_path_factory.mktemp("images")
     digits = {}
@@ -96,7 +97,7 @@ def digit_images(mnist, tmp_path_factory):
 
 
 def test_presets_lists_every_preset_with_its_parameter_count(models_dir):
-    from mnist_core.model import count_parameters
+    from mnist_core.modeling.summary import count_parameters
 
     completed = run_cli("presets", models_dir=models_dir)
 
@@ -261,11 +262,11 @@ def fake_result(stop_reason: str, message: str) -> TrainingResult:
 def test_a_run_without_a_usable_model_saves_nothing(
     monkeypatch, tmp_path, capsys, stop_reason, message, status, expected_error
 ):
-    import mnist_core.train
+    import mnist_core.training.train
 
     monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path))
     monkeypatch.setattr(
-        mnist_core.train, "train_model", lambda *args, **kwargs: fake_result(stop_reason, message)
+        mnist_core.training.train, "train_model", lambda *args, **kwargs: fake_result(stop_reason, message)
     )
 
     arguments = ["train", "--preset", "dense_fast", "--train-size", "100", "--name", "lost"]
@@ -388,7 +389,7 @@ def test_predict_reads_the_right_digits_and_reports_blank_images(models_dir, dig
 
 
 def test_predict_json_has_the_documented_keys(models_dir, digit_images, monkeypatch, capsys):
-    from mnist_core.predict import is_unsure
+    from mnist_core.reading.predict import is_unsure
 
     monkeypatch.setenv("MNIST_MODELS_DIR", str(models_dir))
     paths = [*digit_images["digits"], digit_images["blank"]]
@@ -452,7 +453,7 @@ class CountingModel:
 def test_predict_classifies_300_files_with_one_batched_call(
     models_dir, mnist, tmp_path, monkeypatch, capsys
 ):
-    import mnist_core.predict
+    import mnist_core.reading.predict
 
     monkeypatch.setenv("MNIST_MODELS_DIR", str(models_dir))
     paths = []
@@ -461,21 +462,21 @@ def test_predict_classifies_300_files_with_one_batched_call(
         Image.fromarray(mnist.x_test[index]).save(path)
         paths.append(str(path))
     batch_calls = []
-    real_predict_batch = mnist_core.predict.predict_batch
+    real_predict_batch = mnist_core.reading.predict.predict_batch
 
     def counting_predict_batch(model, images, **kwargs):
         batch_calls.append(images.shape)
         return real_predict_batch(model, images, **kwargs)
 
     models = []
-    real_load = cli._load_stored_model
+    real_load = model_commands.load_stored_model
 
     def counting_load(name):
         models.append(CountingModel(real_load(name)))
         return models[-1]
 
-    monkeypatch.setattr(mnist_core.predict, "predict_batch", counting_predict_batch)
-    monkeypatch.setattr(cli, "_load_stored_model", counting_load)
+    monkeypatch.setattr(mnist_core.reading.predict, "predict_batch", counting_predict_batch)
+    monkeypatch.setattr(model_commands, "load_stored_model", counting_load)
 
     assert cli.main(["predict", "--json", *paths]) == 0
 
@@ -522,7 +523,7 @@ def test_predict_loads_no_model_when_no_file_can_be_read(
     def must_not_load(name):
         raise AssertionError("a model was loaded with nothing to classify")
 
-    monkeypatch.setattr(cli, "_load_stored_model", must_not_load)
+    monkeypatch.setattr(model_commands, "load_stored_model", must_not_load)
     bad = [str(tmp_path / "missing.png"), digit_images["not_an_image"]]
     assert cli.main(["predict", *bad]) == 2
     captured = capsys.readouterr()

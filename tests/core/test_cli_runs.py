@@ -12,10 +12,16 @@ import sqlite3
 
 import pytest
 
-from mnist_core import cli, runs
-from mnist_core.model import count_parameters
-from mnist_core.presets import get_preset
-from mnist_core.runs import CLI_USER, FINISHED, RUNNING, RunLog
+from mnist_core import cli
+from mnist_core.modeling.presets import get_preset
+from mnist_core.modeling.summary import count_parameters
+from mnist_core.runs.log import RunLog
+from mnist_core.runs import log as run_log_module
+from mnist_core.runs.record import (
+    CLI_USER,
+    FINISHED,
+    RUNNING,
+)
 
 LIST_KEYS = {"id", "status", "preset", "user", "config", "metrics", "parameter_count"}
 
@@ -192,7 +198,7 @@ def test_runs_export_writes_the_script_the_history_and_the_model(two_runs, tmp_p
 
 
 def test_a_damaged_or_locked_log_is_one_error_line(two_runs, runs_db, capsys, monkeypatch):
-    monkeypatch.setattr(runs, "LOCK_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(run_log_module, "LOCK_TIMEOUT_SECONDS", 0.2)
     holder = sqlite3.connect(runs_db)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -249,7 +255,7 @@ def test_train_trains_anyway_when_the_log_cannot_be_used(tmp_path, monkeypatch, 
 
 
 def test_train_on_a_dask_scheduler(runs_db, capsys):
-    from mnist_core.cluster import start_embedded_cluster
+    from mnist_core.engine.cluster import start_embedded_cluster
 
     cluster = start_embedded_cluster(1)
     try:

@@ -8,10 +8,15 @@ import math
 
 import pytest
 
-from mnist_core import compare
-from mnist_core.model import count_parameters
-from mnist_core.presets import get_preset
-from mnist_core.runs import FINISHED, RUNNING, STOPPED, RunLog
+from mnist_core.modeling.presets import get_preset
+from mnist_core.modeling.summary import count_parameters
+from mnist_core.runs.log import RunLog
+from mnist_core.runs.record import (
+    FINISHED,
+    RUNNING,
+    STOPPED,
+)
+from mnist_core.teaching import compare
 
 
 @pytest.fixture

@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from mnist_core.confusion import confusion_cells, most_confused_pairs
+from mnist_core.evaluation.confusion import (
+    confusion_cells,
+    most_confused_pairs,
+)
 
 NAMES = tuple(str(digit) for digit in range(10))
 

@@ -20,20 +20,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import data
-from mnist_core.data import (
-    DATASET_NAMES,
-    FASHION_MNIST_CLASS_NAMES,
-    MNIST_CLASS_NAMES,
+from mnist_core.base.paths import data_directory
+from mnist_core.data import datasets as data
+from mnist_core.data import sources
+from mnist_core.data.datasets import (
     Dataset,
     DatasetUnavailableError,
     cache_path,
-    data_directory,
     dataset_available,
     flatten_images,
     load_dataset,
     one_hot_encode,
     scale_images,
+)
+from mnist_core.data.format import (
+    DATASET_NAMES,
+    FASHION_MNIST_CLASS_NAMES,
+    MNIST_CLASS_NAMES,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,7 +133,7 @@ def debian_fashion_mnist() -> Path:
 
 @pytest.fixture
 def no_debian_fashion_mnist(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "_DEBIAN_FASHION_MNIST_DIRECTORY", tmp_path / "no-such-directory")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_MNIST_DIRECTORY", tmp_path / "no-such-directory")
 
 
 # --- MNIST: the arrays -------------------------------------------------------------------
@@ -385,13 +388,13 @@ def test_restricted_unpickler_refuses_code_in_the_wheel(tmp_path):
 
 def test_restricted_unpickler_loads_arrays_and_refuses_other_globals():
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
-    loaded = data._restricted_load(io.BytesIO(pickle.dumps(array, protocol=4)))
+    loaded = sources.restricted_load(io.BytesIO(pickle.dumps(array, protocol=4)))
     np.testing.assert_array_equal(loaded, array)
     for forbidden in (eval, os.system, subprocess.call, np.load, types.SimpleNamespace):
         payload = pickle.dumps(forbidden, protocol=4)  # a reference to the global itself
         expected = rf"refusing to load {forbidden.__module__}\.{forbidden.__qualname__} "
         with pytest.raises(pickle.UnpicklingError, match=expected):
-            data._restricted_load(io.BytesIO(payload))
+            sources.restricted_load(io.BytesIO(payload))
 
 
 def test_wheel_without_the_data_file_is_reported(tmp_path):

@@ -4,11 +4,21 @@ import json
 
 import numpy as np
 
-from mnist_core.model import ModelConfig, build_model
-from mnist_core.predict import predict_batch
-from mnist_core.presets import BEST_DENSE_PRESET_NAME, get_preset
-from mnist_core.store import DEFAULT_MODEL_NAME, list_models, load_model, models_directory
-from mnist_core.train import TrainingObserver, train_model
+from mnist_core.base.paths import models_directory
+from mnist_core.modeling.build import build_model
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.modeling.presets import (
+    BEST_DENSE_PRESET_NAME,
+    get_preset,
+)
+from mnist_core.modeling.store import (
+    DEFAULT_MODEL_NAME,
+    list_models,
+    load_model,
+)
+from mnist_core.reading.predict import predict_batch
+from mnist_core.training.progress import TrainingObserver
+from mnist_core.training.train import train_model
 
 
 def test_the_default_model_is_committed_small_and_trained_from_the_preset_it_names():
@@ -32,7 +42,7 @@ def test_the_default_model_reaches_99_2_percent_on_the_mnist_test_set(mnist):
 
 def test_the_default_model_reads_95_percent_of_the_real_pen_drawn_digits():
     """All 2,000 digits of the pen dev set, real writers' strokes drawn as on the canvas."""
-    from mnist_core.pen_digits import read_pen_dev_set
+    from mnist_core.evaluation.pen_dev import read_pen_dev_set
 
     reading = read_pen_dev_set(load_model(DEFAULT_MODEL_NAME).model)
     assert len(reading.labels) == 2000

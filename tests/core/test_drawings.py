@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core.drawings import (
+from mnist_core.data.drawings import (
     DrawingImportError,
     DrawingStore,
     drawing_image,

@@ -12,25 +12,28 @@ from pathlib import Path
 
 import pytest
 
-from mnist_core.classroom import ClassLimits, set_class_mode
-from mnist_core.cluster import ClusterUnavailableError
-from mnist_core.engine import (
-    WORKER_LOST_REASON,
-    Engine,
-    RunRequest,
+from mnist_core.engine.cluster import ClusterUnavailableError
+from mnist_core.engine.engine import Engine
+from mnist_core.engine.worker import WORKER_LOST_REASON
+from mnist_core.modeling.presets import get_preset
+from mnist_core.runs.classroom import (
+    ClassLimits,
+    set_class_mode,
+)
+from mnist_core.runs.line import (
     eligible_runs,
     expected_start_times,
 )
-from mnist_core.presets import get_preset
-from mnist_core.runs import (
+from mnist_core.runs.log import RunLog
+from mnist_core.runs.record import (
     FAILED,
     FINISHED,
     INTERRUPTED,
     QUEUED,
     RUNNING,
     STOPPED,
-    RunLog,
 )
+from mnist_core.runs.request import RunRequest
 
 REPOSITORY = Path(__file__).parents[2]
 TINY = get_preset("dense_fast").config.replace(
@@ -85,7 +88,7 @@ def test_every_worker_is_warmed_up_tensorflow_imported_and_mnist_loaded(engine):
     def _warmed_up(dask_worker):  # runs on each worker (defined here: sent by value)
         import sys
 
-        from mnist_core.warm_up import PLUGIN_NAME
+        from mnist_core.engine.warm_up import PLUGIN_NAME
 
         plugin = dask_worker.plugins.get(PLUGIN_NAME)
         return plugin is not None and "mnist" in plugin.datasets and "tensorflow" in sys.modules

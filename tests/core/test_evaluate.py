@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from mnist_core.evaluate import (
+from mnist_core.evaluation.evaluate import (
     LOSS_NAMES,
     NoiseAccuracy,
     accuracy_under_noise,

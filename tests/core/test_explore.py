@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mnist_core.data import MNIST_CLASS_NAMES, Dataset
-from mnist_core.explore import (
+from mnist_core.data.datasets import Dataset
+from mnist_core.data.explore import (
     describe_arrays,
     enlarge_image,
     flattened_strip,
@@ -12,6 +12,7 @@ from mnist_core.explore import (
     pixel_histogram,
     sample_indices,
 )
+from mnist_core.data.format import MNIST_CLASS_NAMES
 
 
 @pytest.fixture

@@ -18,17 +18,27 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_core import export
-from mnist_core.model import (
+from mnist_core.modeling.build import build_model
+from mnist_core.modeling.config import (
     LEARNING_RATE_SCHEDULES,
     ModelConfig,
-    build_model,
+)
+from mnist_core.modeling.presets import (
+    PRESETS,
+    get_preset,
+)
+from mnist_core.modeling.summary import (
     count_parameters,
     describe_model,
 )
-from mnist_core.presets import PRESETS, get_preset
-from mnist_core.runs import FINISHED, RUNNING, STOPPED, RunLog
-from mnist_core.train import TrainingObserver
+from mnist_core.runs.log import RunLog
+from mnist_core.runs.record import (
+    FINISHED,
+    RUNNING,
+    STOPPED,
+)
+from mnist_core.teaching import export
+from mnist_core.training.progress import TrainingObserver
 
 TINY_TRAIN_IMAGES = 600
 TINY_TEST_IMAGES = 200
@@ -154,7 +164,10 @@ def tiny_npz(mnist, tmp_path_factory):
 
 def record_trained_run(run_log: RunLog, config: ModelConfig, dataset, train_images: int):
     """Train `config` for real on a subset, as a worker does, and record it as finished."""
-    from mnist_core.engine import execute_run, run_metrics
+    from mnist_core.engine.worker import (
+        execute_run,
+        run_metrics,
+    )
 
     run = run_log.create_run(
         config, user="ada", preset="test", train_images=train_images, status=RUNNING

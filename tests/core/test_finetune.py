@@ -10,31 +10,39 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mnist_core import export
-from mnist_core.drawings import Drawing, drawing_image, image_id
-from mnist_core.finetune import (
+from mnist_core.data.drawings import (
+    Drawing,
+    drawing_image,
+    image_id,
+)
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.runs.finetune import finetune_request
+from mnist_core.runs.log import RunLog
+from mnist_core.runs.record import (
+    FINISHED,
+    RUNNING,
+)
+from mnist_core.teaching import export
+from mnist_core.training.finetune import (
     DRAWINGS_NEEDED,
     FINETUNE_SETTINGS,
     MNIST_DROP_ALLOWED,
     FineTuneSpec,
     check_readiness,
     fine_tune,
-    finetune_request,
     finetune_summary,
     mixed_training_set,
     split_held_out,
 )
-from mnist_core.model import ModelConfig
-from mnist_core.runs import FINISHED, RUNNING, RunLog
-from mnist_core.train import TrainingObserver
+from mnist_core.training.progress import TrainingObserver
 
 
 @pytest.fixture(scope="module")
 def pen_drawings():
     """Three digits of each kind drawn with a pen (the pendigits dev set), preprocessed as
     the Draw page does: one writer-like user's 30 labelled drawings."""
-    from mnist_core.pen_digits import load_pen_dev_set
-    from mnist_core.preprocess import preprocess_drawing
+    from mnist_core.data.pen_digits import load_pen_dev_set
+    from mnist_core.reading.preprocess import preprocess_drawing
 
     dev_set = load_pen_dev_set()
     drawings = []
@@ -124,7 +132,7 @@ def test_a_request_needs_enough_drawings_and_a_model_of_digits(pen_drawings, tmp
 def test_fine_tuning_the_default_model_on_pen_drawings_keeps_mnist_within_the_bound(
     pen_drawings, mnist
 ):
-    from mnist_core.store import load_model
+    from mnist_core.modeling.store import load_model
 
     loaded = load_model("default")
     config = ModelConfig.from_dict(loaded.metadata["config"]).replace(**FINETUNE_SETTINGS)
@@ -154,11 +162,11 @@ def test_the_guard_pulls_a_harmful_fine_tuning_back_within_the_bound(
     The bound is made strict (no loss at all allowed) so that any harm calls the guard. The
     labels are wrong on purpose (each digit taught as the next one): with right labels the
     drawings sometimes helped this weak base model, and then there was nothing to guard."""
-    import mnist_core.finetune as finetune
+    import mnist_core.training.finetune as finetune
 
     monkeypatch.setattr(finetune, "MNIST_DROP_ALLOWED", 0.0)
-    from mnist_core.presets import get_preset
-    from mnist_core.train import train_model
+    from mnist_core.modeling.presets import get_preset
+    from mnist_core.training.train import train_model
 
     base_config = get_preset("dense_fast").config.replace(
         layer_sizes=(32,), layer_activations=("relu",), layer_dropout_rates=(0.0,), epochs=1

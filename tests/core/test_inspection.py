@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_core.inspection import (
+from mnist_core.evaluation.inspection import (
     KIND_CONVOLUTION,
     KIND_DENSE,
     SCALE_SHARED,
@@ -17,7 +17,8 @@ from mnist_core.inspection import (
     weight_histogram_rows,
     weight_statistics_rows,
 )
-from mnist_core.model import ModelConfig, build_model
+from mnist_core.modeling.build import build_model
+from mnist_core.modeling.config import ModelConfig
 
 DENSE = ModelConfig(
     architecture="dense",
@@ -259,7 +260,7 @@ def test_weight_statistics_rows_per_epoch_layer_and_part():
 
 
 def test_real_weight_summaries_are_read(tiny_mnist):
-    from mnist_core.train import train_model
+    from mnist_core.training.train import train_model
 
     config = DENSE.replace(
         layer_sizes=(8,), layer_activations=("relu",), layer_dropout_rates=(0.0,)

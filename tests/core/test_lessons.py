@@ -10,11 +10,23 @@ import time
 
 import pytest
 
-from mnist_core import lessons
-from mnist_core.lessons import LESSONS, get_lesson, lesson_conclusions
-from mnist_core.model import count_parameters
-from mnist_core.presets import get_preset
-from mnist_core.runs import DIVERGED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunLog
+from mnist_core.modeling.presets import get_preset
+from mnist_core.modeling.summary import count_parameters
+from mnist_core.runs.log import RunLog
+from mnist_core.runs.record import (
+    DIVERGED,
+    FAILED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+)
+from mnist_core.teaching import lessons
+from mnist_core.teaching.conclusions import lesson_conclusions
+from mnist_core.teaching.lessons import (
+    LESSONS,
+    get_lesson,
+)
 
 REQUIRED_LESSONS = (
     "loss_and_optimizer",
@@ -245,7 +257,7 @@ def test_speed(run_log):
 
 def test_a_lesson_is_one_request_trained_on_the_free_workers(tmp_path, monkeypatch):
     """Real engine, real two-worker cluster: the runs share a request and train at once."""
-    from mnist_core.engine import Engine
+    from mnist_core.engine.engine import Engine
 
     monkeypatch.setenv("MNIST_CLASS_MODE", "0")
     lesson = get_lesson("optimizers")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_core.line_fit import (
+from mnist_core.teaching.line_fit import (
     EXERCISE_X,
     EXERCISE_Y,
     LineFit,

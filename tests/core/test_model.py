@@ -5,16 +5,22 @@ import json
 import numpy as np
 import pytest
 
-from mnist_core.model import (
+from mnist_core.modeling.build import build_model
+from mnist_core.modeling.config import (
     ModelConfig,
-    build_model,
-    count_parameters,
-    describe_model,
-    summarize_architecture,
     uses_sparse_labels,
     validate_config,
 )
-from mnist_core.presets import DEFAULT_PRESET_NAME, PRESETS, get_preset
+from mnist_core.modeling.presets import (
+    DEFAULT_PRESET_NAME,
+    PRESETS,
+    get_preset,
+)
+from mnist_core.modeling.summary import (
+    count_parameters,
+    describe_model,
+    summarize_architecture,
+)
 
 
 def test_config_round_trips_through_json():
@@ -136,7 +142,7 @@ def test_accuracy_is_categorical_even_with_binary_crossentropy():
 
 
 def test_one_cycle_warms_up_to_the_peak_then_anneals_to_zero():
-    from mnist_core.model import one_cycle_schedule
+    from mnist_core.modeling.build import one_cycle_schedule
 
     schedule = one_cycle_schedule(0.01, 200)
     rates = [float(schedule(step)) for step in (0, 25, 50, 125, 200)]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_core.pen_digits import (
+from mnist_core.data.pen_digits import (
     PEN_DIGITS_DIRECTORY,
     catmull_rom_curve,
     draw_pen_path,
@@ -13,7 +13,7 @@ from mnist_core.pen_digits import (
     random_pen_drawing,
     render_pen_digit,
 )
-from mnist_core.preprocess import preprocess_drawing
+from mnist_core.reading.preprocess import preprocess_drawing
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_core.predict import (
+from mnist_core.reading.predict import (
     CONFIDENT_WRONG_GOAL,
     UNSURE_CONFIDENCE_BELOW,
     UNSURE_GOAL,

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_core.preprocess import (
+from mnist_core.data.synthetic import render_canvas_drawing
+from mnist_core.reading.preprocess import (
     PreprocessingSteps,
     add_gaussian_noise,
     load_image_file,
     preprocess_drawing,
     preprocess_drawing_steps,
 )
-from mnist_core.synthetic import render_canvas_drawing
 
 CENTRED = dict(height_fraction=0.6, center_x=0.5, center_y=0.5, stroke_scale=1.0)
 
@@ -415,7 +415,7 @@ def _naive_preprocess(drawing: np.ndarray) -> np.ndarray:
 def default_model():
     import keras
 
-    from mnist_core.store import models_directory
+    from mnist_core.base.paths import models_directory
 
     path = models_directory() / "default.keras"
     assert path.is_file(), f"{path} is missing: it is committed with the project"
@@ -426,7 +426,7 @@ def test_drawings_of_real_digits_keep_the_default_models_accuracy(mnist, default
     """MNIST test digits drawn like on the canvas: 30 % to 90 % of its height, anywhere on
     it, thin and thick pens. Preprocessed, the default model still reads >= 98.5 % of them;
     naively resized, it reads far fewer (so the bar is not met by any preprocessing)."""
-    from mnist_core.predict import predict_batch
+    from mnist_core.reading.predict import predict_batch
 
     rng = np.random.default_rng(2024)
     indices = rng.choice(len(mnist.y_test), size=1500, replace=False)

@@ -12,20 +12,22 @@ import time
 
 import pytest
 
-from mnist_core.model import ModelConfig
-from mnist_core.presets import get_preset
-from mnist_core.runs import (
-    FINISHED,
-    INTERRUPTED,
+from mnist_core.base.paths import default_runs_path
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.modeling.presets import get_preset
+from mnist_core.runs.log import (
     MAX_BATCH_CURVE_POINTS,
-    QUEUED,
-    RUNNING,
-    STOPPED,
     RunLog,
     RunLogError,
     UnknownRunError,
-    default_runs_path,
     this_process_owner,
+)
+from mnist_core.runs.record import (
+    FINISHED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
 )
 
 CONFIG = get_preset("dense_fast").config.replace(epochs=2)
@@ -287,7 +289,7 @@ def test_a_corrupt_database_gives_a_clear_message(tmp_path):
 
 
 def test_a_locked_database_gives_a_clear_message(tmp_path, monkeypatch):
-    import mnist_core.runs as runs
+    import mnist_core.runs.log as runs
 
     monkeypatch.setattr(runs, "LOCK_TIMEOUT_SECONDS", 0.2)
     path = tmp_path / "runs.sqlite3"

@@ -7,8 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from mnist_core import store
-from mnist_core.store import (
+from mnist_core.base.paths import models_directory
+from mnist_core.modeling import store
+from mnist_core.modeling.store import (
     DEFAULT_MODEL_NAME,
     BrokenModelError,
     ModelExistsError,
@@ -18,7 +19,6 @@ from mnist_core.store import (
     list_models,
     load_model,
     model_exists,
-    models_directory,
     save_model,
 )
 

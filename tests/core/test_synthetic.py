@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_core.synthetic import render_canvas_drawing
+from mnist_core.data.synthetic import render_canvas_drawing
 
 
 def _digit() -> np.ndarray:

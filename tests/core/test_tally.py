@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from mnist_core.tally import DrawingTally
+from mnist_core.reading.tally import DrawingTally
 
 
 def test_an_empty_tally_has_no_accuracy():

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from mnist_core.model import ModelConfig
-from mnist_core.presets import get_preset
-from mnist_core.train import (
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.modeling.presets import get_preset
+from mnist_core.training.progress import (
     STOP_COMPLETED,
     STOP_NAN,
     STOP_REQUESTED,
@@ -15,6 +15,8 @@ from mnist_core.train import (
     EpochMetrics,
     StopFlag,
     TrainingObserver,
+)
+from mnist_core.training.train import (
     split_validation,
     train_model,
 )
@@ -135,7 +137,7 @@ class _StopsBehindTheHooks(TrainingObserver):
 
 def _train_with_the_observers_model(observer, dataset):
     """Train SMALL_DENSE on a model the observer holds, as the engine's stop watcher does."""
-    from mnist_core.model import build_model
+    from mnist_core.modeling.build import build_model
 
     observer.model = build_model(SMALL_DENSE, train_size=len(dataset.x_train))
     return train_model(
@@ -238,7 +240,10 @@ def test_a_batch_normalized_cnn_trained_briefly_still_reads_the_test_set(mnist):
 @pytest.mark.parametrize("validation", ["test", "split"])
 def test_the_test_figures_are_the_test_set_read_by_the_final_model(tiny_mnist, validation):
     """With validation on the test set, the last epoch's pass is reused: same figures."""
-    from mnist_core.train import _scale, encode_labels
+    from mnist_core.training.train import (
+        _scale,
+        encode_labels,
+    )
 
     config = SMALL_DENSE.replace(validation=validation)
     result = train_model(config, tiny_mnist)

@@ -3,14 +3,17 @@
 import numpy as np
 import pytest
 
-from mnist_core.model import ModelConfig
-from mnist_core.pen_digits import (
+from mnist_core.data.pen_digits import (
     PEN_TRAINING_DIGIT_COUNT,
     PenDigits,
     load_pen_dev_set,
     load_pen_digits,
 )
-from mnist_core.training_data import build_training_set, describe_training_data
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.training.extra_digits import (
+    build_training_set,
+    describe_training_data,
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +85,7 @@ def test_no_pen_training_digit_comes_from_the_dev_set(tiny_mnist):
     ],
 )
 def test_bad_training_data_fields_are_named(changes, field):
-    from mnist_core.model import validate_config
+    from mnist_core.modeling.config import validate_config
 
     with pytest.raises(ValueError, match=field):
         validate_config(ModelConfig(**changes))
@@ -103,8 +106,8 @@ def test_the_learning_rate_schedule_counts_the_pen_digits_it_trains_on(tiny_mnis
     """A one-cycle schedule must end with the last batch, not epochs before it."""
     import math
 
-    from mnist_core.model import steps_per_epoch
-    from mnist_core.train import split_validation
+    from mnist_core.modeling.config import steps_per_epoch
+    from mnist_core.training.train import split_validation
 
     config = ModelConfig(pen_digit_copies=1, validation=validation, batch_size=128)
     subset = tiny_mnist.subset(500, 100, seed=0)

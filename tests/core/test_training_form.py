@@ -2,9 +2,11 @@
 
 import pytest
 
-from mnist_core.model import MAX_HIDDEN_LAYERS, ModelConfig
-from mnist_core.presets import PRESETS
-from mnist_core.training_form import (
+from mnist_core.modeling.config import (
+    MAX_HIDDEN_LAYERS,
+    ModelConfig,
+)
+from mnist_core.modeling.form import (
     BATCH_SIZE_CHOICES,
     DENSE_UNIT_CHOICES,
     LAYER_SIZE_CHOICES,
@@ -15,6 +17,7 @@ from mnist_core.training_form import (
     layer_key,
     subset_sizes,
 )
+from mnist_core.modeling.presets import PRESETS
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

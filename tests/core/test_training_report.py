@@ -2,8 +2,11 @@
 
 import math
 
-from mnist_core.train import BatchProgress, EpochMetrics
-from mnist_core.training_report import (
+from mnist_core.training.progress import (
+    BatchProgress,
+    EpochMetrics,
+)
+from mnist_core.training.report import (
     curve_rows,
     format_duration,
     history_rows,
@@ -79,7 +82,7 @@ def test_progress_and_waiting_text():
 
 
 def test_run_outline_counts_held_out_images_and_steps():
-    from mnist_core.presets import PRESETS
+    from mnist_core.modeling.presets import PRESETS
 
     split = PRESETS["relu_784_128_adam"].config  # 20% held out, batch 128, 5 epochs
     assert run_outline(split, 1000) == (

@@ -146,7 +146,7 @@ def test_the_toolbar_reset_counts_as_a_blank_canvas(app_page):
 def test_an_uploaded_picture_of_a_digit_is_read_right(app_page, mnist, tmp_path):
     from PIL import Image
 
-    from mnist_core.synthetic import render_canvas_drawing
+    from mnist_core.data.synthetic import render_canvas_drawing
 
     # A dark 3 on white paper, like a scan: MNIST test image 18 is a 3.
     assert mnist.y_test[18] == 3

@@ -66,7 +66,7 @@ def replayed_digits(tmp_path_factory):
     """The replayed digits: their index, label, points, pen, and the CLI's reading of the image."""
     from PIL import Image
 
-    from mnist_core.pen_digits import load_pen_dev_set
+    from mnist_core.data.pen_digits import load_pen_dev_set
 
     pen = load_pen_dev_set()
     indices = list(range(0, len(pen.labels), EVERY))[:REPLAYED]

@@ -1,0 +1,309 @@
+"""Fit a line: gradient descent on ten points, where every step can be seen."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.teaching.line_fit import (
+    best_fit,
+    exercise_points,
+    gradient,
+    gradient_descent_steps,
+    loss_surface,
+    mean_squared_error,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+SLOPE_RANGE = (-10.0, 20.0)
+INTERCEPT_RANGE = (-40.0, 80.0)
+START = (0.0, 0.0)
+LEARNING_RATES = (0.001, 0.003, 0.01, 0.02, 0.03, 0.04)
+STEP_COUNTS = (1, 10, 100)
+
+st.session_state.setdefault("fit_line_point", START)  # (m, b) where the descent stands
+st.session_state.setdefault("fit_line_path", [START])  # every (m, b) since the last slider move
+st.session_state.setdefault("fit_line_previous_mse", None)  # the MSE before the last change
+st.session_state.setdefault("fit_line_diverged", False)
+# The sliders' values live in session state (the descent moves them), so they get no value=.
+st.session_state.setdefault("fit_line_slope", START[0])
+st.session_state.setdefault("fit_line_intercept", START[1])
+
+x, y = exercise_points()
+
+
+def current_mse() -> float:
+    slope, intercept = st.session_state["fit_line_point"]
+    return mean_squared_error(slope, intercept, x, y)
+
+
+def move_by_hand() -> None:
+    """A slider moved: the line is where the sliders say, and a new descent starts there."""
+    st.session_state["fit_line_previous_mse"] = current_mse()
+    point = (st.session_state["fit_line_slope"], st.session_state["fit_line_intercept"])
+    st.session_state["fit_line_point"] = point
+    st.session_state["fit_line_path"] = [point]
+    st.session_state["fit_line_diverged"] = False
+
+
+def take_steps(num_steps: int) -> None:
+    """Walk `num_steps` gradient-descent steps on from where the line stands."""
+    before = current_mse()
+    slope, intercept = st.session_state["fit_line_point"]
+    path = gradient_descent_steps(
+        slope, intercept, x, y, st.session_state["fit_line_learning_rate"], num_steps
+    )
+    point = (float(path[-1][0]), float(path[-1][1]))
+    st.session_state["fit_line_previous_mse"] = before
+    st.session_state["fit_line_point"] = point
+    st.session_state["fit_line_path"] = st.session_state["fit_line_path"] + [
+        (float(slope_value), float(intercept_value)) for slope_value, intercept_value in path[1:]
+    ]
+    st.session_state["fit_line_diverged"] = current_mse() > before or len(path) <= num_steps
+    # The sliders follow the descent (as far as their range goes).
+    st.session_state["fit_line_slope"] = min(max(point[0], SLOPE_RANGE[0]), SLOPE_RANGE[1])
+    st.session_state["fit_line_intercept"] = min(
+        max(point[1], INTERCEPT_RANGE[0]), INTERCEPT_RANGE[1]
+    )
+
+
+def start_again() -> None:
+    """Back to the flat line y = 0 with no steps taken."""
+    st.session_state["fit_line_previous_mse"] = None
+    st.session_state["fit_line_point"] = START
+    st.session_state["fit_line_path"] = [START]
+    st.session_state["fit_line_diverged"] = False
+    st.session_state["fit_line_slope"], st.session_state["fit_line_intercept"] = START
+
+
+def line_figure(slope: float, intercept: float, best: tuple[float, float] | None) -> Figure:
+    """The ten points, the line and its errors (and the best line once revealed)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.6, 4.0), layout="constrained")
+    axes = figure.subplots()
+    predicted = slope * x + intercept
+    axes.vlines(x, y, predicted, colors="#e4572e", linewidth=1.2, alpha=0.7, label="errors")
+    axes.scatter(x, y, color="#1f4e79", zorder=3, label="the ten points")
+    line_x = np.array([-0.5, 9.5])
+    axes.plot(
+        line_x,
+        slope * line_x + intercept,
+        color="#e4572e",
+        linewidth=2.2,
+        label=f"y = {slope:.2f} x + {intercept:.2f}",
+    )
+    if best is not None:
+        axes.plot(
+            line_x,
+            best[0] * line_x + best[1],
+            color="#2a9d8f",
+            linestyle="--",
+            linewidth=1.8,
+            label="best fit",
+        )
+    axes.set_xlim(-0.5, 9.5)
+    axes.set_ylim(-10, 80)
+    axes.set_xlabel("x")
+    axes.set_ylabel("y")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper left", fontsize=8)
+    return figure
+
+
+@st.cache_data(show_spinner=False)
+def surface() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Slopes, intercepts and the MSE at each pair: the same for everyone, so computed once."""
+    slopes = np.linspace(*SLOPE_RANGE, 121)
+    intercepts = np.linspace(*INTERCEPT_RANGE, 121)
+    return slopes, intercepts, loss_surface(x, y, slopes, intercepts)
+
+
+def surface_figure(path: list[tuple[float, float]], best: tuple[float, float] | None) -> Figure:
+    """The MSE over (m, b) as contours, with the descent's path on top."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+
+    slopes, intercepts, losses = surface()
+    figure = Figure(figsize=(5.6, 4.0), layout="constrained")
+    axes = figure.subplots()
+    # Contours at 20, 50, 100, 200, 500, ...: the valley is deep, so the levels grow tenfold.
+    levels = [
+        level * 10**power
+        for power in range(1, 6)
+        for level in (1, 2, 5)
+        if losses.min() < level * 10**power < losses.max()
+    ]
+    filled = axes.contourf(
+        slopes,
+        intercepts,
+        losses,
+        levels=levels,
+        norm=LogNorm(),
+        cmap="viridis_r",
+        alpha=0.85,
+        extend="both",
+    )
+    axes.contour(slopes, intercepts, losses, levels=levels, colors="white", linewidths=0.4)
+    figure.colorbar(filled, ax=axes, label="mean squared error", format="%g")
+    path_slopes = [point[0] for point in path]
+    path_intercepts = [point[1] for point in path]
+    axes.plot(
+        path_slopes,
+        path_intercepts,
+        color="#e4572e",
+        linewidth=1.5,
+        marker="o" if len(path) <= 60 else None,
+        markersize=3,
+        label="descent",
+    )
+    axes.plot(
+        path_slopes[:1],
+        path_intercepts[:1],
+        "o",
+        color="white",
+        markeredgecolor="black",
+        markersize=7,
+        label="start",
+    )
+    axes.plot(
+        path_slopes[-1:],
+        path_intercepts[-1:],
+        "o",
+        color="#e4572e",
+        markeredgecolor="black",
+        markersize=8,
+        label="now",
+    )
+    if best is not None:
+        axes.plot(
+            [best[0]],
+            [best[1]],
+            "*",
+            color="#2a9d8f",
+            markeredgecolor="black",
+            markersize=15,
+            label="best fit",
+        )
+    axes.set_xlim(*SLOPE_RANGE)
+    axes.set_ylim(*INTERCEPT_RANGE)
+    axes.set_xlabel("m (slope)")
+    axes.set_ylabel("b (intercept)")
+    axes.legend(loc="upper right", fontsize=8)
+    return figure
+
+
+st.title("Fit a line")
+st.caption(
+    "Before a network with thousands of weights, one with two: a straight line y = m x + b. "
+    "Training means finding the m and b that make the smallest error, and gradient descent "
+    "finds them one small step at a time. Everything a network does in training happens here too."
+)
+
+controls, results = st.columns([1, 2], gap="large")
+with controls:
+    st.markdown("##### Move the line yourself")
+    st.slider(
+        "m (slope)",
+        *SLOPE_RANGE,
+        step=0.1,
+        key="fit_line_slope",
+        on_change=move_by_hand,
+        persist_state="session",
+        help="How steeply the line climbs: y grows by m for each step in x.",
+    )
+    st.slider(
+        "b (intercept)",
+        *INTERCEPT_RANGE,
+        step=0.5,
+        key="fit_line_intercept",
+        on_change=move_by_hand,
+        persist_state="session",
+        help="Where the line crosses x = 0.",
+    )
+    st.markdown("##### Or let gradient descent do it")
+    st.select_slider(
+        "Learning rate",
+        options=LEARNING_RATES,
+        value=0.01,
+        key="fit_line_learning_rate",
+        persist_state="session",
+        help="How far each step goes, relative to the slope of the error.",
+    )
+    st.caption(
+        "Each step works out which way the error grows fastest (the gradient) and moves "
+        "m and b a little the other way. Too small a learning rate crawls; too large "
+        "overshoots the valley and climbs out of it."
+    )
+    step_columns = st.columns(len(STEP_COUNTS))
+    for column, count in zip(step_columns, STEP_COUNTS):
+        column.button(
+            "1 step" if count == 1 else f"{count} steps",
+            key=f"fit_line_step_{count}",
+            on_click=take_steps,
+            args=(count,),
+            width="stretch",
+        )
+    st.button("Start again from m = 0, b = 0", key="fit_line_start_again", on_click=start_again)
+    reveal = st.toggle(
+        "Reveal the best fit",
+        key="fit_line_reveal",
+        persist_state="session",
+        help="For a line there is a formula (least squares); for a network there is none.",
+    )
+
+slope, intercept = st.session_state["fit_line_point"]
+mse = current_mse()
+slope_gradient, intercept_gradient = gradient(slope, intercept, x, y)
+best = best_fit(x, y)
+best_point = (best.slope, best.intercept) if reveal else None
+
+with results:
+    previous = st.session_state["fit_line_previous_mse"]
+    numbers = st.columns(3)
+    numbers[0].metric(
+        "Mean squared error",
+        f"{mse:,.2f}",
+        delta=None if previous is None else f"{mse - previous:,.2f}",
+        delta_color="inverse",
+        help="The average of the squared red bars: how far the line misses the points.",
+    )
+    numbers[1].metric("m (slope)", f"{slope:.3f}")
+    numbers[2].metric("b (intercept)", f"{intercept:.3f}")
+    steps_taken = len(st.session_state["fit_line_path"]) - 1
+    st.caption(
+        f"Steps taken: {steps_taken}. The gradient here is dMSE/dm = {slope_gradient:,.1f}, "
+        f"dMSE/db = {intercept_gradient:,.1f}: the next step moves m and b against it."
+    )
+    if reveal:
+        st.success(
+            f"Least squares: m = {best.slope:.3f}, b = {best.intercept:.3f}, "
+            f"mean squared error = {best.mean_squared_error:.3f}."
+        )
+        st.caption(
+            "m = Σ(x − x̄)(y − ȳ) / Σ(x − x̄)², b = ȳ − m x̄. Gradient descent ends up here too, "
+            "given enough steps; with a network's millions of weights no such formula "
+            "exists, and descending step by step is the only way."
+        )
+    if st.session_state["fit_line_diverged"]:
+        st.warning(
+            "The error went up: the learning rate is too large. Each step overshoots the "
+            "bottom of the valley and lands higher on the other side. Pick a smaller "
+            "learning rate and start again."
+        )
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.pyplot(line_figure(slope, intercept, best_point))
+    st.caption("The red bars are the errors; squared and averaged they give the MSE.")
+with right:
+    st.pyplot(surface_figure(st.session_state["fit_line_path"], best_point))
+    st.caption(
+        "The error for every (m, b), darker is worse: a long, narrow valley. Each step goes "
+        "straight downhill, which points mostly across the valley, so the steps zigzag "
+        "and then creep slowly along it."
+    )

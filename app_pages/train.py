@@ -1,0 +1,551 @@
+"""Train: pick a notebook's network or build your own, watch it learn on the cluster, keep it."""
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app_glue.common import (
+    class_names_for,
+    current_user,
+    dataset_choices,
+    run_log,
+    training_engine,
+)
+from app_glue.run_view import (
+    limits_text,
+    show_live_run,
+    show_outcome,
+)
+from mnist_core.modeling.config import (
+    ACTIVATIONS,
+    ARCHITECTURES,
+    KERNEL_SIZES,
+    LEARNING_RATE_SCHEDULES,
+    LOSSES,
+    MAX_EPOCHS,
+    MAX_HIDDEN_LAYERS,
+    OPTIMIZERS,
+    ModelConfig,
+)
+from mnist_core.modeling.form import (
+    BATCH_SIZE_CHOICES,
+    DENSE_UNIT_CHOICES,
+    LAYER_SIZE_CHOICES,
+    LEARNING_RATE_CHOICES,
+    TRAINING_IMAGE_CHOICES,
+    config_from_form,
+    form_fields,
+    form_values,
+    layer_key,
+)
+from mnist_core.modeling.link import (
+    CUSTOM_PRESET,
+    settings_from_query,
+    settings_query,
+)
+from mnist_core.modeling.presets import (
+    PRESETS,
+    get_preset,
+)
+from mnist_core.modeling.summary import summarize_architecture
+from mnist_core.runs.classroom import class_mode_on
+from mnist_core.runs.log import RunLogError
+from mnist_core.runs.request import RunRequest
+from mnist_core.training.report import run_outline
+
+CUSTOM = CUSTOM_PRESET
+PREFIX = "train_"
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+st.session_state.setdefault("train_run_id", None)  # the run this session shows
+st.session_state.setdefault("train_compare_when_done", None)  # [run, variant] to compare
+st.session_state.setdefault("train_link_problems", ())
+
+
+def apply_settings(config: ModelConfig, preset: str, training_images: int) -> None:
+    """Set every control from a config (a preset's, or a link's)."""
+    st.session_state[f"{PREFIX}preset"] = preset
+    st.session_state[f"{PREFIX}dataset"] = config.dataset
+    st.session_state[f"{PREFIX}training_images"] = training_images
+    for field, value in form_values(config).items():
+        st.session_state[PREFIX + field] = value
+
+
+if not st.session_state.get("train_form_ready"):
+    # First visit: the controls come from the link's settings when it has any, else from the
+    # class's preset. Later visits keep the user's values (they persist across pages).
+    st.session_state["train_form_ready"] = True
+    link = settings_from_query(st.query_params.to_dict())
+    st.session_state["train_simple_link"] = link.class_mode
+    st.session_state["train_link_problems"] = link.problems
+    apply_settings(link.config, link.preset, link.training_images)
+
+
+def load_preset() -> None:
+    """Copy the chosen preset's values into the controls (runs before they are drawn)."""
+    name = st.session_state[f"{PREFIX}preset"]
+    if name == CUSTOM:
+        return
+    for field, value in form_values(get_preset(name).config).items():
+        st.session_state[PREFIX + field] = value
+
+
+def mark_custom() -> None:
+    """Any edit of a model or training control turns the preset into "custom"."""
+    st.session_state[f"{PREFIX}preset"] = CUSTOM
+
+
+def control(widget: Any, label: str, field: str, **options: Any) -> Any:
+    """Draw one model/training control, keyed train_<field>, that marks the preset custom."""
+    return widget(
+        label, key=PREFIX + field, on_change=mark_custom, persist_state="session", **options
+    )
+
+
+def form_value(field: str) -> Any:
+    return st.session_state[PREFIX + field]
+
+
+def submit(config: ModelConfig, preset: str, training_images: int) -> None:
+    """Queue the run on the engine; the live view below follows it."""
+    engine = training_engine()
+    if engine is None:
+        return
+    try:
+        (run,) = engine.submit(
+            [
+                RunRequest(
+                    config,
+                    preset=None if preset == CUSTOM else preset,
+                    train_images=(
+                        None if training_images >= TRAINING_IMAGE_CHOICES[-1] else training_images
+                    ),
+                )
+            ],
+            user=current_user(),
+        )
+    except (RunLogError, ValueError) as error:
+        st.error(f"The run was not queued: {error}")
+        return
+    st.session_state["train_run_id"] = run.id
+    st.session_state["train_compare_when_done"] = None
+    st.rerun()
+
+
+# --- Header: dataset, amount of data, preset -------------------------------------------------
+st.title("Train a network")
+st.caption(
+    "Pick one of the notebooks' networks, or build your own, then press **Train** and watch it "
+    "learn. Change one thing at a time and compare: that is how the notebooks teach. Every "
+    "training is kept as a run (see **Compare runs**)."
+)
+for problem in st.session_state["train_link_problems"]:
+    st.warning(problem, icon=":material/link_off:")
+
+try:
+    server_class_mode = class_mode_on(run_log())
+except RunLogError as error:
+    st.warning(f"{error} Runs cannot be recorded until this is fixed.")
+    server_class_mode = False
+simple = server_class_mode or st.session_state.get("train_simple_link", False)
+if server_class_mode:
+    from mnist_core.runs.classroom import ClassLimits
+
+    st.info(
+        f"Class mode is on: the simple controls only, and every run is held to "
+        f"{ClassLimits().describe()}.",
+        icon=":material/school:",
+    )
+
+choices = dataset_choices()
+if not choices:
+    st.error("No dataset is available on this server. Run `make data`, then reload this page.")
+    st.stop()
+if st.session_state[f"{PREFIX}dataset"] not in choices:
+    st.session_state[f"{PREFIX}dataset"] = choices[0]
+data_column, size_column, preset_column = st.columns([1, 1, 2], gap="medium")
+data_column.selectbox(
+    "Dataset",
+    choices,
+    key=f"{PREFIX}dataset",
+    format_func=lambda name: DATASET_TITLES.get(name, name),
+    persist_state="session",
+    disabled=simple,
+    help="Fashion-MNIST (clothes, same format) is the notebook's take-home exercise.",
+)
+size_column.select_slider(
+    "Training images",
+    TRAINING_IMAGE_CHOICES,
+    key=f"{PREFIX}training_images",
+    format_func=lambda count: f"all {count:,}" if count == TRAINING_IMAGE_CHOICES[-1] else f"{count:,}",
+    persist_state="session",
+    disabled=simple,
+    help="Fewer images train in seconds, for a quick demo; all 60,000 reach the best accuracy. "
+    "Test figures always use the whole test set.",
+)
+preset_column.selectbox(
+    "Preset",
+    [*PRESETS, CUSTOM],
+    key=f"{PREFIX}preset",
+    on_change=load_preset,
+    persist_state="session",
+    format_func=lambda name: "custom (your own settings)" if name == CUSTOM else name,
+    help="Each notebook's network, ready to train. Choosing one sets every control below.",
+)
+preset_name = form_value("preset")
+preset_column.caption(
+    "Your own settings: change anything below."
+    if preset_name == CUSTOM
+    else PRESETS[preset_name].description
+)
+dataset_name = form_value("dataset")
+if dataset_name == "fashion_mnist":
+    st.caption(
+        "Fashion-MNIST labels: "
+        + ", ".join(
+            f"{label} = {name}" for label, name in enumerate(class_names_for(dataset_name))
+        )
+        + "."
+    )
+
+# --- The controls and the model summary ------------------------------------------------------
+settings_column, summary_column = st.columns([4, 3], gap="large")
+with settings_column:
+    if simple:
+        layers_tab, learning_tab = st.tabs(["Layers", "Learning"])
+        validation_tab = augmentation_tab = None
+    else:
+        layers_tab, learning_tab, validation_tab, augmentation_tab = st.tabs(
+            ["Layers", "Learning", "Validation", "Augmentation"]
+        )
+
+with layers_tab:
+    control(
+        st.radio,
+        "Network type",
+        "architecture",
+        options=ARCHITECTURES,
+        horizontal=True,
+        format_func=lambda name: {"dense": "dense (fully connected)", "cnn": "convolutional"}[
+            name
+        ],
+    )
+    is_cnn = form_value("architecture") == "cnn"
+    st.caption(
+        "A convolutional network slides small filters over the image and keeps its 28 × 28 "
+        "layout; a dense network flattens it to 784 numbers first."
+        if is_cnn
+        else "A dense network flattens each image to 784 numbers; every unit of a layer "
+        "looks at every number of the layer before."
+    )
+    control(
+        st.slider,
+        "Hidden layers (convolutions)" if is_cnn else "Hidden layers",
+        "num_hidden_layers",
+        min_value=0,
+        max_value=MAX_HIDDEN_LAYERS,
+        help="0 hidden layers is softmax regression. A CNN can have at most 3 convolutions: "
+        "each one halves the image (28 → 14 → 7 → 3).",
+    )
+    for index in range(form_value("num_hidden_layers")):
+        columns = st.columns(1 if simple else 4 if is_cnn else 3)
+        number = index + 1
+        control(
+            columns[0].select_slider,
+            f"Layer {number}: {'filters' if is_cnn else 'units'}",
+            layer_key("layer_size", index),
+            options=LAYER_SIZE_CHOICES,
+        )
+        if simple:
+            continue
+        control(
+            columns[1].selectbox,
+            f"Layer {number}: activation",
+            layer_key("layer_activation", index),
+            options=ACTIVATIONS,
+        )
+        control(
+            columns[2].slider,
+            f"Layer {number}: dropout",
+            layer_key("layer_dropout_rate", index),
+            min_value=0.0,
+            max_value=0.9,
+            step=0.05,
+        )
+        if is_cnn:
+            control(
+                columns[3].select_slider,
+                f"Layer {number}: kernel size",
+                layer_key("kernel_size", index),
+                options=KERNEL_SIZES,
+                format_func=lambda size: f"{size} × {size}",
+            )
+    if form_value("num_hidden_layers") and not simple:
+        st.caption(
+            "Dropout switches off a random share of the units at each step, so the network "
+            "cannot lean on any single one."
+        )
+    if is_cnn and not simple:
+        left, right = st.columns(2)
+        control(
+            left.select_slider,
+            "Dense units after the convolutions",
+            "dense_units",
+            options=DENSE_UNIT_CHOICES,
+            help="A dense relu layer between the last convolution and the output; 0 for none.",
+        )
+        control(
+            right.slider,
+            "Dropout of that layer",
+            "dense_dropout_rate",
+            min_value=0.0,
+            max_value=0.9,
+            step=0.05,
+        )
+    left, right = st.columns(2)
+    if not simple:
+        control(
+            left.checkbox,
+            "Batch-normalise the input",
+            "input_batch_normalization",
+            help="Rescales every input pixel to mean 0 and spread 1 over each batch, as one "
+            "notebook does before its sigmoid layers.",
+        )
+        control(
+            right.checkbox,
+            "Batch-normalise between layers",
+            "batch_normalization",
+            help="Rescales each hidden layer's output before its activation: training is "
+            "steadier and tolerates a larger learning rate.",
+        )
+
+with learning_tab:
+    left, right = st.columns(2)
+    control(
+        left.selectbox,
+        "Loss",
+        "loss",
+        disabled=simple,
+        options=LOSSES,
+        help="How wrong the network is. Crossentropy suits probabilities; mean squared error "
+        "(mse) learns slowly here, which one notebook shows on purpose.",
+    )
+    control(
+        right.selectbox,
+        "Optimizer",
+        "optimizer",
+        options=OPTIMIZERS,
+        help="How the weights move downhill on the loss. sgd takes plain steps; adam and "
+        "rmsprop adapt the step of every weight.",
+    )
+    control(
+        st.select_slider,
+        "Learning rate",
+        "learning_rate",
+        options=LEARNING_RATE_CHOICES,
+        format_func=lambda rate: f"{rate:g}",
+        help="The size of each step. Too small: slow. Too large: the loss jumps around or "
+        "becomes NaN.",
+    )
+    left, right = st.columns(2)
+    control(
+        left.selectbox,
+        "Learning-rate schedule",
+        "learning_rate_schedule",
+        disabled=simple,
+        options=LEARNING_RATE_SCHEDULES,
+        help="cosine lowers the learning rate smoothly to 0 over the run: fast progress "
+        "first, a calm finish.",
+    )
+    control(
+        right.slider,
+        "Momentum (sgd only)",
+        "momentum",
+        min_value=0.0,
+        max_value=0.99,
+        step=0.01,
+        disabled=simple or form_value("optimizer") != "sgd",
+        help="Keeps part of the previous step, like a ball rolling downhill. 0 is plain SGD.",
+    )
+    left, right = st.columns(2)
+    control(
+        left.slider,
+        "Epochs",
+        "epochs",
+        min_value=1,
+        max_value=MAX_EPOCHS,
+        help="One epoch is one pass over all training images.",
+    )
+    control(
+        right.select_slider,
+        "Batch size",
+        "batch_size",
+        disabled=simple,
+        options=BATCH_SIZE_CHOICES,
+        help="Images per step: the weights change once per batch.",
+    )
+
+if validation_tab is not None:
+    with validation_tab:
+        control(
+            st.radio,
+            "Validate on",
+            "validation",
+            options=("split", "test"),
+            horizontal=True,
+            format_func=lambda name: {
+                "split": "a share of the training images",
+                "test": "the test set (as the notebooks do)",
+            }[name],
+            help="Validation shows, after every epoch, how well the network does on images it "
+            "does not train on.",
+        )
+        control(
+            st.slider,
+            "Share of training images held out",
+            "validation_split",
+            min_value=0.05,
+            max_value=0.5,
+            step=0.05,
+            disabled=form_value("validation") != "split",
+            format="%.2f",
+        )
+        st.caption(
+            "Validating on the test set is what the notebooks do, but then the test set no "
+            "longer measures images the choices were never tuned on."
+        )
+        control(
+            st.number_input,
+            "Random seed",
+            "seed",
+            min_value=0,
+            max_value=2**31 - 1,
+            step=1,
+            help="The same seed and settings give the same run; change it to see how much luck "
+            "matters.",
+        )
+
+if augmentation_tab is not None:
+    with augmentation_tab:
+        st.caption(
+            "Augmentation shows the network slightly changed copies of the training images, so "
+            "it learns digits as people draw them: off-centre, tilted, bigger or smaller, thick "
+            "or thin. Training is slower; 0 switches a change off."
+        )
+        left, right = st.columns(2)
+        control(
+            left.slider,
+            "Shift (share of the image)",
+            "augment_shift",
+            min_value=0.0,
+            max_value=0.3,
+            step=0.01,
+        )
+        control(
+            right.slider,
+            "Rotation (degrees)",
+            "augment_rotation",
+            min_value=0.0,
+            max_value=45.0,
+            step=1.0,
+        )
+        control(left.slider, "Zoom", "augment_zoom", min_value=0.0, max_value=0.5, step=0.05)
+        control(
+            right.slider,
+            "Stroke (chance of thicker or thinner lines)",
+            "augment_stroke",
+            min_value=0.0,
+            max_value=1.0,
+            step=0.05,
+        )
+
+shown_run = None
+if st.session_state["train_run_id"]:
+    try:
+        shown_run = run_log().get_run(st.session_state["train_run_id"])
+    except RunLogError:
+        shown_run = None
+if shown_run is None:
+    # A reload, or another tab: the same user's latest run is the one to show.
+    try:
+        mine = run_log().list_runs(user=current_user(), limit=1)
+    except RunLogError:
+        mine = []
+    if mine:
+        shown_run = mine[0]
+        st.session_state["train_run_id"] = shown_run.id
+busy = shown_run is not None and shown_run.active
+config: ModelConfig | None = None
+with summary_column:
+    st.subheader("Model summary")
+    try:
+        config = config_from_form(
+            {field: form_value(field) for field in form_fields()}, dataset_name
+        )
+        summary = summarize_architecture(config)
+    except ValueError as error:
+        st.error(f"These settings cannot be trained: {error} Change the settings above.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "layer": row["name"],
+                    "output shape": " × ".join(str(size) for size in row["output_shape"]),
+                    "parameters": row["parameters"],
+                }
+                for row in summary
+            ),
+            hide_index=True,
+            height="content",
+            key=f"{PREFIX}summary",
+            column_config={
+                "layer": st.column_config.TextColumn(width=165),
+                "output shape": st.column_config.TextColumn(width=100),
+                "parameters": st.column_config.NumberColumn(format="localized", width=90),
+            },
+        )
+        total = sum(row["parameters"] for row in summary)
+        st.metric("Parameters to learn", f"{total:,}", help="Weights and biases, all of them.")
+        st.caption(run_outline(config, form_value("training_images")))
+    start = st.button(
+        "Train",
+        type="primary",
+        icon=":material/play_arrow:",
+        key=f"{PREFIX}start",
+        disabled=config is None,
+        help="Training runs on the class's workers, not in your browser; you can keep using "
+        "the app while it does. A second run waits behind your first.",
+    )
+    if busy:
+        st.caption("Your run is under way: watch it learn below. ↓")
+    if config is not None:
+        query = settings_query(
+            config,
+            preset_name,
+            form_value("training_images"),
+            class_mode=st.session_state.get("train_simple_link", False),
+        )
+        st.query_params.from_dict(query)
+        with st.popover("Link to these settings", icon=":material/link:"):
+            st.caption("Send this link to a classmate: it opens the Train page with these settings.")
+            st.code("/train?" + "&".join(f"{key}={value}" for key, value in query.items()), language=None)
+
+if start and config is not None:
+    submit(config, preset_name, form_value("training_images"))
+
+if shown_run is not None:
+    st.divider()
+    title = "Your run" if shown_run.user == current_user() else f"{shown_run.user}'s run"
+    st.header(f"{title} · {shown_run.id}")
+    if shown_run.active:
+        show_live_run(shown_run.id, key=f"{PREFIX}live")
+    else:
+        compare_pair = st.session_state.get("train_compare_when_done")
+        if compare_pair and compare_pair[-1] == shown_run.id:
+            st.session_state["train_compare_when_done"] = None
+            st.session_state["compare_selection"] = compare_pair
+            st.switch_page("app_pages/compare.py")
+        if shown_run.limits:
+            st.caption(f"Class mode: {limits_text(shown_run.limits)}.")
+        show_outcome(shown_run, key=f"{PREFIX}outcome")

@@ -1,0 +1,455 @@
+"""The engine: runs from the run log, trained on Dask workers, in a fair line.
+
+The web server never trains. `Engine.submit` records the asked-for runs in the run log as
+`queued`; the engine's dispatcher thread hands them to Dask workers as places free up and
+writes what the workers report back into the log, which the pages read. The interface:
+
+    engine = Engine.connect(run_log)           # MNIST_DASK_SCHEDULER, or an embedded cluster
+    runs = engine.submit([RunRequest(config)], user="ada")
+    engine.stop(run_id)                        # within a batch; the model so far is kept
+    engine.place_in_line(run_id)               # position, users ahead, expected wait
+    engine.close()
+    queue_runs(run_log, [RunRequest(config)], user="bo")  # from any other process: the
+                                               # engine of a server on that log trains it
+
+The line is fair: one running request per user (a lesson, whose runs were asked for together,
+is one request and may use every free worker); a user's further requests wait behind it;
+across users, first come, first served. In class mode the caps of `classroom.ClassLimits`
+are applied here, on the server, whatever the page sent.
+
+What a worker runs is `train_run_on_worker`, a plain importable function: it trains with the
+same `train_model` the command line uses, sends the plan, throttled batch progress and every
+epoch (with its weight summary) through a Dask `Queue`, watches a Dask `Event` for a stop
+request (which sets `model.stop_training`: no extra cost per batch), and returns the metrics
+and the trained model as `.keras` bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mnist_core.engine.cluster import (
+    ClusterUnavailableError,
+    EmbeddedCluster,
+    configured_scheduler_address,
+    start_embedded_cluster,
+)
+from mnist_core.engine.worker import (
+    PROGRESS_INTERVAL_SECONDS,
+    WORKER_LOST_REASON,
+    channel_names,
+    train_run_on_worker,
+)
+from mnist_core.runs.classroom import (
+    ClassLimits,
+)
+from mnist_core.runs.line import (
+    DEFAULT_SAMPLES_PER_SECOND,
+    LinePlace,
+    eligible_runs,
+    expected_start_times,
+)
+from mnist_core.runs.log import (
+    RunLog,
+    RunLogError,
+    this_process_owner,
+)
+from mnist_core.runs.record import (
+    FAILED,
+    FINISHED,
+    QUEUED,
+    Run,
+)
+from mnist_core.runs.request import RunRequest, queue_runs
+
+DISPATCH_INTERVAL_SECONDS = 0.2
+HEARTBEAT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+logger = logging.getLogger(__name__)
+
+
+# --- The engine, on the server -------------------------------------------------------------
+@dataclass
+class _Running:
+    run_id: str
+    future: Any
+    events: Any
+    stop_sent: bool = False
+    limit_seconds: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class Engine:
+    """Schedules the runs of a run log onto a Dask cluster (see the module's docstring).
+
+    Args:
+        run_log: where runs are kept.
+        client: a connected `distributed.Client`.
+        cluster: the embedded cluster the engine started, closed with it (if any).
+        class_limits: the caps applied while class mode is on (default `ClassLimits()`).
+        progress_interval_seconds: least time between two progress reports of a run.
+    """
+
+    def __init__(
+        self,
+        run_log: RunLog,
+        client: Any,
+        *,
+        cluster: EmbeddedCluster | None = None,
+        class_limits: ClassLimits | None = None,
+        progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS,
+    ) -> None:
+        self.run_log = run_log
+        self.client = client
+        self.cluster = cluster
+        self.class_limits = class_limits or ClassLimits()
+        self.progress_interval_seconds = progress_interval_seconds
+        self.owner = this_process_owner()
+        self.problem: str | None = None
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._last_heartbeat = 0.0
+        self._threads_cache: tuple[float, int] = (0.0, 0)
+        self.run_log.heartbeat(self.owner)
+        self._recover()
+        # Registering waits for every worker to import TensorFlow: not on the caller's time.
+        threading.Thread(target=self._warm_up_workers, name="run-warm-up", daemon=True).start()
+        self._thread = threading.Thread(target=self._loop, name="run-engine", daemon=True)
+        self._thread.start()
+
+    def _warm_up_workers(self) -> None:
+        """Register `WarmUp` on the cluster: every worker, and those that join later, imports
+        TensorFlow and loads MNIST before its first run (a run still trains without it)."""
+        try:
+            from mnist_core.engine.warm_up import (
+                PLUGIN_NAME,
+                WarmUp,
+            )
+
+            self.client.register_plugin(WarmUp(), name=PLUGIN_NAME)
+        except Exception as error:  # noqa: BLE001 - runs then load what they need themselves
+            if not self._closed.is_set():
+                logger.warning("the workers could not be warmed up: %s", one_line(error))
+
+    @classmethod
+    def connect(
+        cls,
+        run_log: RunLog | None = None,
+        address: str | None = None,
+        *,
+        workers: int | None = None,
+        class_limits: ClassLimits | None = None,
+    ) -> Engine:
+        """Connect to `address`, to `MNIST_DASK_SCHEDULER`, or else start an embedded cluster.
+
+        Raises:
+            ClusterUnavailableError: the cluster cannot be reached or started (the message
+                says how to fix it).
+        """
+        from distributed import Client
+
+        run_log = run_log or RunLog()
+        address = address or configured_scheduler_address()
+        cluster = None
+        if address is None:
+            cluster = start_embedded_cluster(workers)
+            address = cluster.address
+        try:
+            client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
+        except (OSError, TimeoutError) as error:
+            if cluster is not None:
+                cluster.close()
+            raise ClusterUnavailableError(
+                f"The Dask scheduler at {address} does not answer ({type(error).__name__}). "
+                "Start it (`dask scheduler`, then `dask worker <address>`), or fix "
+                "MNIST_DASK_SCHEDULER (or --scheduler); unset it to use the embedded cluster."
+            ) from None
+        if cluster is not None:
+            client.wait_for_workers(1, timeout=60)
+        return cls(run_log, client, cluster=cluster, class_limits=class_limits)
+
+    # --- what pages and the command line call ---------------------------------------------
+    def class_mode(self) -> bool:
+        """Whether class mode is on for this server (kept in the run log's settings)."""
+        from mnist_core.runs.classroom import class_mode_on
+
+        return class_mode_on(self.run_log)
+
+    def submit(self, requests: Sequence[RunRequest], *, user: str) -> list[Run]:
+        """Queue runs asked for together (one request); returns them as recorded.
+
+        In class mode every run is held to the class caps, whatever it asked for.
+        """
+        runs = queue_runs(
+            self.run_log, requests, user=user, owner=self.owner, class_limits=self.class_limits
+        )
+        self._wake.set()
+        return runs
+
+    def stop(self, run_id: str) -> Run:
+        """Stop a run: a queued one leaves the line, a running one ends after its batch."""
+        if self.run_log.cancel_run(run_id, "Left the line before it began."):
+            return self.run_log.get_run(run_id)
+        run = self.run_log.request_stop(run_id)
+        self._wake.set()
+        return run
+
+    def worker_threads(self) -> int:
+        """How many runs the cluster can train at once (its worker threads)."""
+        checked, threads = self._threads_cache
+        if time.monotonic() - checked < 2.0:
+            return threads
+        try:
+            info = self.client.scheduler_info(n_workers=-1)
+            threads = sum(worker.get("nthreads", 1) for worker in info["workers"].values())
+        except Exception:  # noqa: BLE001 - reported through `problem`
+            threads = 0
+        self._threads_cache = (time.monotonic(), threads)
+        return threads
+
+    def place_in_line(self, run_id: str) -> LinePlace | None:
+        """Position, users ahead and expected wait of a queued run; None when not queued."""
+        line = self.run_log.active_runs()
+        queued = [run for run in line if run.status == QUEUED]
+        index = next((i for i, run in enumerate(queued) if run.id == run_id), None)
+        if index is None:
+            return None
+        ahead = queued[:index]
+        users = tuple(dict.fromkeys(run.user for run in ahead))
+        waits = expected_start_times(line, max(1, self.worker_threads()), self._rates())
+        return LinePlace(index + 1, users, waits.get(run_id))
+
+    def close(self) -> None:
+        """Stop the dispatcher, cancel what runs, and close the client (and our cluster)."""
+        self._closed.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        with self._lock:
+            for running in list(self._running.values()):
+                with contextlib.suppress(Exception):
+                    self._event(running.run_id).set()
+                with contextlib.suppress(Exception):
+                    self.run_log.finish_run(
+                        running.run_id,
+                        "interrupted",
+                        "The server stopped while this run trained. Resubmit it to train it again.",
+                    )
+            self._running.clear()
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=5)
+        if self.cluster is not None:
+            self.cluster.close()
+
+    # --- the dispatcher -------------------------------------------------------------------
+    def _event(self, run_id: str) -> Any:
+        from distributed import Event
+
+        return Event(channel_names(run_id)[1], client=self.client)
+
+    def _recover(self) -> None:
+        """Runs of engines that are gone become interrupted; their tasks, if a cluster still
+        runs them, are told to stop (never left running unseen)."""
+        for run in self.run_log.recover_interrupted(keep_owner=self.owner):
+            if run.started_at is not None:
+                with contextlib.suppress(Exception):
+                    self._event(run.id).set()
+
+    def _rates(self) -> dict[str, float]:
+        rates = dict(DEFAULT_SAMPLES_PER_SECOND)
+        try:
+            recent = self.run_log.list_runs(statuses=(FINISHED,), include_hidden=True, limit=30)
+        except RunLogError:
+            return rates
+        for architecture in rates:
+            seen = sorted(
+                run.metrics["samples_per_second"]
+                for run in recent
+                if run.config.architecture == architecture
+                and isinstance(run.metrics.get("samples_per_second"), int | float)
+            )
+            if seen:
+                rates[architecture] = seen[len(seen) // 2]
+        return rates
+
+    def _loop(self) -> None:
+        while not self._closed.is_set():
+            self._wake.wait(DISPATCH_INTERVAL_SECONDS)
+            self._wake.clear()
+            try:
+                self._tick()
+                self.problem = None
+            except RunLogError as error:
+                self.problem = str(error)
+            except Exception as error:  # noqa: BLE001 - the loop must go on; the page says why
+                self.problem = f"The training engine hit a problem: {one_line(error)}"
+                logger.debug("engine tick failed", exc_info=True)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat > HEARTBEAT_SECONDS:
+            self.run_log.heartbeat(self.owner)
+            self._last_heartbeat = now
+        with self._lock:
+            for running in list(self._running.values()):
+                self._drain(running)
+                self._forward_stop(running)
+                if running.future.done():
+                    self._collect(running)
+            self._dispatch()
+
+    def _drain(self, running: _Running) -> None:
+        try:
+            events = running.events.get(batch=True)
+        except Exception:  # noqa: BLE001 - the queue is gone once the task ended
+            return
+        progress = []
+        for event in events:
+            kind = event.get("kind")
+            if kind == "progress":
+                progress.append(event["progress"])
+                continue
+            if progress:
+                self.run_log.record_progress(running.run_id, *progress)
+                progress = []
+            if kind == "worker":
+                self.run_log.record_worker(running.run_id, event["worker"])
+            elif kind == "plan":
+                self.run_log.record_plan(running.run_id, event["plan"])
+            elif kind == "epoch":
+                self.run_log.record_epoch(
+                    running.run_id, event["metrics"], event["weight_summary"]
+                )
+        if progress:
+            self.run_log.record_progress(running.run_id, *progress)
+
+    def _forward_stop(self, running: _Running) -> None:
+        if running.stop_sent:
+            return
+        over_time = (
+            running.limit_seconds is not None
+            and time.monotonic() - running.started > running.limit_seconds + 30
+        )
+        run = self.run_log.get_run(running.run_id)
+        if run.stop_requested or over_time:
+            self._event(running.run_id).set()
+            running.stop_sent = True
+
+    def _collect(self, running: _Running) -> None:
+        self._drain(running)
+        run_id = running.run_id
+        del self._running[run_id]
+        try:
+            outcome = running.future.result()
+        except Exception as error:  # noqa: BLE001 - recorded as the run's reason
+            reason = str(error) if WORKER_LOST_REASON in str(error) else None
+            if reason is None and type(error).__name__ == "KilledWorker":
+                reason = WORKER_LOST_REASON
+            self.run_log.finish_run(
+                run_id, FAILED, reason or f"Training failed: {one_line(error)}"
+            )
+        else:
+            model_path = None
+            if outcome.get("model"):
+                path = self.run_log.model_path_for(run_id)
+                write_atomically(path, outcome["model"])
+                model_path = str(path)
+            self.run_log.finish_run(
+                run_id,
+                outcome["status"],
+                outcome["reason"],
+                metrics=outcome["metrics"],
+                model_path=model_path,
+            )
+        self._release(run_id, running)
+
+    def _release(self, run_id: str, running: _Running) -> None:
+        for name in channel_names(run_id):
+            with contextlib.suppress(Exception):
+                from distributed import Event
+
+                if name.startswith("mnist-run-"):
+                    running.events.close()
+                else:
+                    Event(name, client=self.client).clear()
+        with contextlib.suppress(Exception):
+            running.future.release()
+
+    def _dispatch(self) -> None:
+        line = self.run_log.active_runs()
+        free = self.worker_threads() - len(self._running)
+        if free <= 0:
+            return
+        for run in eligible_runs(line):
+            if free <= 0:
+                break
+            if run.status != QUEUED or run.owner not in (self.owner, None):
+                continue
+            self._start(run)
+            free -= 1
+
+    def _start(self, run: Run) -> None:
+        from distributed import Queue
+
+        # A run queued without an owner (`queue_runs`) becomes ours as it starts.
+        if not self.run_log.mark_running(run.id, owner=self.owner):
+            return
+        channel = channel_names(run.id)[0]
+        limit = run.limits.get("max_wall_seconds")
+        finetune = None
+        if run.finetune is not None:
+            from mnist_core.runs.finetune import base_model_file
+
+            try:
+                base = base_model_file(run.finetune.get("base_model", ""), self.run_log)
+                finetune = {"spec": run.finetune, "base_model": base.read_bytes()}
+            except (ValueError, OSError, RunLogError) as error:
+                self.run_log.finish_run(
+                    run.id, FAILED, f"The base model could not be read: {one_line(error)}"
+                )
+                return
+        try:
+            events = Queue(channel, client=self.client)
+            future = self.client.submit(
+                train_run_on_worker,
+                run.id,
+                run.config.to_json(),
+                run.train_images,
+                limit,
+                self.progress_interval_seconds,
+                finetune,
+                key=f"train-run-{run.id}",
+                pure=False,
+                retries=0,
+            )
+        except Exception as error:
+            self.run_log.finish_run(
+                run.id, FAILED, f"The cluster did not take the run: {one_line(error)}"
+            )
+            raise
+        self._running[run.id] = _Running(run.id, future, events, limit_seconds=limit)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def one_line(error: BaseException) -> str:
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return text.splitlines()[-1] if text else type(error).__name__
+
+

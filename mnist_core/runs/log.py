@@ -1,0 +1,679 @@
+"""The run log: every training is a `Run`, kept in SQLite, compared and shared.
+
+A run is shaped like an MLflow run: an identity and a lifecycle (id, status and its reason,
+created / started / finished times), its parameters (the whole `ModelConfig`), metrics by step
+(one `EpochMetrics` an epoch, plus a thinned curve of batch progress), tags (preset, lesson,
+user) and an artifact (the trained model, kept as a `.keras` file beside the log).
+
+The lifecycle, and the only functions that change a run:
+
+    create_run ──► queued ──mark_running──► running ──finish_run──► finished | stopped
+                     │                        │                      | failed | diverged
+                     └──── cancel_run ────────┴── recover_interrupted ──► interrupted
+
+While a run trains, `record_progress` (at most four times a second) and `record_epoch` (each
+epoch, committed) write what the live view draws, so a reload or another tab reads the same
+run. Every write is one transaction: a run is never half-written. The log lives in
+`<data directory>/runs.sqlite3` (WAL mode, so readers never wait for the writer);
+`MNIST_RUNS_DB` points elsewhere. Any number of threads and processes may use it at once.
+
+Problems with the database file itself (missing folder, locked, damaged) raise `RunLogError`,
+whose message says what is wrong and what to do; callers show it and carry on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from mnist_core.base.paths import RUNS_DB_ENVIRONMENT_VARIABLE, default_runs_path
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.runs.record import (
+    ACTIVE_STATUSES,
+    CLI_USER,
+    ENDED_STATUSES,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    STATUSES,
+    STOPPED,
+    Run,
+    new_id,
+)
+
+# The batch curve keeps at most this many points: when it is full, every other point goes,
+# so a long run keeps its whole shape at half the resolution instead of losing its start.
+MAX_BATCH_CURVE_POINTS = 400
+# How long a writer waits for another writer before the log counts as locked.
+LOCK_TIMEOUT_SECONDS = 10.0
+# An owner (a server's engine) that has not said it is alive for this long is gone.
+OWNER_SILENCE_SECONDS = 60.0
+SCHEMA_VERSION = 2
+# Columns added after the first version, with their definitions: a log made by an older
+# version gets them on first use (`ALTER TABLE ... ADD COLUMN`), its runs keep their data.
+_ADDED_COLUMNS = {"finetune": "TEXT"}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    preset TEXT,
+    lesson TEXT,
+    request_id TEXT NOT NULL,
+    label TEXT,
+    parent_id TEXT,
+    dataset TEXT NOT NULL,
+    train_images INTEGER,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    owner TEXT,
+    worker TEXT,
+    plan TEXT,
+    progress TEXT,
+    batch_curve TEXT NOT NULL DEFAULT '[]',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    model_path TEXT,
+    model_name TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    limits TEXT NOT NULL DEFAULT '{}',
+    finetune TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created_at);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    weight_summary TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS owners (
+    owner TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class RunLogError(Exception):
+    """The run log cannot be used; the message says what is wrong and what to do."""
+
+
+class UnknownRunError(RunLogError, KeyError):
+    """No run has that id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def this_process_owner() -> str:
+    """An owner name for this process: host, process id and a random part (ids get reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, allow_nan=True, separators=(",", ":"))
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    if text is None:
+        return default
+    return json.loads(text)
+
+
+def _thin(points: list[Any]) -> list[Any]:
+    while len(points) > MAX_BATCH_CURVE_POINTS:
+        points = points[::2]
+    return points
+
+
+class RunLog:
+    """The run log in one SQLite file.
+
+    Args:
+        path: the database file (default: `default_runs_path()`); created with its schema on
+            first use, its folder too.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_runs_path()
+        self._ready = False
+
+    # --- connection and errors ------------------------------------------------------------
+    def _explain(self, error: sqlite3.Error) -> RunLogError:
+        text = str(error)
+        if "locked" in text or "busy" in text:
+            return RunLogError(
+                f"The run log {self.path} is locked by another program (waited "
+                f"{LOCK_TIMEOUT_SECONDS:.0f} s). Close the program holding it, or set "
+                f"{RUNS_DB_ENVIRONMENT_VARIABLE} to another file, and try again."
+            )
+        if isinstance(error, sqlite3.DatabaseError) and (
+            "not a database" in text or "malformed" in text or "corrupt" in text
+        ):
+            return RunLogError(
+                f"The run log {self.path} is damaged ({text}). Move it aside (or delete it) and "
+                "a new, empty one is made on next use; saved models are not affected."
+            )
+        if "unable to open" in text or "readonly" in text or "read-only" in text:
+            return RunLogError(
+                f"The run log {self.path} cannot be opened for writing ({text}). Check that "
+                f"its folder exists and is writable, or set {RUNS_DB_ENVIRONMENT_VARIABLE} "
+                "to a file that can be written."
+            )
+        return RunLogError(f"The run log {self.path} failed: {text}.")
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """One connection for one transaction; committed on success, rolled back on error."""
+        try:
+            if not self._ready:
+                self._create_schema()
+            connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS)
+        except sqlite3.Error as error:
+            raise self._explain(error) from None
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            with connection:
+                yield connection
+        except sqlite3.Error as error:
+            raise self._explain(error) from None
+        finally:
+            connection.close()
+
+    def _create_schema(self) -> None:
+        if not self.path.parent.exists():
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RunLogError(
+                    f"The run log's folder {self.path.parent} does not exist and cannot be "
+                    f"made ({error.strerror}). Set {RUNS_DB_ENVIRONMENT_VARIABLE} to a "
+                    "writable file, or make the folder."
+                ) from None
+        connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS)
+        try:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            del mode  # "memory" or "delete" on file systems without WAL support: still safe
+            with connection:
+                connection.executescript(_SCHEMA)
+                present = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+                for column, definition in _ADDED_COLUMNS.items():
+                    if column not in present:
+                        connection.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
+                connection.execute(
+                    "UPDATE settings SET value = ? WHERE name = 'schema_version' "
+                    "AND CAST(value AS INTEGER) < ?",
+                    (str(SCHEMA_VERSION), SCHEMA_VERSION),
+                )
+                connection.execute(
+                    "INSERT OR IGNORE INTO settings (name, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        finally:
+            connection.close()
+        self._ready = True
+
+    def check(self) -> None:
+        """Open the log (creating it if needed); raise RunLogError if it cannot be used."""
+        with self._connect() as connection:
+            connection.execute("SELECT count(*) FROM runs").fetchone()
+
+    # --- reading ----------------------------------------------------------------------------
+    def _run_from_row(self, row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
+        return Run(
+            id=row["id"],
+            user=row["user"],
+            config=ModelConfig.from_json(row["config"]),
+            preset=row["preset"],
+            lesson=row["lesson"],
+            request_id=row["request_id"],
+            label=row["label"],
+            parent_id=row["parent_id"],
+            dataset=row["dataset"],
+            train_images=row["train_images"],
+            status=row["status"],
+            reason=row["reason"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            owner=row["owner"],
+            worker=row["worker"],
+            plan=_loads(row["plan"], None),
+            progress=_loads(row["progress"], None),
+            batch_curve=tuple(
+                tuple(point)
+                for point in _loads(
+                    # `in row` would look at the values; a listing may leave the column out.
+                    row["batch_curve"] if "batch_curve" in row.keys() else None,  # noqa: SIM118
+                    [],
+                )
+            ),
+            history=tuple(history),
+            metrics=_loads(row["metrics"], {}),
+            model_path=row["model_path"],
+            model_name=row["model_name"],
+            hidden=bool(row["hidden"]),
+            stop_requested=bool(row["stop_requested"]),
+            limits=_loads(row["limits"], {}),
+            finetune=_loads(row["finetune"] if "finetune" in row.keys() else None, None),  # noqa: SIM118
+        )
+
+    def _histories(
+        self, connection: sqlite3.Connection, run_ids: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        histories: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+        for start in range(0, len(run_ids), 500):
+            chunk = list(run_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for run_id, metrics in connection.execute(
+                f"SELECT run_id, metrics FROM epochs WHERE run_id IN ({marks}) "
+                "ORDER BY run_id, epoch",
+                chunk,
+            ):
+                histories[run_id].append(json.loads(metrics))
+        return histories
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id; UnknownRunError if there is none."""
+        with self._connect() as connection:
+            connection.row_factory = sqlite3.Row
+            row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise UnknownRunError(
+                    f"No run has the id {run_id!r}; `python -m mnist_core runs` lists them."
+                )
+            return self._run_from_row(row, self._histories(connection, [run_id])[run_id])
+
+    def list_runs(
+        self,
+        *,
+        user: str | None = None,
+        statuses: Sequence[str] | None = None,
+        include_hidden: bool = False,
+        request_id: str | None = None,
+        limit: int | None = None,
+        include_curves: bool = True,
+    ) -> list[Run]:
+        """Runs, newest first.
+
+        Args:
+            user: only this user's runs (default: everyone's).
+            statuses: only runs in these statuses (default: all).
+            include_hidden: also the runs their users hid (default False).
+            request_id: only the runs of this request (a lesson's runs).
+            limit: at most this many (default: all).
+            include_curves: read each run's batch curve and history (default True). False
+                leaves them empty, for a table of runs: the curves are most of what a run
+                holds, and reading them made a listing of 200 runs five times slower.
+        """
+        clauses, values = [], []
+        if user is not None:
+            clauses.append("user = ?")
+            values.append(user)
+        if statuses is not None:
+            unknown = sorted(set(statuses) - set(STATUSES))
+            if unknown:
+                raise ValueError(
+                    f"statuses must be among {', '.join(STATUSES)}, got {', '.join(unknown)}."
+                )
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            values.extend(statuses)
+        if not include_hidden:
+            clauses.append("hidden = 0")
+        if request_id is not None:
+            clauses.append("request_id = ?")
+            values.append(request_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._connect() as connection:
+            columns = "*"
+            if not include_curves:
+                columns = ", ".join(
+                    name
+                    for _, name, *_ in connection.execute("PRAGMA table_info(runs)")
+                    if name != "batch_curve"
+                )
+            query = f"SELECT {columns} FROM runs {where} ORDER BY created_at DESC, rowid DESC"
+            if limit is not None:
+                query += f" LIMIT {int(limit)}"
+            connection.row_factory = sqlite3.Row
+            rows = connection.execute(query, values).fetchall()
+            ids = [row["id"] for row in rows]
+            histories = (
+                self._histories(connection, ids) if include_curves else {key: [] for key in ids}
+            )
+        return [self._run_from_row(row, histories[row["id"]]) for row in rows]
+
+    def weight_summaries(self, run_id: str) -> list[list[dict[str, Any]]]:
+        """Every epoch's summary of the layers' weights (for the Inside page)."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT weight_summary FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
+            ).fetchall()
+        return [json.loads(text) for (text,) in rows]
+
+    def active_runs(self) -> list[Run]:
+        """Queued and running runs, oldest first: the line."""
+        return list(reversed(self.list_runs(statuses=ACTIVE_STATUSES, include_hidden=True)))
+
+    # --- the lifecycle ----------------------------------------------------------------------
+    def create_run(
+        self,
+        config: ModelConfig,
+        *,
+        user: str,
+        preset: str | None = None,
+        lesson: str | None = None,
+        request_id: str | None = None,
+        label: str | None = None,
+        parent_id: str | None = None,
+        train_images: int | None = None,
+        owner: str | None = None,
+        limits: dict[str, Any] | None = None,
+        status: str = QUEUED,
+        finetune: dict[str, Any] | None = None,
+    ) -> Run:
+        """Record a new run, queued (or, for a run trained right here, already running).
+
+        Args:
+            config: what to build and train (validated before).
+            user: who asks (a non-empty name).
+            preset, lesson, label, parent_id: tags (see `Run`).
+            request_id: shared by runs asked for together (default: a new id).
+            train_images: training images before the validation split (None: all).
+            owner: the engine that will schedule it.
+            limits: the class-mode caps applied to it.
+            status: QUEUED (default) or RUNNING.
+            finetune: what a fine-tuning run fine-tunes (see `Run.finetune`); default None.
+        """
+        if not isinstance(user, str) or not user.strip():
+            raise ValueError(f"user must be a non-empty name, got {user!r}.")
+        if status not in (QUEUED, RUNNING):
+            raise ValueError(f"status of a new run must be 'queued' or 'running', got {status!r}.")
+        run_id = new_id()
+        now = time.time()
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO runs (id, user, preset, lesson, request_id, label, parent_id, "
+                "dataset, train_images, config, status, created_at, started_at, owner, limits, "
+                "finetune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    user.strip(),
+                    preset,
+                    lesson,
+                    request_id or run_id,
+                    label,
+                    parent_id,
+                    config.dataset,
+                    train_images,
+                    config.to_json(),
+                    status,
+                    now,
+                    now if status == RUNNING else None,
+                    owner,
+                    _dumps(limits or {}),
+                    _dumps(finetune) if finetune is not None else None,
+                ),
+            )
+        return self.get_run(run_id)
+
+    def mark_running(
+        self, run_id: str, *, worker: str | None = None, owner: str | None = None
+    ) -> bool:
+        """A queued run begins; False if it is no longer queued (cancelled meanwhile).
+
+        Args:
+            run_id: the run.
+            worker: the worker that trains it, if known.
+            owner: the engine that starts it, which becomes its owner (default: keep the owner).
+        """
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE runs SET status = ?, started_at = ?, worker = ?, reason = '', "
+                "owner = coalesce(?, owner) WHERE id = ? AND status = ?",
+                (RUNNING, time.time(), worker, owner, run_id, QUEUED),
+            )
+            return cursor.rowcount == 1
+
+    def record_worker(self, run_id: str, worker: str) -> None:
+        """The worker that trains the run."""
+        self._update(run_id, "worker = ?", (worker,))
+
+    def record_plan(self, run_id: str, plan: dict[str, Any]) -> None:
+        """What the running run is about to do (epochs, batches, samples)."""
+        self._update(run_id, "plan = ?", (_dumps(plan),))
+
+    def record_progress(self, run_id: str, *progress: dict[str, Any]) -> None:
+        """Batch progress, oldest first: the last is the latest; each is a batch-curve point."""
+        if not progress:
+            return
+        points = [
+            [
+                entry["epoch"] - 1 + entry["batch"] / (entry.get("batches_per_epoch") or 1),
+                entry["loss"],
+                entry["accuracy"],
+            ]
+            for entry in progress
+        ]
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT batch_curve FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                return
+            curve = _thin([*json.loads(row[0]), *points])
+            connection.execute(
+                "UPDATE runs SET progress = ?, batch_curve = ? WHERE id = ?",
+                (_dumps(progress[-1]), _dumps(curve), run_id),
+            )
+
+    def record_epoch(
+        self, run_id: str, metrics: dict[str, Any], weight_summary: list[dict[str, Any]]
+    ) -> None:
+        """One finished epoch: its metrics and the summary of every layer's weights."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, metrics, weight_summary) "
+                "VALUES (?, ?, ?, ?)",
+                (run_id, int(metrics["epoch"]), _dumps(metrics), _dumps(weight_summary)),
+            )
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        reason: str = "",
+        *,
+        metrics: dict[str, Any] | None = None,
+        model_path: str | None = None,
+    ) -> Run:
+        """End a run with its status, why, its final metrics and the kept model's file."""
+        if status not in ENDED_STATUSES:
+            raise ValueError(
+                f"status of an ended run must be one of {', '.join(ENDED_STATUSES)}, "
+                f"got {status!r}."
+            )
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE runs SET status = ?, reason = ?, finished_at = ?, "
+                "metrics = coalesce(?, metrics), model_path = coalesce(?, model_path), "
+                "progress = CASE WHEN ? IN ('finished') THEN NULL ELSE progress END "
+                "WHERE id = ?",
+                (
+                    status,
+                    reason,
+                    time.time(),
+                    _dumps(metrics) if metrics is not None else None,
+                    model_path,
+                    status,
+                    run_id,
+                ),
+            )
+        return self.get_run(run_id)
+
+    def request_stop(self, run_id: str) -> Run:
+        """Ask a run to stop (the engine sees it and tells the worker)."""
+        self._update(run_id, "stop_requested = 1", ())
+        return self.get_run(run_id)
+
+    def cancel_run(self, run_id: str, reason: str) -> bool:
+        """End a queued run before it starts (status "stopped"); False if it already started."""
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE runs SET status = ?, reason = ?, finished_at = ?, stop_requested = 1 "
+                "WHERE id = ? AND status = ?",
+                (STOPPED, reason, time.time(), run_id, QUEUED),
+            )
+            return cursor.rowcount == 1
+
+    def set_model_name(self, run_id: str, model_name: str | None) -> None:
+        """The store name the run's model was saved as."""
+        self._update(run_id, "model_name = ?", (model_name,))
+
+    def set_hidden(self, run_id: str, hidden: bool = True) -> None:
+        """Hide a run from its user's list (or show it again)."""
+        self._update(run_id, "hidden = ?", (1 if hidden else 0,))
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run, its epochs and its kept model file."""
+        run = self.get_run(run_id)
+        with self._connect() as connection:
+            connection.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+            connection.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        if run.model_path:
+            with contextlib.suppress(OSError):
+                Path(run.model_path).unlink()
+
+    def _update(self, run_id: str, assignment: str, values: tuple[Any, ...]) -> None:
+        with self._connect() as connection:
+            cursor = connection.execute(
+                f"UPDATE runs SET {assignment} WHERE id = ?", (*values, run_id)
+            )
+            if cursor.rowcount == 0:
+                raise UnknownRunError(f"No run has the id {run_id!r}.")
+
+    # --- owners and recovery ----------------------------------------------------------------
+    def heartbeat(self, owner: str) -> None:
+        """Say that `owner` (an engine) is alive."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO owners (owner, seen_at) VALUES (?, ?)",
+                (owner, time.time()),
+            )
+
+    def owner_alive(self, owner: str | None, *, now: float | None = None) -> bool:
+        """Whether the engine `owner` still runs: its process exists here and it spoke lately."""
+        if not owner:
+            return False
+        host, _, rest = owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host == socket.gethostname() and pid_text.isdigit():
+            try:
+                os.kill(int(pid_text), 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT seen_at FROM owners WHERE owner = ?", (owner,)
+            ).fetchone()
+        if row is None:
+            return False
+        return (now or time.time()) - row[0] <= OWNER_SILENCE_SECONDS
+
+    def recover_interrupted(self, *, keep_owner: str | None = None) -> list[Run]:
+        """Mark runs left queued or running by an engine that is gone as interrupted.
+
+        Queued runs without an owner (queued from another process for whichever engine serves
+        this log) keep waiting.
+
+        Args:
+            keep_owner: an owner known to be alive (the caller itself).
+
+        Returns:
+            The runs that became interrupted.
+        """
+        changed = []
+        for run in self.active_runs():
+            if run.owner == keep_owner or self.owner_alive(run.owner):
+                continue
+            if run.owner is None and run.status == QUEUED:
+                continue  # queued for whichever engine serves this log (`engine.queue_runs`)
+            with self._connect() as connection:
+                cursor = connection.execute(
+                    "UPDATE runs SET status = ?, reason = ?, finished_at = ? "
+                    "WHERE id = ? AND status IN (?, ?)",
+                    (
+                        INTERRUPTED,
+                        "The server that scheduled this run stopped before it ended. "
+                        "Resubmit it to train it again.",
+                        time.time(),
+                        run.id,
+                        QUEUED,
+                        RUNNING,
+                    ),
+                )
+            if cursor.rowcount:
+                changed.append(self.get_run(run.id))
+        return changed
+
+    def model_path_for(self, run_id: str) -> Path:
+        """Where a run's trained model is kept: `run_models/<id>.keras` beside the log."""
+        return self.path.parent / "run_models" / f"{run_id}.keras"
+
+    def delete_runs(self, *, keep_users: Sequence[str] = (CLI_USER,)) -> int:
+        """Delete every ended run except those of `keep_users` (the teacher's "clear the
+        class's runs"); returns how many went. Queued and running runs stay."""
+        marks = ",".join("?" * len(keep_users)) or "''"
+        with self._connect() as connection:
+            ids = [
+                row[0]
+                for row in connection.execute(
+                    f"SELECT id FROM runs WHERE user NOT IN ({marks}) AND status IN "
+                    f"({','.join('?' * len(ENDED_STATUSES))})",
+                    (*keep_users, *ENDED_STATUSES),
+                )
+            ]
+        for run_id in ids:
+            self.delete_run(run_id)
+        return len(ids)
+
+    def adopt(self, run_id: str, owner: str) -> None:
+        """Make `owner` the engine that schedules a queued run."""
+        self._update(run_id, "owner = ?", (owner,))
+
+    # --- server-wide settings ---------------------------------------------------------------
+    def get_setting(self, name: str, default: str | None = None) -> str | None:
+        """A server-wide setting (e.g. whether class mode is on)."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT value FROM settings WHERE name = ?", (name,)
+            ).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, name: str, value: str) -> None:
+        """Change a server-wide setting."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", (name, value)
+            )
+
+

@@ -1,0 +1,212 @@
+"""A run as the log holds it: the `Run` record, its statuses and what they mean.
+
+A run is shaped like an MLflow run: an identity and a lifecycle (id, status and its reason,
+created / started / finished times), its parameters (the whole `ModelConfig`), metrics by step
+(one epoch's metrics each, plus a thinned curve of batch progress), tags (preset, lesson,
+user) and an artifact (the trained model, a `.keras` file beside the log). `runs.lifecycle`
+is the one place that moves a run from one status to the next."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.training.progress import (
+    BatchProgress,
+    EpochMetrics,
+)
+
+QUEUED = "queued"
+
+
+RUNNING = "running"
+
+
+FINISHED = "finished"
+
+
+STOPPED = "stopped"
+
+
+FAILED = "failed"
+
+
+DIVERGED = "diverged"
+
+
+INTERRUPTED = "interrupted"
+
+
+STATUSES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
+
+
+ACTIVE_STATUSES = (QUEUED, RUNNING)
+
+
+ENDED_STATUSES = (FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
+
+
+# The user name of runs started from the command line.
+CLI_USER = "cli"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training, as the log holds it.
+
+    Attributes:
+        id: short unique id (12 hex digits).
+        user: who started it (a browser's user name, or "cli").
+        config: the whole model and training description.
+        preset: the preset it came from, if any.
+        lesson: the lesson it belongs to, if any.
+        request_id: runs asked for together (a lesson) share it; a lone run has its own id.
+        label: how the run is named in a comparison (e.g. "sgd"); may be empty.
+        parent_id: the run this one varies ("change one thing"), if any.
+        dataset: "mnist" or "fashion_mnist".
+        train_images: training images asked for before the validation split (None: all).
+        status: one of STATUSES; reason: why it ended (or is waiting).
+        created_at, started_at, finished_at: seconds since the epoch (None until they happen).
+        owner: the engine that schedules it; worker: the worker that trains it.
+        plan: epochs, batches and samples once training begins.
+        progress: the latest batch progress (a dict of `BatchProgress` fields).
+        batch_curve: (fractional epoch, loss, accuracy) points, thinned.
+        history: one dict of `EpochMetrics` fields an epoch.
+        metrics: final figures: test_accuracy and test_loss (on the whole test set),
+            parameter_count, wall_seconds, samples_per_second, per_class_accuracy, ...
+        model_path: the kept `.keras` file, if any; model_name: the store name it was saved as.
+        hidden: hidden from the user's list (not deleted).
+        stop_requested: somebody asked it to stop.
+        limits: the class-mode caps it was held to (empty when none).
+        finetune: for a fine-tuning run (`mnist_core.finetune`), what it fine-tunes and on
+            what: the base model, the user's drawings and which are held out (a plain-JSON
+            `FineTuneSpec`); None for a run trained from scratch.
+    """
+
+    id: str
+    user: str
+    config: ModelConfig
+    preset: str | None
+    lesson: str | None
+    request_id: str
+    label: str | None
+    parent_id: str | None
+    dataset: str
+    train_images: int | None
+    status: str
+    reason: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    owner: str | None
+    worker: str | None
+    plan: dict[str, Any] | None
+    progress: dict[str, Any] | None
+    batch_curve: tuple[tuple[float, float, float], ...]
+    history: tuple[dict[str, Any], ...]
+    metrics: dict[str, Any]
+    model_path: str | None
+    model_name: str | None
+    hidden: bool
+    stop_requested: bool
+    limits: dict[str, Any] = field(default_factory=dict)
+    finetune: dict[str, Any] | None = None
+
+    @property
+    def fine_tuned(self) -> bool:
+        """Whether this run fine-tunes a model on a user's drawings."""
+        return self.finetune is not None
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def ended(self) -> bool:
+        """Finished, stopped, failed, diverged or interrupted."""
+        return self.status in ENDED_STATUSES
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """Accuracy on the whole test set, once measured."""
+        value = self.metrics.get("test_accuracy")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def parameter_count(self) -> int | None:
+        """Weights and biases of the model."""
+        value = self.metrics.get("parameter_count")
+        return int(value) if isinstance(value, int | float) else None
+
+    @property
+    def wall_seconds(self) -> float | None:
+        """From started to finished."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+    @property
+    def model_kept(self) -> bool:
+        """Whether the trained model's file is there to open."""
+        return bool(self.model_path) and Path(self.model_path).is_file()
+
+    def epoch_metrics(self) -> list[Any]:
+        """The history as `train.EpochMetrics` objects (what the curve helpers take)."""
+
+        return [EpochMetrics(**entry) for entry in self.history]
+
+    def batch_progress(self) -> Any:
+        """The latest progress as a `train.BatchProgress`, or None."""
+
+        return BatchProgress(**self.progress) if self.progress else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (the CLI's `runs --json`)."""
+        return {
+            "id": self.id,
+            "user": self.user,
+            "status": self.status,
+            "reason": self.reason,
+            "preset": self.preset,
+            "lesson": self.lesson,
+            "request_id": self.request_id,
+            "label": self.label,
+            "parent_id": self.parent_id,
+            "dataset": self.dataset,
+            "train_images": self.train_images,
+            "config": self.config.to_dict(),
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "worker": self.worker,
+            "metrics": self.metrics,
+            "parameter_count": self.parameter_count,
+            "history": list(self.history),
+            "model_name": self.model_name,
+            "model_kept": self.model_kept,
+            "hidden": self.hidden,
+            "limits": self.limits,
+            # The drawings themselves stay out: they are images, not figures.
+            "finetune": (
+                {key: value for key, value in self.finetune.items() if key != "images"}
+                if self.finetune is not None
+                else None
+            ),
+        }
+
+
+def new_id() -> str:
+    """A fresh run (or request) id: 12 hex digits."""
+    return uuid.uuid4().hex[:12]
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A float for JSON and tables, or None when it is missing or not finite."""
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None

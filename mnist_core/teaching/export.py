@@ -1,0 +1,272 @@
+"""Exports of a run: a standalone Keras script that trains it again, its history, its model.
+
+`training_script(config)` writes a Python script, readable as a lesson, that uses only keras
+and numpy: it rebuilds exactly the network `model.build_model` builds for the config (layer by
+layer, with the same names, seed, optimizer, learning-rate schedule, loss and accuracy
+metric), loads MNIST (Keras' own loader, or a local `.npz` with `--data FILE` for machines
+without the internet), trains it with the same settings (validation split or test set,
+one-hot or integer labels, batch size, shuffling, augmentation), prints the model summary
+with its parameter count, one line an epoch, and the test accuracy. `--epochs N` overrides
+the epochs.
+
+`script_for_run(run)` is that script for a recorded run, with a comment at the top for
+whatever the run used that the script cannot reproduce with keras alone (a subset of the
+training images chosen by the app, pen-drawn training data, fine-tuning on drawings): the
+script then trains on the full dataset instead. `history_csv(run)` is the run's per-epoch
+history as CSV; `copy_model(run, path)` copies its kept `.keras` file.
+
+The exporter knows every `ModelConfig` field (`EXPORTED_FIELDS`) and every learning-rate
+schedule it can write (`SCRIPT_SCHEDULES`): a config it cannot reproduce raises ValueError
+instead of giving a script that trains something else.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mnist_core.data.format import DATASET_TITLES
+from mnist_core.modeling.config import (
+    ModelConfig,
+    validate_config,
+)
+from mnist_core.runs.record import (
+    ENDED_STATUSES,
+    FINISHED,
+    Run,
+)
+from mnist_core.teaching.script import ScriptWriter
+
+# Every ModelConfig field the script generator reproduces. A field added to ModelConfig
+# must be handled below (and added here) before the exporter accepts configs that use it.
+EXPORTED_FIELDS = frozenset(
+    {
+        "dataset",
+        "architecture",
+        "layer_sizes",
+        "layer_activations",
+        "layer_dropout_rates",
+        "kernel_sizes",
+        "dense_units",
+        "dense_dropout_rate",
+        "input_batch_normalization",
+        "batch_normalization",
+        "loss",
+        "optimizer",
+        "learning_rate",
+        "learning_rate_schedule",
+        "momentum",
+        "epochs",
+        "batch_size",
+        "validation",
+        "validation_split",
+        "shuffle",
+        "seed",
+        "augment_shift",
+        "augment_rotation",
+        "augment_zoom",
+        "augment_stroke",
+        # Drawn training digits: the script cannot draw them; it says so (script_caveats)
+        # and trains on MNIST as scanned.
+        "redraw_fraction",
+        "pen_digit_copies",
+    }
+)
+# The learning-rate schedules the script generator can write.
+SCRIPT_SCHEDULES = ("constant", "cosine", "one_cycle")
+HISTORY_COLUMNS = (
+    "epoch",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "elapsed_seconds",
+    "samples_per_second",
+)
+FULL_TRAINING_IMAGES = 60000
+
+
+def check_exportable(config: ModelConfig) -> None:
+    """Raise ValueError when the script generator cannot reproduce `config`.
+
+    Args:
+        config: the model and training description.
+    """
+    if not isinstance(config, ModelConfig):
+        raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}.")
+    unknown_fields = sorted(
+        field.name for field in dataclasses.fields(config) if field.name not in EXPORTED_FIELDS
+    )
+    defaults = ModelConfig()
+    used = [name for name in unknown_fields if getattr(config, name) != getattr(defaults, name)]
+    if used:
+        raise ValueError(
+            f"the exported script cannot reproduce the setting(s) {', '.join(used)} yet; "
+            f"it knows {', '.join(sorted(EXPORTED_FIELDS))}. Export a run that leaves them "
+            "at their defaults, or teach mnist_core/export.py the new setting."
+        )
+    if config.learning_rate_schedule not in SCRIPT_SCHEDULES:
+        raise ValueError(
+            f"learning_rate_schedule {config.learning_rate_schedule!r} cannot be written into "
+            f"an exported script yet; it knows {', '.join(map(repr, SCRIPT_SCHEDULES))}. "
+            "Teach mnist_core/export.py the schedule (see _schedule_lines)."
+        )
+    validate_config(config)
+
+
+def script_caveats(run: Run) -> list[str]:
+    """What a run used that the exported script does not reproduce, in sentences.
+
+    Args:
+        run: the recorded run.
+    """
+    caveats = []
+    title = DATASET_TITLES.get(run.config.dataset, run.config.dataset)
+    if run.train_images is not None and run.train_images < FULL_TRAINING_IMAGES:
+        caveats.append(
+            f"The run trained on {run.train_images:,} training images chosen by the MNIST Playground (a "
+            f"seeded subset); this script trains on the full {title} training set "
+            f"({FULL_TRAINING_IMAGES:,} images) instead, so its figures will be higher."
+        )
+    if run.dataset != run.config.dataset:
+        caveats.append(
+            f"The run trained on {run.dataset!r} data (e.g. digits drawn with the pen in the "
+            f"app), which Keras cannot load; this script trains on {title} instead."
+        )
+    if run.status in ENDED_STATUSES and run.status != FINISHED:
+        done = len(run.history)
+        caveats.append(
+            f"The run ended {run.status} after {done} of {run.config.epochs} epoch(s)"
+            + (f" ({run.reason.rstrip('.')})" if run.reason else "")
+            + f"; this script trains all {run.config.epochs}."
+        )
+    if run.config.redraw_fraction > 0 or run.config.pen_digit_copies > 0:
+        caveats.append(
+            "The run also learned from digits drawn as on the canvas (MNIST digits re-drawn with "
+            "a uniform pen, pendigits writers' digits), which keras alone cannot make; this "
+            "script trains on MNIST as scanned instead."
+        )
+    if run.finetune is not None:
+        base = run.finetune.get("base_model", "a saved model")
+        count = run.finetune.get("drawing_count") or len(run.finetune.get("labels", []))
+        caveats.append(
+            f"The run fine-tuned the model {base!r} on {count} digits its user drew in the app "
+            "(mixed with MNIST images), which keras alone cannot reproduce: neither the base "
+            "model's weights nor the drawings are in this script. It trains the same network "
+            "from scratch on MNIST with the fine-tuning's settings instead (a low learning "
+            "rate and few epochs), so expect a much weaker model."
+        )
+    asked = run.limits.get("asked_epochs")
+    if asked:
+        caveats.append(
+            f"Class mode capped the run at {run.config.epochs} epoch(s) (it asked for {asked}); "
+            f"pass --epochs {asked} to train as asked."
+        )
+    return caveats
+
+
+def script_for_run(
+    run: Run, *, extra_caveats: Sequence[str] = (), file_name: str | None = None
+) -> str:
+    """The standalone training script of a recorded run.
+
+    Args:
+        run: the recorded run.
+        extra_caveats: further things the script does not reproduce (e.g. "The run fine-tuned
+            a model on digits drawn in the app."), added to the comment at the top.
+        file_name: the script's file name for its usage lines (default `script_file_name`).
+    """
+    name = run.label or run.preset or "run"
+    return training_script(
+        run.config,
+        title=f"Train the MNIST Playground's run {run.id} ({name}) again, with Keras alone.",
+        caveats=[*script_caveats(run), *extra_caveats],
+        parameter_count=run.parameter_count,
+        file_name=file_name or script_file_name(run),
+    )
+
+
+def script_file_name(run: Run) -> str:
+    """A file name for a run's script, e.g. `dense_fast_3f9a1c.py`."""
+    stem = "".join(
+        character if character.isalnum() else "_"
+        for character in (run.label or run.preset or "run")
+    ).strip("_")
+    return f"{stem or 'run'}_{run.id[:6]}.py"
+
+
+def training_script(
+    config: ModelConfig,
+    *,
+    title: str = "Train a network on MNIST with Keras alone.",
+    caveats: Sequence[str] = (),
+    parameter_count: int | None = None,
+    file_name: str = "train_mnist.py",
+) -> str:
+    """A standalone, commented Python script (keras and numpy only) that trains `config`.
+
+    Args:
+        config: what to build and train (checked with `check_exportable`).
+        title: the first line of the script's docstring.
+        caveats: what the script does not reproduce, one sentence each (a comment at the top).
+        parameter_count: the run's parameter count, quoted in a comment (default: none).
+        file_name: the script's file name, shown in its usage lines (default train_mnist.py).
+    """
+    check_exportable(config)
+    writer = ScriptWriter(config)
+    return writer.script(title, list(caveats), parameter_count, file_name)
+
+
+def history_csv(run: Run) -> str:
+    """The run's per-epoch history as CSV text (one row an epoch, `HISTORY_COLUMNS`).
+
+    Args:
+        run: the recorded run (a run without epochs gives the header alone).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for entry in run.history:
+        writer.writerow([_csv_value(entry.get(column)) for column in HISTORY_COLUMNS])
+    return buffer.getvalue()
+
+
+def copy_model(run: Run, destination: str | Path) -> Path:
+    """Copy the run's kept `.keras` file to `destination`; ValueError when none is kept.
+
+    Args:
+        run: the recorded run.
+        destination: the file to write (its folder must exist).
+    """
+    if not run.model_kept:
+        why = (
+            "it is still training"
+            if run.active
+            else "it diverged"
+            if run.status == "diverged"
+            else "its model was not kept"
+        )
+        raise ValueError(f"run {run.id} has no model file to export: {why}.")
+    destination = Path(destination)
+    if destination.suffix != ".keras":
+        raise ValueError(
+            f"the model file must end in .keras (Keras refuses to load others), got "
+            f"{str(destination)!r}."
+        )
+    shutil.copyfile(run.model_path, destination)
+    return destination
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+

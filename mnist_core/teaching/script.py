@@ -1,0 +1,599 @@
+"""The standalone Keras script of a config, written as a lesson: data, network, training, test.
+
+`ScriptWriter(config).script(...)` writes it; `export.training_script` and
+`export.script_for_run` are how the rest of the project asks for one."""
+
+from __future__ import annotations
+
+import datetime
+import textwrap
+from collections.abc import Sequence
+
+from mnist_core.data.format import DATASET_TITLES
+from mnist_core.modeling import build as build_module
+from mnist_core.modeling.config import (
+    ModelConfig,
+    uses_sparse_labels,
+)
+
+_OPTIMIZER_CLASSES = {
+    "sgd": "SGD",
+    "adam": "Adam",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+    "adamw": "AdamW",
+}
+
+
+_OPTIMIZER_WORDS = {
+    "sgd": "Plain stochastic gradient descent moves every weight against its gradient, times "
+    "the learning rate",
+    "adam": "Adam gives each weight its own step size, from running averages of its gradients "
+    "and of their squares",
+    "rmsprop": "RMSprop divides each weight's step by a running average of its squared gradients",
+    "adagrad": "Adagrad shrinks each weight's step as its squared gradients add up",
+    "adamw": "AdamW is adam with weight decay, which pulls every weight a little towards zero",
+}
+
+
+_LOSS_WORDS = {
+    "mse": "Mean squared error compares the ten probabilities with the one-hot label, number "
+    "by number (the notebooks show how slowly it learns)",
+    "binary_crossentropy": "Binary cross-entropy scores each of the ten outputs as its own "
+    "yes-or-no question",
+    "categorical_crossentropy": "Categorical cross-entropy is minus the log of the probability "
+    "given to the right class",
+    "sparse_categorical_crossentropy": "Sparse categorical cross-entropy is categorical "
+    "cross-entropy for labels given as integers",
+}
+
+
+_DATASET_LOADERS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist"}
+
+
+class ScriptWriter:
+    """Writes the script of one config, block by block."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self.sparse = uses_sparse_labels(config)
+        self.dataset_title = DATASET_TITLES[config.dataset]
+
+    # --- the whole script --------------------------------------------------------------------
+    def script(
+        self, title: str, caveats: list[str], parameter_count: int | None, file_name: str
+    ) -> str:
+        config = self.config
+        command = f"python {file_name}"
+        pad = " " * len(command)
+        lines = [
+            "#!/usr/bin/env python3",
+            f'"""{title}',
+            "",
+            *_wrap(self._describe(), 92),
+            "",
+            "Run it:",
+            "",
+            f"    {command}                    # the data from Keras' own loader (internet)",
+            f"    {command} --data mnist.npz   # offline: an .npz with x_train, y_train,",
+            f"    {pad}                    # x_test and y_test (uint8, as Keras gives)",
+            f"    {command} --epochs 2         # other than the run's {config.epochs} epoch(s)",
+            "",
+            "Needs only keras (3, with its TensorFlow, JAX or PyTorch backend) and numpy. It prints",
+            "the model summary with its parameter count, one line an epoch, and the test accuracy.",
+            "Exported by the MNIST Playground on " + datetime.date.today().isoformat() + ".",
+            '"""',
+        ]
+        if caveats:
+            lines += ["", "# What this script does not reproduce:"]
+            for caveat in caveats:
+                lines += _wrap(caveat, 90, first="# - ", rest="#   ")
+        if parameter_count is not None:
+            lines += [
+                "",
+                f"# The run's model had {parameter_count:,} parameters; so does this one.",
+            ]
+        lines += [
+            "",
+            "import argparse",
+            "import math",
+            "",
+            "import keras",
+            "import numpy as np",
+            "from keras import layers",
+            "",
+            *self._settings(),
+            "",
+            "",
+            *self._load_data(),
+            "",
+            "",
+            *self._build_model(),
+        ]
+        if config.augments:
+            lines += ["", "", *self._augmentation()]
+        lines += ["", "", *self._main(), "", "", 'if __name__ == "__main__":', "    main()", ""]
+        return "\n".join(lines)
+
+    def _describe(self) -> str:
+        config = self.config
+        if config.architecture == "dense":
+            if config.layer_sizes:
+                network = "A dense network with hidden layers of " + _join_sizes(
+                    config.layer_sizes, "units"
+                )
+            else:
+                network = "Softmax regression (no hidden layer)"
+        else:
+            network = "A convolutional network with " + _join_sizes(config.layer_sizes, "filters")
+            if config.dense_units:
+                network += f" and a dense layer of {config.dense_units} units"
+        schedule = {
+            "constant": "",
+            "cosine": ", cosine schedule",
+            "one_cycle": ", one-cycle schedule",
+        }[config.learning_rate_schedule]
+        validation = (
+            f"{_percent(config.validation_split)} of the training images held out to validate"
+            if config.validation == "split"
+            else "validated on the test set, as the notebooks do"
+        )
+        return (
+            f"{network}, trained on {self.dataset_title} with {config.optimizer} (learning "
+            f"rate {_number(config.learning_rate)}{schedule}) and the {config.loss} loss for "
+            f"{config.epochs} epoch(s) of batch {config.batch_size}, {validation}."
+        )
+
+    # --- the settings block ------------------------------------------------------------------
+    def _settings(self) -> list[str]:
+        config = self.config
+        lines = [
+            "# The run's settings. Change one, train again, and see what it does.",
+            f"EPOCHS = {config.epochs}",
+            f"BATCH_SIZE = {config.batch_size}  # images per step of the optimizer",
+            f"LEARNING_RATE = {_number(config.learning_rate)}",
+        ]
+        if config.optimizer == "sgd":
+            lines.append(
+                f"MOMENTUM = {_number(config.momentum)}  # 0: plain SGD; more: each step keeps "
+                "some of the last one"
+            )
+        if config.validation == "split":
+            lines.append(
+                f"VALIDATION_SPLIT = {_number(config.validation_split)}  # the last "
+                f"{_percent(config.validation_split)} of the training images validate"
+            )
+        lines.append(f"SEED = {config.seed}  # the same seed gives the same starting weights")
+        if config.batch_normalization:
+            lines.append(
+                f"BATCH_NORMALIZATION_MOMENTUM = "
+                f"{_number(build_module.HIDDEN_BATCH_NORMALIZATION_MOMENTUM)}  # how fast the "
+                "statistics used at test time follow the batches"
+            )
+        if config.augments:
+            lines += [
+                "# Random changes to the training images, 0 meaning off:",
+                f"AUGMENT_SHIFT = {_number(config.augment_shift)}  # fraction of the image size",
+                f"AUGMENT_ROTATION = {_number(config.augment_rotation)}  # degrees",
+                f"AUGMENT_ZOOM = {_number(config.augment_zoom)}  # fraction",
+                f"AUGMENT_STROKE = {_number(config.augment_stroke)}  # probability of a thicker or "
+                "thinner stroke",
+            ]
+        return lines
+
+    # --- loading the data --------------------------------------------------------------------
+    def _load_data(self) -> list[str]:
+        loader = _DATASET_LOADERS[self.config.dataset]
+        title = self.dataset_title
+        return [
+            "def load_data(path):",
+            f'    """{title}: 60,000 training and 10,000 test images (uint8, 28x28) and labels 0-9.',
+            "",
+            "    From `path` (an .npz with x_train, y_train, x_test and y_test) when given, else",
+            "    from Keras' own loader, which downloads the data once.",
+            '    """',
+            "    if path:",
+            "        with np.load(path) as data:",
+            '            return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])',
+            "    try:",
+            f"        return keras.datasets.{loader}.load_data()",
+            "    except Exception as error:  # no internet: say how to train offline",
+            "        raise SystemExit(",
+            f'            f"error: Keras could not download {title} ({{error}}). Without the "',
+            '            "internet, pass --data FILE: an .npz with x_train, y_train, x_test, y_test."',
+            "        ) from None",
+        ]
+
+    # --- the network -------------------------------------------------------------------------
+    def _build_model(self) -> list[str]:
+        config = self.config
+        lines = [
+            "def build_model(train_size, epochs):",
+            '    """The network, compiled with its optimizer, loss and accuracy metric.',
+            "",
+            "    Args:",
+            "        train_size: the number of training images (the schedule counts steps).",
+            "        epochs: the number of epochs it will train for.",
+            '    """',
+            "    # The seed fixes the random starting weights: the same run every time.",
+            "    keras.utils.set_random_seed(SEED)",
+            "    # The input: one 28x28 image of grey levels in [0, 1].",
+            '    inputs = keras.Input(shape=(28, 28), name="image")',
+        ]
+        if config.architecture == "dense":
+            lines += self._dense_layers()
+        else:
+            lines += self._cnn_layers()
+        lines += [
+            "    # The output: ten units, one per class; softmax turns their scores into",
+            "    # probabilities that add up to 1.",
+            '    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)',
+            f'    model = keras.Model(inputs, outputs, name="{config.architecture}_model")',
+            "",
+            *self._schedule_lines(),
+            *self._optimizer_lines(),
+            *self._compile_lines(),
+            "    return model",
+        ]
+        return lines
+
+    def _dense_layers(self) -> list[str]:
+        config = self.config
+        lines = [
+            "    # A dense layer takes a flat vector: the 28x28 image becomes 784 numbers.",
+            '    x = layers.Flatten(name="flatten")(inputs)',
+        ]
+        if config.input_batch_normalization:
+            lines += [
+                "    # Batch normalisation of the input: every pixel is shifted and scaled to mean",
+                "    # 0 and variance 1 over each batch (notebook 003).",
+                '    x = layers.BatchNormalization(name="input_batch_normalization")(x)',
+            ]
+        inputs = 784
+        for index, (units, activation, rate) in enumerate(
+            zip(config.layer_sizes, config.layer_activations, config.layer_dropout_rates)
+        ):
+            number = index + 1
+            lines.append(
+                f"    # Hidden layer {number}: {units} units, each a weighted sum of the {inputs} "
+                f"values before it, then {activation}."
+            )
+            if config.batch_normalization:
+                lines += [
+                    "    # Batch normalisation sits between the sum and the activation (and",
+                    "    # replaces the bias, which it would cancel).",
+                    f'    x = layers.Dense({units}, use_bias=False, name="dense_{number}")(x)',
+                    "    x = layers.BatchNormalization(",
+                    f'        momentum=BATCH_NORMALIZATION_MOMENTUM, name="batch_normalization_{number}"',
+                    "    )(x)",
+                    f'    x = layers.Activation("{activation}", name="{activation}_{number}")(x)',
+                ]
+            else:
+                lines.append(
+                    f'    x = layers.Dense({units}, activation="{activation}", name="dense_{number}")(x)'
+                )
+            if rate > 0:
+                lines += [
+                    f"    # Dropout: during training, {_percent(rate)} of these units are switched off at",
+                    "    # random, so that no unit can rely on another; at test time all are on.",
+                    f'    x = layers.Dropout({_number(rate)}, name="dropout_{number}")(x)',
+                ]
+            inputs = units
+        return lines
+
+    def _cnn_layers(self) -> list[str]:
+        config = self.config
+        lines = [
+            "    # A convolution wants a channel axis: (28, 28) becomes (28, 28, 1).",
+            '    x = layers.Reshape((28, 28, 1), name="add_channel")(inputs)',
+        ]
+        if config.input_batch_normalization:
+            lines += [
+                "    # Batch normalisation of the input image, over each batch.",
+                '    x = layers.BatchNormalization(name="input_batch_normalization")(x)',
+            ]
+        side = 28
+        for index, (filters, kernel_size, activation, rate) in enumerate(
+            zip(
+                config.layer_sizes,
+                config.kernel_sizes,
+                config.layer_activations,
+                config.layer_dropout_rates,
+            )
+        ):
+            number = index + 1
+            lines.append(
+                f"    # Convolution {number}: {filters} filters of {kernel_size}x{kernel_size} "
+                f"pixels slide over the {side}x{side} image"
+            )
+            lines.append(
+                '    # ("same" padding keeps its size), then '
+                + ("batch normalisation and " if config.batch_normalization else "")
+                + f"{activation}."
+            )
+            if config.batch_normalization:
+                lines += [
+                    "    x = layers.Conv2D(",
+                    f'        {filters}, {kernel_size}, padding="same", use_bias=False, '
+                    f'activation=None, name="conv_{number}"',
+                    "    )(x)",
+                    "    x = layers.BatchNormalization(",
+                    f'        momentum=BATCH_NORMALIZATION_MOMENTUM, name="batch_normalization_{number}"',
+                    "    )(x)",
+                    f'    x = layers.Activation("{activation}", name="{activation}_{number}")(x)',
+                ]
+            else:
+                lines += [
+                    "    x = layers.Conv2D(",
+                    f'        {filters}, {kernel_size}, padding="same", activation="{activation}", '
+                    f'name="conv_{number}"',
+                    "    )(x)",
+                ]
+            side //= 2
+            lines += [
+                f"    # 2x2 max pooling keeps the strongest response of each 2x2 patch: {side}x{side}.",
+                f'    x = layers.MaxPooling2D(2, name="pool_{number}")(x)',
+            ]
+            if rate > 0:
+                lines += [
+                    f"    # Dropout: {_percent(rate)} of these values are switched off at random in training.",
+                    f'    x = layers.Dropout({_number(rate)}, name="dropout_{number}")(x)',
+                ]
+        lines += [
+            "    # The feature maps, flattened into one vector for the dense layers.",
+            '    x = layers.Flatten(name="flatten")(x)',
+        ]
+        if config.dense_units > 0:
+            lines += [
+                f"    # A dense layer of {config.dense_units} relu units combines the features.",
+                f'    x = layers.Dense({config.dense_units}, activation="relu", name="dense")(x)',
+            ]
+            if config.dense_dropout_rate > 0:
+                lines += [
+                    f"    # Dropout of {_percent(config.dense_dropout_rate)} of those units in training.",
+                    f'    x = layers.Dropout({_number(config.dense_dropout_rate)}, name="dense_dropout")(x)',
+                ]
+        return lines
+
+    def _schedule_lines(self) -> list[str]:
+        schedule = self.config.learning_rate_schedule
+        if schedule == "constant":
+            return [
+                "    # The learning rate stays the same for the whole run.",
+                "    learning_rate = LEARNING_RATE",
+            ]
+        lines = [
+            "    # The optimizer's steps in the whole run: batches per epoch times epochs.",
+            "    total_steps = math.ceil(train_size / BATCH_SIZE) * epochs",
+        ]
+        if schedule == "cosine":
+            return lines + [
+                "    # The learning rate falls along a cosine from LEARNING_RATE to zero: big",
+                "    # steps early, a calm finish.",
+                "    learning_rate = keras.optimizers.schedules.CosineDecay(",
+                "        LEARNING_RATE, decay_steps=total_steps",
+                "    )",
+            ]
+        if schedule == "one_cycle":
+            warmup = _number(build_module.ONE_CYCLE_WARMUP_FRACTION)
+            divisor = _number(build_module.ONE_CYCLE_START_DIVISOR)
+            return lines + [
+                f"    # One cycle: the learning rate climbs from LEARNING_RATE / {divisor} to",
+                f"    # LEARNING_RATE over the first {warmup} of the steps, then falls along a",
+                "    # cosine to zero; the climb lets a high peak rate work without diverging.",
+                f"    warmup_steps = int(total_steps * {warmup})",
+                "    learning_rate = keras.optimizers.schedules.CosineDecay(",
+                f"        LEARNING_RATE / {divisor},",
+                "        decay_steps=max(1, total_steps - warmup_steps),",
+                "        warmup_target=LEARNING_RATE,",
+                "        warmup_steps=warmup_steps,",
+                '        name="OneCycle",',
+                "    )",
+            ]
+        raise ValueError(  # check_exportable refuses these first
+            f"learning_rate_schedule {schedule!r} cannot be written into an exported script."
+        )
+
+    def _optimizer_lines(self) -> list[str]:
+        config = self.config
+        class_name = _OPTIMIZER_CLASSES[config.optimizer]
+        lines = _wrap(
+            f"The optimizer. {_OPTIMIZER_WORDS[config.optimizer]}.", 88, "    # ", "    # "
+        )
+        if config.optimizer == "sgd":
+            lines.append(
+                "    optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=MOMENTUM)"
+            )
+        else:
+            lines.append(
+                f"    optimizer = keras.optimizers.{class_name}(learning_rate=learning_rate)"
+            )
+        return lines
+
+    def _compile_lines(self) -> list[str]:
+        config = self.config
+        metric = "SparseCategoricalAccuracy" if self.sparse else "CategoricalAccuracy"
+        lines = _wrap(f"The loss. {_LOSS_WORDS[config.loss]}.", 88, "    # ", "    # ")
+        lines += [
+            '    # The accuracy is that of the ten classes (Keras\' plain "accuracy" would turn',
+            "    # into a per-output binary accuracy with binary cross-entropy, near 98% for a guess).",
+            "    model.compile(",
+            "        optimizer=optimizer,",
+            f'        loss="{config.loss}",',
+            f'        metrics=[keras.metrics.{metric}(name="accuracy")],',
+            "    )",
+        ]
+        return lines
+
+    # --- augmentation ------------------------------------------------------------------------
+    def _augmentation(self) -> list[str]:
+        shuffle = "self.random.shuffle(self.order)" if self.config.shuffle else "pass"
+        return [
+            "class AugmentedBatches(keras.utils.PyDataset):",
+            '    """Batches of training images, each changed at random: shifted, rotated, zoomed,',
+            "    strokes thickened or thinned. The network never sees the same image twice, which",
+            "    teaches it to read digits that are not centred and upright. (The same kinds and",
+            '    amounts of change as the app; the random draws themselves differ.)"""',
+            "",
+            "    def __init__(self, images, labels):",
+            "        super().__init__()",
+            "        self.images, self.labels = images, labels",
+            "        self.order = np.arange(len(images))",
+            "        self.random = np.random.default_rng(SEED)",
+            "        self.transforms = []",
+            "        if AUGMENT_SHIFT > 0:",
+            "            self.transforms.append(",
+            "                layers.RandomTranslation(",
+            '                    AUGMENT_SHIFT, AUGMENT_SHIFT, fill_mode="constant", seed=SEED',
+            "                )",
+            "            )",
+            "        if AUGMENT_ROTATION > 0:",
+            "            self.transforms.append(",
+            '                layers.RandomRotation(AUGMENT_ROTATION / 360, fill_mode="constant", seed=SEED + 1)',
+            "            )",
+            "        if AUGMENT_ZOOM > 0:",
+            "            self.transforms.append(",
+            '                layers.RandomZoom(AUGMENT_ZOOM, fill_mode="constant", seed=SEED + 2)',
+            "            )",
+            "        self.on_epoch_end()",
+            "",
+            "    def __len__(self):",
+            "        return math.ceil(len(self.images) / BATCH_SIZE)",
+            "",
+            "    def __getitem__(self, index):",
+            "        chosen = self.order[index * BATCH_SIZE : (index + 1) * BATCH_SIZE]",
+            "        x = self.images[chosen][..., np.newaxis]",
+            "        for transform in self.transforms:",
+            "            x = keras.ops.convert_to_numpy(transform(x, training=True))",
+            "        if AUGMENT_STROKE > 0:",
+            "            # A 3x3 maximum thickens the strokes, a 3x3 minimum thins them.",
+            '            thicker = keras.ops.convert_to_numpy(keras.ops.max_pool(x, 3, 1, "same"))',
+            '            thinner = -keras.ops.convert_to_numpy(keras.ops.max_pool(-x, 3, 1, "same"))',
+            "            draw = self.random.uniform(size=(len(x), 1, 1, 1))",
+            "            x = np.where(draw < AUGMENT_STROKE / 2, thicker, x)",
+            "            x = np.where((draw >= AUGMENT_STROKE / 2) & (draw < AUGMENT_STROKE), thinner, x)",
+            "        return x[..., 0], self.labels[chosen]",
+            "",
+            "    def on_epoch_end(self):",
+            f"        {shuffle}",
+        ]
+
+    # --- main --------------------------------------------------------------------------------
+    def _main(self) -> list[str]:
+        config = self.config
+        title = self.dataset_title
+        lines = [
+            "def main():",
+            "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])",
+            "    parser.add_argument(",
+            '        "--epochs", type=int, default=EPOCHS, help=f"epochs to train (default {EPOCHS})"',
+            "    )",
+            "    parser.add_argument(",
+            '        "--data",',
+            '        metavar="FILE",',
+            '        help="an .npz with x_train, y_train, x_test and y_test (default: Keras\' loader)",',
+            "    )",
+            "    args = parser.parse_args()",
+            "    if args.epochs < 1:",
+            '        parser.error(f"--epochs must be at least 1, got {args.epochs}")',
+            "",
+            f"    # The data: {title}'s images and labels.",
+            "    (x_train, y_train), (x_test, y_test) = load_data(args.data)",
+            "    # Grey levels 0-255 become floats in [0, 1]: small inputs keep the first steps calm.",
+            '    x_train = x_train.astype("float32") / 255.0',
+            '    x_test = x_test.astype("float32") / 255.0',
+        ]
+        if config.validation == "split":
+            lines += [
+                "    # Validation: the last VALIDATION_SPLIT of the training images are held out;",
+                "    # the network never trains on them, so they measure how well it generalises.",
+                "    held_out = max(1, int(round(len(x_train) * VALIDATION_SPLIT)))",
+                "    x_val, y_val = x_train[-held_out:], y_train[-held_out:]",
+                "    x_train, y_train = x_train[:-held_out], y_train[:-held_out]",
+            ]
+        else:
+            lines += [
+                "    # Validation on the test set, as the notebooks do (it then no longer measures",
+                "    # images the choices were not made on).",
+                "    x_val, y_val = x_test, y_test",
+            ]
+        if self.sparse:
+            lines += [
+                "    # Integer labels: the sparse loss takes the digit itself (3), no one-hot vector.",
+                '    y_train, y_val, y_test = (y.astype("int64") for y in (y_train, y_val, y_test))',
+            ]
+        else:
+            lines += [
+                "    # One-hot labels: 3 becomes [0, 0, 0, 1, 0, 0, 0, 0, 0, 0], the ten",
+                "    # probabilities the network should give.",
+                "    y_train, y_val, y_test = (",
+                "        keras.utils.to_categorical(y, 10) for y in (y_train, y_val, y_test)",
+                "    )",
+            ]
+        lines += [
+            "",
+            "    model = build_model(len(x_train), args.epochs)",
+            "    # Every layer with its output shape and its number of weights and biases.",
+            "    model.summary()",
+            '    print(f"parameters: {model.count_params()}")',
+            "",
+            "    # Training: EPOCHS passes over the training images in batches of BATCH_SIZE,",
+            "    # one optimizer step per batch, with the validation loss and accuracy after",
+            "    # every epoch.",
+            "    keras.utils.set_random_seed(SEED)",
+        ]
+        if config.augments:
+            lines += [
+                "    history = model.fit(",
+                "        AugmentedBatches(x_train, y_train),",
+                "        epochs=args.epochs,",
+                "        validation_data=(x_val, y_val),",
+                "        verbose=2,",
+                "    )",
+            ]
+        else:
+            lines += [
+                "    history = model.fit(",
+                "        x_train,",
+                "        y_train,",
+                "        batch_size=BATCH_SIZE,",
+                "        epochs=args.epochs,",
+                f"        shuffle={config.shuffle},  # a new order of the images every epoch",
+                "        validation_data=(x_val, y_val),",
+                "        verbose=2,",
+                "    )",
+            ]
+        lines += [
+            "    # What the epochs reached, one line each.",
+            '    for index in range(len(history.history["loss"])):',
+            '        shown = ", ".join(',
+            '            f"{key} {history.history[key][index]:.4f}"',
+            '            for key in ("loss", "accuracy", "val_loss", "val_accuracy")',
+            "        )",
+            '        print(f"epoch {index + 1}: {shown}")',
+            "",
+            "    # The test set: 10,000 images the training never saw.",
+            "    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)",
+            '    print(f"test accuracy: {test_accuracy:.2%} (test loss {test_loss:.4f})")',
+        ]
+        return lines
+
+
+def _join_sizes(sizes: Sequence[int], unit: str) -> str:
+    if len(sizes) == 1:
+        return f"{sizes[0]} {unit}"
+    return ", ".join(str(size) for size in sizes[:-1]) + f" and {sizes[-1]} {unit}"
+
+
+def _wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    """Wrap `text` into lines of at most `width` characters, the first after `first`."""
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest)
+
+
+def _number(value: float) -> str:
+    """A float literal that reads well and round-trips (0.001, 0.25, 3e-05)."""
+    return repr(float(value))
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g}%"

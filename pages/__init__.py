@@ -1,1 +1,0 @@
-"""The app's pages (one file each) and the Streamlit glue they share (`common`)."""
