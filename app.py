@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from app_glue.common import (
+from app_glue.keras_state import keep_keras_state_between_runs
+from app_glue.state import init_shared_state
+from app_glue.user import (
     change_user_name,
     identify_user,
-    init_shared_state,
-    keep_keras_state_between_runs,
 )
 
 st.set_page_config(page_title="MNIST Playground", page_icon=":material/draw:", layout="wide")

@@ -4,7 +4,7 @@
 app.py` imports TensorFlow and loads the default model only when the first visitor draws, and
 that visitor (in a class: everyone, a few seconds after the teacher started the server) waits
 for it. This launcher first starts a warm-up thread that does that work into the app's own
-model cache (`app_glue.common.warm_up_default_model`), then runs Streamlit in the same process,
+model cache (`app_glue.warm_up.warm_up_default_model`), then runs Streamlit in the same process,
 the documented way (`streamlit.web.cli.main` with `sys.argv` set), with any options given
 (`--server.port 8502`, ...).
 
@@ -60,7 +60,7 @@ def warm_up() -> None:
     interrupted)."""
     started = time.perf_counter()
     try:
-        from app_glue.common import (
+        from app_glue.warm_up import (
             warm_up_default_model,
             warm_up_first_visit,
             warm_up_training_engine,

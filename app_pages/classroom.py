@@ -2,28 +2,29 @@
 
 import streamlit as st
 
-from app_glue.common import (
+from app_glue.models import saved_records
+from app_glue.resources import (
+    run_log,
+    training_engine,
+)
+from app_glue.user import (
     configured_teacher_key,
     current_user,
-    run_log,
     teacher_allowed,
-    training_engine,
 )
 from mnist_core.modeling.store import (
     ModelStoreError,
-    delete_model,
-    list_models,
 )
 from mnist_core.runs.classroom import (
     ClassLimits,
     ModelProtectedError,
-    check_model_change_allowed,
     class_mode_on,
     set_class_mode,
     teacher_key_matches,
 )
-from mnist_core.runs.log import RunLogError
+from mnist_core.runs.database import RunLogError
 from mnist_core.runs.record import RUNNING
+from mnist_core.runs.saved_models import delete_saved_model
 from mnist_core.training.report import format_duration
 
 PREFIX = "class_"
@@ -161,25 +162,18 @@ else:
     st.caption("Unlock with the teacher key to clear the class's runs.")
 
 
-models = [entry for entry in list_models() if entry.is_valid]
-if models:
-    names = [entry.name for entry in models]
-    owners = {
-        entry.name: ((entry.metadata or {}).get("extras") or {}).get("user") for entry in models
-    }
+records = saved_records()
+if records:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     chosen = left.selectbox(
         "Delete a saved model",
-        names,
-        format_func=lambda name: f"{name} (saved by {owners[name] or 'the command line'})",
+        list(records),
+        format_func=lambda name: f"{name} (saved by {records[name].saved_by or 'the command line'})",
         key=f"{PREFIX}delete_name",
     )
     if right.button("Delete", icon=":material/delete:", key=f"{PREFIX}delete"):
         try:
-            check_model_change_allowed(
-                chosen, user=current_user(), owner=owners[chosen], exists=True, teacher=teacher
-            )
-            delete_model(chosen)
+            delete_saved_model(chosen, user=current_user(), teacher=teacher)
         except (ModelProtectedError, ModelStoreError) as error:
             st.error(f"{error}")
         else:

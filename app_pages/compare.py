@@ -4,15 +4,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_glue.common import (
-    RUN_MODEL_PREFIX,
-    current_user,
+from app_glue.resources import (
     run_log,
     training_engine,
 )
-from app_glue.run_view import LIVE_REFRESH_SECONDS
+from app_glue.run_live import LIVE_REFRESH_SECONDS
+from app_glue.user import current_user
 from mnist_core.modeling.summary import architecture_summary
-from mnist_core.runs.log import RunLogError
+from mnist_core.runs.database import RunLogError
 from mnist_core.teaching.compare import (
     curve_rows,
     differing_settings,
@@ -30,7 +29,7 @@ PREFIX = "compare_"
 SORTS = {
     "newest first": lambda run: -run.created_at,
     "best test accuracy": lambda run: -(run.test_accuracy or 0.0),
-    "fastest": lambda run: run.metrics.get("wall_seconds") or float("inf"),
+    "fastest": lambda run: run.metrics.get("training_seconds") or float("inf"),
 }
 # Up to eight runs are told apart by colour, line style and marker shape together.
 MARKERS = ("circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "wedge", "stroke")
@@ -120,8 +119,8 @@ table = pd.DataFrame(
         "learning rate": [run.config.learning_rate for run in runs],
         "loss": [run.config.loss for run in runs],
         "epochs": [run.config.epochs for run in runs],
-        "images": [run.train_images or 60000 for run in runs],
-        "seconds": [run.metrics.get("wall_seconds") for run in runs],
+        "images": [run.training_images or 60000 for run in runs],
+        "seconds": [run.metrics.get("training_seconds") for run in runs],
         "started": [pd.Timestamp(run.created_at, unit="s") for run in runs],
         "id": [run.id for run in runs],
     }
@@ -326,7 +325,7 @@ def show_comparison(run_ids: list[str]) -> None:
             (("Evaluate", "app_pages/evaluate.py"), ("Inside", "app_pages/inside.py"), ("Draw", "app_pages/draw.py")),
         ):
             if column.button(title, key=f"{PREFIX}open_{page}_{run.id}"):
-                st.session_state["model_name"] = f"{RUN_MODEL_PREFIX}{run.id}"
+                st.session_state["model_name"] = run.model_name_in_pickers
                 st.switch_page(page)
 
 

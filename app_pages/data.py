@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_glue.common import (
-    class_names_for,
+from app_glue.resources import (
     dataset_choices,
     get_dataset,
 )
@@ -22,6 +21,7 @@ from mnist_core.data.explore import (
     pixel_histogram,
     sample_indices,
 )
+from mnist_core.data.format import class_names_of
 
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 GRID_SIZE = 24  # random images in the grid
@@ -59,7 +59,7 @@ dataset_name = st.session_state["data_dataset"]
 dataset = get_dataset(dataset_name)
 if dataset is None:
     st.stop()
-class_names = class_names_for(dataset_name)
+class_names = class_names_of(dataset_name)
 if dataset_name == "fashion_mnist":
     st.caption(
         "Fashion-MNIST labels are numbers too; their names: "

@@ -9,13 +9,13 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageOps
 
-from app_glue.common import (
+from app_glue.models import (
     ModelHandle,
-    current_user,
-    drawing_store,
-    enlarged_picture,
     model_picker,
 )
+from app_glue.pictures import enlarged_picture
+from app_glue.resources import drawing_store
+from app_glue.user import current_user
 from mnist_core.reading.attribution import (
     Explanation,
     explain_drawing,

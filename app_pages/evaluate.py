@@ -13,14 +13,14 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from app_glue.common import (
+from app_glue.models import (
     ModelHandle,
     broken_models,
-    enlarged_picture,
-    get_dataset,
     model_picker,
     stored_model_version,
 )
+from app_glue.pictures import enlarged_picture
+from app_glue.resources import get_dataset
 from mnist_core.evaluation.confusion import (
     confusion_cells,
     most_confused_pairs,
@@ -31,7 +31,6 @@ from mnist_core.evaluation.evaluate import (
 )
 from mnist_core.reading.predict import predict_image
 from mnist_core.reading.preprocess import add_gaussian_noise
-from mnist_core.training.extra_digits import training_data_of
 
 GALLERY_SIZE = 24  # misclassified digits shown at once
 THUMBNAIL_PIXELS = 112  # 28 x 4: every pixel of a digit stays visible
@@ -261,7 +260,7 @@ dataset = get_dataset(handle.dataset_name)
 if dataset is None:
     st.stop()
 
-learned_from = training_data_of(handle.metadata, handle.config)
+learned_from = handle.record.training_data
 if learned_from:
     st.caption(f"**What {handle.name} learned from:** {learned_from}")
 
@@ -487,7 +486,7 @@ st.caption(
 
 def _noise_curve() -> Any:
     subset = dataset.subset(
-        train_size=len(class_names), test_size=min(NOISE_SUBSET_SIZE, test_count)
+        training_images=len(class_names), test_images=min(NOISE_SUBSET_SIZE, test_count)
     )
     return accuracy_under_noise(handle.model, subset.x_test, subset.y_test, NOISE_SIGMAS, seed=0)
 

@@ -11,13 +11,13 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from app_glue.common import (
+from app_glue.models import (
     ModelHandle,
-    enlarged_picture,
-    get_dataset,
     model_picker,
     stored_model_version,
 )
+from app_glue.pictures import enlarged_picture
+from app_glue.resources import get_dataset
 from mnist_core.evaluation.inspection import (
     KIND_DENSE,
     SCALE_SHARED,

@@ -8,32 +8,35 @@ from collections import Counter
 import pandas as pd
 import streamlit as st
 
-from app_glue.common import (
-    current_user,
-    drawing_store,
-    enlarged_picture,
+from app_glue.charts import show_curves
+from app_glue.models import (
     model_label,
     model_names,
+)
+from app_glue.pictures import enlarged_picture
+from app_glue.resources import (
+    drawing_store,
     run_log,
     training_engine,
 )
-from app_glue.run_view import (
+from app_glue.run_live import show_live_run
+from app_glue.run_outcome import (
     save_run_model,
-    show_curves,
-    show_live_run,
     show_status,
 )
+from app_glue.user import current_user
 from mnist_core.data.drawings import (
     DrawingImportError,
     DrawingStoreError,
     export_zip,
     read_zip,
 )
+from mnist_core.runs.database import RunLogError
 from mnist_core.runs.finetune import finetune_request
-from mnist_core.runs.log import RunLogError
 from mnist_core.runs.record import (
     FINISHED,
     STOPPED,
+    run_model_name,
 )
 from mnist_core.training.finetune import (
     DRAWINGS_NEEDED,
@@ -69,7 +72,7 @@ def start_finetune(base_model: str) -> None:
 
 def use_on_draw_page(run_id: str) -> None:
     """on_click: choose the fine-tuned model everywhere and go drawing."""
-    st.session_state["model_name"] = f"run:{run_id}"
+    st.session_state["model_name"] = run_model_name(run_id)
     st.session_state["teach_go_draw"] = True
 
 

@@ -5,18 +5,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app_glue.common import (
-    class_names_for,
-    current_user,
+from app_glue.resources import (
     dataset_choices,
     run_log,
     training_engine,
 )
-from app_glue.run_view import (
+from app_glue.run_live import (
     limits_text,
     show_live_run,
-    show_outcome,
 )
+from app_glue.run_outcome import show_outcome
+from app_glue.user import current_user
+from mnist_core.data.format import class_names_of
 from mnist_core.modeling.config import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -50,7 +50,7 @@ from mnist_core.modeling.presets import (
 )
 from mnist_core.modeling.summary import summarize_architecture
 from mnist_core.runs.classroom import class_mode_on
-from mnist_core.runs.log import RunLogError
+from mnist_core.runs.database import RunLogError
 from mnist_core.runs.request import RunRequest
 from mnist_core.training.report import run_outline
 
@@ -118,7 +118,7 @@ def submit(config: ModelConfig, preset: str, training_images: int) -> None:
                 RunRequest(
                     config,
                     preset=None if preset == CUSTOM else preset,
-                    train_images=(
+                    training_images=(
                         None if training_images >= TRAINING_IMAGE_CHOICES[-1] else training_images
                     ),
                 )
@@ -204,7 +204,7 @@ if dataset_name == "fashion_mnist":
     st.caption(
         "Fashion-MNIST labels: "
         + ", ".join(
-            f"{label} = {name}" for label, name in enumerate(class_names_for(dataset_name))
+            f"{label} = {name}" for label, name in enumerate(class_names_of(dataset_name))
         )
         + "."
     )

@@ -89,7 +89,7 @@ def wait_for_runs(run_log: Any, run_ids: list[str], timeout_seconds: float) -> l
         time.sleep(0.5)
 
 
-def queue_run(run_log: Any, config: Any, train_images: int, user: str) -> str:
+def queue_run(run_log: Any, config: Any, training_images: int, user: str) -> str:
     """Queue one `cnn_fast` run for `user` through the page's submission code; its id."""
     from mnist_core.runs.request import (
         RunRequest,
@@ -98,40 +98,40 @@ def queue_run(run_log: Any, config: Any, train_images: int, user: str) -> str:
 
     (queued,) = queue_runs(
         run_log,
-        [RunRequest(config, preset=PRESET_NAME, train_images=train_images)],
+        [RunRequest(config, preset=PRESET_NAME, training_images=training_images)],
         user=user,
     )
     return queued.id
 
 
-def run_alone(run_log: Any, config: Any, train_images: int) -> Any:
+def run_alone(run_log: Any, config: Any, training_images: int) -> Any:
     """Queue one run with nobody else in line and wait for it; returns it as finished."""
-    run_id = queue_run(run_log, config, train_images, "alone")
+    run_id = queue_run(run_log, config, training_images, "alone")
     (finished,) = wait_for_runs(run_log, [run_id], RUN_TIMEOUT_SECONDS)
     if finished.status != "finished":
         raise RuntimeError(f"the lone run ended {finished.status}: {finished.reason}")
     return finished
 
 
-def warm_up_every_worker(run_log: Any, config: Any, train_images: int) -> None:
+def warm_up_every_worker(run_log: Any, config: Any, training_images: int) -> None:
     """One untimed run on each worker at once (each from a user of its own, so that they run
     side by side): the run alone is then timed on a warm worker, whichever Dask picks."""
     from mnist_core.engine.cluster import default_worker_count
 
     run_ids = [
-        queue_run(run_log, config, train_images, f"warm-up-{index + 1}")
+        queue_run(run_log, config, training_images, f"warm-up-{index + 1}")
         for index in range(default_worker_count())
     ]
     wait_for_runs(run_log, run_ids, RUN_TIMEOUT_SECONDS)
 
 
-def side_by_side(run_log: Any, config: Any, train_images: int, workers: int) -> dict[str, Any]:
+def side_by_side(run_log: Any, config: Any, training_images: int, workers: int) -> dict[str, Any]:
     """Two runs a worker, from users of their own, before any browser opens: what running the
     workers side by side costs by itself (TensorFlow leaves cores idle when its single-threaded
     processes share them), apart from what the class's browsers take."""
     machine_before, started = browser_support.machine_cpu_seconds(), time.time()
     run_ids = [
-        queue_run(run_log, config, train_images, f"side-by-side-{index + 1}")
+        queue_run(run_log, config, training_images, f"side-by-side-{index + 1}")
         for index in range(2 * workers)
     ]
     runs = wait_for_runs(run_log, run_ids, RUN_TIMEOUT_SECONDS)
@@ -161,10 +161,10 @@ def memory_at_rest(server: browser_support.StreamlitServer) -> dict[str, Any]:
     return {"total_mib": server.rss_megabytes(), "worker_mib": workers}
 
 
-def open_train_page(browser: Any, url: str, user: str, train_images: int) -> Any:
+def open_train_page(browser: Any, url: str, user: str, training_images: int) -> Any:
     """A Train page of its own for `user`, the subset chosen by link, ready to press Train."""
     page = browser_support.new_page(browser)
-    page.goto(f"{url}/train?user={user}&training_images={train_images}")
+    page.goto(f"{url}/train?user={user}&training_images={training_images}")
     page.locator(TRAIN_BUTTON).first.wait_for(state="visible", timeout=120_000)
     browser_support.wait_until_idle(page, 120)
     return page
@@ -215,7 +215,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     from mnist_core.runs.log import RunLog
 
     started, load_before = time.perf_counter(), load_average()
-    users, browser_users, train_images = (
+    users, browser_users, training_images = (
         (QUICK_USERS, QUICK_BROWSER_USERS, QUICK_TRAIN_IMAGES)
         if quick
         else (USERS, BROWSER_USERS, TRAIN_IMAGES)
@@ -231,18 +231,18 @@ def run(quick: bool = False) -> dict[str, Any]:
         server.start()
         server.wait_until_healthy(180)
         if not quick:
-            warm_up_every_worker(run_log, config, train_images)
+            warm_up_every_worker(run_log, config, training_images)
         # The ideal rests on this figure: a median of three, not one run (one alone run on
         # 2026-12-03 took 8.2 s where the others took 6.7-6.9 s).
         alone_samples = []
         for _ in range(1 if quick else ALONE_REPETITIONS):
-            alone = run_alone(run_log, config, train_images)
+            alone = run_alone(run_log, config, training_images)
             alone_samples.append(alone.finished_at - alone.created_at)
         alone_seconds = statistics.median(alone_samples)
         pair = (
             None
             if quick
-            else side_by_side(run_log, config, train_images, default_worker_count())
+            else side_by_side(run_log, config, training_images, default_worker_count())
         )
         idle_memory = memory_at_rest(server)
         browser = browser_support.launch_chromium(playwright)
@@ -252,7 +252,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             browser_support.wait_for_canvas(drawer, 120)
             draw_while(drawer, lambda done: done < (1 if quick else 2))  # warm-up, not measured
             pages = [
-                open_train_page(browser, server.url, f"student-{index + 1}", train_images)
+                open_train_page(browser, server.url, f"student-{index + 1}", training_images)
                 for index in range(browser_users)
             ]
             cpu_before = browser_support.cpu_seconds_by_pid()
@@ -261,7 +261,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             for page in pages:
                 page.locator(TRAIN_BUTTON).first.click()
             scripted = [
-                queue_run(run_log, config, train_images, f"student-{index + 1}")
+                queue_run(run_log, config, training_images, f"student-{index + 1}")
                 for index in range(browser_users, users)
             ]
             # The browser users' runs, once the pages have queued them.
@@ -398,7 +398,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "worker": run.worker,
                 "waited": round(run.started_at - run.created_at, 1),
                 "started_to_finished": round(run.finished_at - run.started_at, 1),
-                "training": round(run.metrics.get("wall_seconds") or 0.0, 1),
+                "training": round(run.metrics.get("training_seconds") or 0.0, 1),
             }
             for run in sorted(runs, key=lambda run: run.started_at)
         ],
@@ -409,7 +409,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     }
     settings = {
         "preset": PRESET_NAME,
-        "train_images": train_images,
+        "training_images": training_images,
         "users": users,
         "browser_users": browser_users,
         "drawing": f"a new digit every {DRAW_EVERY_SECONDS:g} s in another chromium page",

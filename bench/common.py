@@ -228,7 +228,7 @@ def benchmark_result(
         "settings": settings,
         "figures": [_figure_to_dict(figure) for figure in figures],
         "details": json_safe(details),
-        "wall_seconds": round(time.perf_counter() - started, 2),
+        "training_seconds": round(time.perf_counter() - started, 2),
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }

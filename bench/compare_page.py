@@ -69,7 +69,7 @@ def _weight_summaries() -> dict[str, list[dict[str, Any]]]:
     from mnist_core.training.progress import summarize_weights
 
     return {
-        name: summarize_weights(build_model(preset.config, train_size=60000))
+        name: summarize_weights(build_model(preset.config, training_images=60000))
         for name, preset in PRESETS.items()
     }
 
@@ -103,12 +103,12 @@ def fill_run_log(log: Any, count: int, model_file: Path, seed: int = 0) -> list[
             config = config.replace(**{field: choose.choice(CHANGES[field])})
             changed = field
         config = config.replace(epochs=min(config.epochs, choose.choice((3, 5, 8, 10))))
-        train_images = choose.choice((5000, 10000, 30000, None))
+        training_images = choose.choice((5000, 10000, 30000, None))
         run = log.create_run(
             config,
             user=f"student{index % USERS + 1:02d}",
             preset=None if changed else preset,
-            train_images=train_images,
+            training_images=training_images,
             label=f"{changed} changed" if changed else None,
         )
         log.mark_running(run.id, worker="tcp://127.0.0.1:40000")
@@ -117,7 +117,7 @@ def fill_run_log(log: Any, count: int, model_file: Path, seed: int = 0) -> list[
         epochs_done = (
             config.epochs if ending == "finished" else choose.randrange(0, config.epochs)
         )
-        samples = (train_images or 60000) * 9 // 10
+        samples = (training_images or 60000) * 9 // 10
         batches = -(-samples // config.batch_size)
         accuracy = choose.uniform(0.85, 0.99)
         log.record_plan(
@@ -125,8 +125,8 @@ def fill_run_log(log: Any, count: int, model_file: Path, seed: int = 0) -> list[
             {
                 "epochs": config.epochs,
                 "batches_per_epoch": batches,
-                "train_samples": samples,
-                "validation_samples": (train_images or 60000) - samples,
+                "training_images_used": samples,
+                "validation_images": (training_images or 60000) - samples,
                 "validation": config.validation,
             },
         )
@@ -179,9 +179,9 @@ def fill_run_log(log: Any, count: int, model_file: Path, seed: int = 0) -> list[
             "epochs_completed": epochs_done,
             "stop_reason": {"finished": "completed", STOPPED: "stopped", DIVERGED: "nan"}[ending],
             "parameter_count": 100000 + index,
-            "wall_seconds": elapsed,
+            "training_seconds": elapsed,
             "samples_per_second": 2500.0,
-            "train_samples": samples,
+            "training_images_used": samples,
             "per_class_accuracy": [row[i] / sum(row) for i, row in enumerate(confusion)],
             "confusion_matrix": confusion,
         }
@@ -220,7 +220,7 @@ def _model_file(directory: Path) -> Path:
     )
 
     path = directory / "model.keras"
-    build_model(get_preset(DEFAULT_PRESET_NAME).config, train_size=60000).save(path)
+    build_model(get_preset(DEFAULT_PRESET_NAME).config, training_images=60000).save(path)
     return path
 
 

@@ -1,6 +1,6 @@
 """Benchmark 7, lessons: each lesson as the app runs it, from the click to its conclusions.
 
-Every lesson of `mnist_core.lessons` is submitted, on its default (quick) setting, to the real
+Every lesson of `mnist_core.teaching.lessons` is submitted, on its default (quick) setting, to the real
 engine (`Engine.connect(RunLog(...), workers=2)`: an embedded Dask cluster of two worker
 processes, one thread each) as one request, as the Lessons page does; the time runs from the
 submit to the last of its runs ending, conclusions computed. The workers are warm (TensorFlow
@@ -132,11 +132,11 @@ def run_lesson(
                 "label": run.label,
                 "status": run.status,
                 "reason": run.reason,
-                "train_images": run.train_images,
+                "training_images": run.training_images,
                 "epochs": run.config.epochs,
                 "test_accuracy": run.test_accuracy,
-                "training_seconds": run.metrics.get("wall_seconds"),
-                "run_seconds": run.wall_seconds,
+                "training_seconds": run.metrics.get("training_seconds"),
+                "run_seconds": run.training_seconds,
             }
             for run in runs
         ],
@@ -151,7 +151,7 @@ def warm_up(engine: Any) -> float:
 
     started = time.perf_counter()
     config = get_preset("softmax_regression").config.replace(epochs=1)
-    requests = [RunRequest(config, label=f"warm-up {index}", train_images=200) for index in
+    requests = [RunRequest(config, label=f"warm-up {index}", training_images=200) for index in
                 range(WORKERS)]  # fmt: skip
     runs = engine.submit(requests, user="bench-warm-up")
     wait_for(engine.run_log, [run.id for run in runs], LESSON_TIMEOUT_SECONDS)
@@ -192,7 +192,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                     requests = [
                         dataclasses.replace(
                             request,
-                            train_images=QUICK_TRAIN_IMAGES,
+                            training_images=QUICK_TRAIN_IMAGES,
                             config=request.config.replace(epochs=1),
                         )
                         for request in requests
@@ -222,7 +222,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         setting = (
             f"{QUICK_TRAIN_IMAGES} images, 1 epoch"
             if quick
-            else f"{lesson.train_images:,} images, {lesson.epochs or 'preset'} epochs"
+            else f"{lesson.training_images:,} images, {lesson.epochs or 'preset'} epochs"
         )
         figures.append(
             figure_from_samples(
@@ -259,7 +259,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "lessons": {
             name: {
                 "runs": [run.label for run in LESSONS[name].runs],
-                "train_images": QUICK_TRAIN_IMAGES if quick else LESSONS[name].train_images,
+                "training_images": QUICK_TRAIN_IMAGES if quick else LESSONS[name].training_images,
                 "epochs": 1 if quick else LESSONS[name].epochs,
             }
             for name in names

@@ -2,7 +2,7 @@
 
 The app once trained in threads of the web server, and two settings existed only for that:
 
-- **Keras state kept between script runs** (`app_glue.common.keep_keras_state_between_runs`):
+- **Keras state kept between script runs** (`app_glue.keras_state.keep_keras_state_between_runs`):
   Streamlit calls `keras.backend.clear_session()` after every script run of an app that has
   imported Keras; the app replaces that clean-up (`MNIST_KEEP_KERAS_STATE=0` leaves it);
 - **no garbage collection after every script run** (`runner.postScriptGC = false` in

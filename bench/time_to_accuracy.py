@@ -95,7 +95,7 @@ def train_and_clock(config: Any, dataset: Any) -> dict[str, Any]:
     from mnist_core.training.train import train_model
 
     started = time.perf_counter()
-    model = build_model(config, train_size=len(dataset.x_train))
+    model = build_model(config, training_images=len(dataset.x_train))
     clock = _accuracy_clock(model, dataset, started)
     result = train_model(config, dataset, clock, model=model)
     return {
@@ -239,7 +239,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     example_epochs = 2 if quick else EXAMPLE_EPOCHS
     dataset = load_dataset("mnist")
     if quick:
-        dataset = dataset.subset(train_size=2000, test_size=500, seed=0)
+        dataset = dataset.subset(training_images=2000, test_images=500, seed=0)
     runs: dict[str, list[dict[str, Any]]] = {cnn_name: [], EXAMPLE_NAME: [], dense_name: []}
     for repetition in range(repetitions):
         seed = CNN_SEEDS[repetition]
@@ -296,7 +296,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             EXAMPLE_NAME: {"test_accuracy": CNN_TARGET[0], "ratio": RATIO_GOAL},
             dense_name: {"test_accuracy": DENSE_TARGET[0], "seconds": DENSE_TARGET[1]},
         },
-        "train_images": len(dataset.x_train),
+        "training_images": len(dataset.x_train),
         "test_images": len(dataset.x_test),
         "epochs": "1 (quick)" if quick else "the preset's own",
         "repetitions": repetitions,

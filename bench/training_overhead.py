@@ -64,7 +64,7 @@ RUN_TIMEOUT_SECONDS = 900.0
 def serve_reference() -> None:
     """The reference process: read one JSON request a line, train plainly, answer in JSON.
 
-    Each request is {"config": ModelConfig JSON, "train_images": int or None}; the answer holds
+    Each request is {"config": ModelConfig JSON, "training_images": int or None}; the answer holds
     the timings (seconds) and the test accuracy.
     """
     from mnist_core.engine.cluster import WORKER_NICENESS
@@ -85,29 +85,29 @@ def train_plain_way(request: dict[str, Any], full_dataset: Any) -> dict[str, Any
     """Train as plain Keras would: subset, build, scale, fit without callbacks, evaluate.
 
     Args:
-        request: {"config": ModelConfig JSON, "train_images": int or None}.
+        request: {"config": ModelConfig JSON, "training_images": int or None}.
         full_dataset: MNIST, loaded once.
     """
     import keras
 
     from mnist_core.data.datasets import scale_images
-    from mnist_core.engine.worker import model_bytes
     from mnist_core.evaluation.evaluate import evaluate_model
     from mnist_core.modeling.build import build_model
     from mnist_core.modeling.config import ModelConfig
+    from mnist_core.runs.lifecycle import model_file_bytes as model_bytes
     from mnist_core.training.train import (
         encode_labels,
         split_validation,
     )
 
     config = ModelConfig.from_json(request["config"])
-    train_images = request["train_images"]
+    training_images = request["training_images"]
     started, cpu_started = time.perf_counter(), time.process_time()
     dataset = full_dataset
-    if train_images is not None and train_images < len(dataset.x_train):
-        dataset = dataset.subset(train_images, None, seed=config.seed)
+    if training_images is not None and training_images < len(dataset.x_train):
+        dataset = dataset.subset(training_images, None, seed=config.seed)
     x_train, y_train, x_val, y_val = split_validation(config, dataset)
-    model = build_model(config, train_size=len(dataset.x_train))
+    model = build_model(config, training_images=len(dataset.x_train))
     keras.utils.set_random_seed(config.seed)
     images, labels = scale_images(x_train), encode_labels(config, y_train)
     validation_data = (scale_images(x_val), encode_labels(config, y_val))
@@ -179,10 +179,10 @@ class ReferenceProcess:
                 return json.loads(line)
         raise RuntimeError(f"the reference process ended (exit status {self.process.wait()}).")
 
-    def train(self, config: Any, train_images: int | None) -> dict[str, Any]:
+    def train(self, config: Any, training_images: int | None) -> dict[str, Any]:
         """Train once in the reference process; its timings."""
         assert self.process.stdin is not None
-        request = {"config": config.to_json(), "train_images": train_images}
+        request = {"config": config.to_json(), "training_images": training_images}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         return self._answer()
@@ -199,13 +199,13 @@ class ReferenceProcess:
 
 
 # --- The app's path: Engine.submit on an embedded cluster ------------------------------------
-def train_app_way(engine: Any, config: Any, train_images: int | None) -> dict[str, Any]:
+def train_app_way(engine: Any, config: Any, training_images: int | None) -> dict[str, Any]:
     """Submit one run as the Train page does and follow it in the run log until it ends.
 
     Args:
         engine: a connected `Engine` (its cluster warmed).
         config: the ModelConfig.
-        train_images: training images before the validation split (None: all).
+        training_images: training images before the validation split (None: all).
     """
     from mnist_core.runs.record import FINISHED
     from mnist_core.runs.request import RunRequest
@@ -214,7 +214,7 @@ def train_app_way(engine: Any, config: Any, train_images: int | None) -> dict[st
     cpu_before = sum(_cpu_seconds(pid) for pid in worker_pids.values())
     submitted = time.time()
     (run,) = engine.submit(
-        [RunRequest(config, preset=PRESET_NAME, train_images=train_images)], user="bench"
+        [RunRequest(config, preset=PRESET_NAME, training_images=training_images)], user="bench"
     )
     deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
     while not run.ended:
@@ -227,7 +227,7 @@ def train_app_way(engine: Any, config: Any, train_images: int | None) -> dict[st
     if run.status != FINISHED or not run.model_kept:
         raise RuntimeError(f"run {run.id} ended {run.status}: {run.reason}")
     compute = _compute_times(engine, f"train-run-{run.id}", submitted)
-    fit_seconds = float(run.metrics["wall_seconds"])
+    fit_seconds = float(run.metrics["training_seconds"])
     worker_seconds = compute["stop"] - compute["start"]
     return {
         "run_id": run.id,
@@ -290,7 +290,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from mnist_core.modeling.presets import get_preset
 
-    train_images, pairs = (1000, 1) if quick else (None, 5)
+    training_images, pairs = (1000, 1) if quick else (None, 5)
     config = get_preset(PRESET_NAME).config.replace(epochs=1)
     app_runs: list[dict[str, Any]] = []
     plain_runs: list[dict[str, Any]] = []
@@ -306,9 +306,9 @@ def run(quick: bool = False) -> dict[str, Any]:
                 order = ("app", "plain") if pair % 2 == 0 else ("plain", "app")
                 for way in order:
                     if way == "app":
-                        app_runs.append(train_app_way(engine, config, train_images))
+                        app_runs.append(train_app_way(engine, config, training_images))
                     else:
-                        plain_runs.append(reference.train(config, train_images))
+                        plain_runs.append(reference.train(config, training_images))
                 print(
                     f"  {BENCHMARK} pair {pair + 1}/{pairs}: app fit "
                     f"{app_runs[-1]['fit_seconds']:.2f} s (total {app_runs[-1]['total_seconds']:.2f}"
@@ -324,7 +324,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "preset": PRESET_NAME,
         "config": config.to_dict(),
         "epochs": config.epochs,
-        "train_images": train_images or 60000,
+        "training_images": training_images or 60000,
         "pairs": pairs,
         "order": "one untimed warm-up run of each, then pairs alternating A B / B A",
         "app_path": "Engine.submit on an embedded cluster of 1 worker (niced), run log in a "

@@ -27,4 +27,39 @@ def mnist():
 @pytest.fixture(scope="session")
 def tiny_mnist(mnist):
     """A few hundred images: enough for one quick epoch."""
-    return mnist.subset(train_size=600, test_size=200, seed=0)
+    return mnist.subset(training_images=600, test_images=200, seed=0)
+
+
+@pytest.fixture
+def record_trained_run():
+    """A function that records a local training (a `TrainingResult`) in a run log as the
+    engine would, through the runs' lifecycle: its epochs, then its end with the model kept.
+
+    record_trained_run(log, result, *, user, preset=None, dataset=None, training_images=None):
+    with `dataset`, the final figures are computed on its test set as a worker does; without,
+    the training's own. `training_images` is what the run asked for (default: what it used).
+    """
+    return _record_trained_run
+
+
+def _record_trained_run(
+    log, result, *, user: str, preset: str | None = None, dataset=None, training_images=None
+):
+    from mnist_core.runs.lifecycle import RunEnding, end_run, model_file_bytes, run_ending
+    from mnist_core.runs.record import RUNNING
+
+    run = log.create_run(
+        result.config,
+        user=user,
+        preset=preset,
+        training_images=training_images or result.training_images_used,
+        status=RUNNING,
+    )
+    for metrics, summary in zip(result.history, result.weight_summaries):
+        log.record_epoch(run.id, metrics.to_dict(), summary)
+    if dataset is not None:
+        ending = run_ending(result, dataset)
+    else:
+        metrics = dict(result.metrics(), parameter_count=int(result.model.count_params()))
+        ending = RunEnding("finished", result.message, metrics, model_file_bytes(result.model))
+    return end_run(log, run.id, ending)

@@ -20,7 +20,7 @@ from mnist_core.data.datasets import (
     load_dataset,
 )
 from mnist_core.modeling.store import ModelStoreError
-from mnist_core.runs.log import RunLogError
+from mnist_core.runs.database import RunLogError
 
 ERROR_EXIT_STATUS = 2
 

@@ -18,6 +18,7 @@ from mnist_core.cli.common import (
     one_line,
     print_table,
 )
+from mnist_core.runs.saved_models import ModelRecord
 
 # Noise added by `predict --noise` is drawn from this seed, so a run can be repeated.
 NOISE_SEED = 0
@@ -145,20 +146,20 @@ def models(args: argparse.Namespace) -> int:
         if entry.error is not None:
             rows.append((entry.name, f"broken: {entry.error}", "", "", ""))
             continue
-        metadata = entry.metadata or {}
-        accuracy = (metadata.get("metrics") or {}).get("test_accuracy")
+        record = ModelRecord.from_sidecar(entry.metadata or {})
+        accuracy = record.test_accuracy
         rows.append(
             (
                 entry.name,
-                metadata["dataset"],
-                f"{accuracy:.2%}" if isinstance(accuracy, int | float) else "-",
-                f"{metadata['parameter_count']:,}",
-                format_timestamp(metadata["created_at"]),
+                record.dataset,
+                f"{accuracy:.2%}" if accuracy is not None else "-",
+                f"{record.parameter_count:,}" if record.parameter_count is not None else "-",
+                format_timestamp(record.saved_at or ""),
             )
         )
     # A broken entry's reason spans the other columns; keep it out of the width computation.
     print_table(
-        ("name", "dataset", "test accuracy", "parameters", "created"),
+        ("name", "dataset", "test accuracy", "parameters", "saved"),
         rows,
         right_aligned={2, 3},
         spanning=lambda row: row[1].startswith("broken: "),
@@ -178,9 +179,9 @@ def evaluate(args: argparse.Namespace) -> int:
     )
 
     entry = find_stored_model(args.model)
-    metadata = entry.metadata or {}
-    dataset = load_dataset_noting_problems(metadata["dataset"])
-    loss = (metadata.get("config") or {}).get("loss")
+    record = ModelRecord.from_sidecar(entry.metadata or {})
+    dataset = load_dataset_noting_problems(record.dataset)
+    loss = record.config.loss if record.config is not None else "categorical_crossentropy"
     if loss not in LOSS_NAMES:
         loss = "categorical_crossentropy"
     model = load_stored_model(entry.name)
@@ -256,7 +257,7 @@ def predict(args: argparse.Namespace) -> int:
             print(f"error: {errors[index]}", file=sys.stderr, flush=True)
 
     inked = [index for index, image in prepared.items() if image is not None]
-    class_names = _class_names_of(entry.metadata or {})
+    class_names = ModelRecord.from_sidecar(entry.metadata or {}).class_names
     results = [
         {"file": path, "error": errors[index]}
         if index in errors
@@ -331,14 +332,3 @@ def _prediction_result(path: str, probabilities: Any, class_names: Sequence[str]
         "unsure": prediction.unsure,
         "note": None,
     }
-
-
-def _class_names_of(metadata: dict[str, Any]) -> tuple[str, ...]:
-    from mnist_core.data.format import (
-        FASHION_MNIST_CLASS_NAMES,
-        MNIST_CLASS_NAMES,
-    )
-
-    if metadata.get("dataset") == "fashion_mnist":
-        return FASHION_MNIST_CLASS_NAMES
-    return MNIST_CLASS_NAMES

@@ -44,13 +44,13 @@ class ProgressPrinter(TrainingObserver):
     def on_train_begin(self, plan: TrainingPlan) -> None:
         """Print what the run is about to do."""
         validation = (
-            f"{plan.validation_samples} held out for validation"
+            f"{plan.validation_images} held out for validation"
             if plan.validation == "split"
-            else f"validation on the {plan.validation_samples} test images"
+            else f"validation on the {plan.validation_images} test images"
         )
         self._print_line(
             f"{plan.epochs} epoch(s) of {plan.batches_per_epoch} batches: "
-            f"{plan.train_samples} training images, {validation}"
+            f"{plan.training_images_used} training images, {validation}"
         )
 
     def on_batch(self, progress: BatchProgress) -> None:

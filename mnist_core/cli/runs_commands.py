@@ -158,7 +158,7 @@ def runs_show(args: argparse.Namespace) -> int:
         ("lesson", run.lesson or "-"),
         ("network", architecture_summary(run.config)),
         ("dataset", run.dataset),
-        ("training images", "all" if run.train_images is None else f"{run.train_images:,}"),
+        ("training images", "all" if run.training_images is None else f"{run.training_images:,}"),
         ("created", format_epoch_seconds(run.created_at)),
         ("model", run.model_path if run.model_kept else "not kept"),
     ]

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from mnist_core.base.keras_import import (
@@ -20,18 +17,12 @@ from mnist_core.cli.common import (
     one_line,
 )
 from mnist_core.cli.progress import ProgressPrinter, stop_on_interrupt
-from mnist_core.runs.log import RunLogError
+from mnist_core.data.format import TRAINING_IMAGES
 from mnist_core.training.progress import (
     BatchProgress,
     EpochMetrics,
-    TrainingObserver,
     TrainingPlan,
 )
-
-# Both datasets have this many training images (`train --scheduler` checks --train-size
-# without loading the data here).
-TRAINING_IMAGES = 60000
-
 
 # How often `train --scheduler` reads its run's progress from the run log.
 FOLLOW_INTERVAL_SECONDS = 0.25
@@ -61,10 +52,14 @@ def register(subparsers: Any) -> None:
         "--name", metavar="NAME", help="name to save the model under (default: the preset's)"
     )
     train_parser.add_argument(
-        "--train-size",
+        "--training-images",
         type=int,
         metavar="N",
         help="train on a random subset of N training images, for quick runs (default: all)",
+    )
+    # The name before 2026-12: still taken, with a note.
+    train_parser.add_argument(
+        "--train-size", type=int, dest="old_train_size", help=argparse.SUPPRESS
     )
     train_parser.add_argument(
         "--overwrite", action="store_true", help="replace a stored model of the same name"
@@ -84,18 +79,16 @@ def train(args: argparse.Namespace) -> int:
 
     Args:
         args: Parsed arguments: `preset`, `epochs` (None: the preset's), `name` (None: the
-            preset's name), `train_size` (None: all), `overwrite`, `scheduler` (None: train
-            in this process).
+            preset's name), `training_images` (None: all), `overwrite`, `scheduler` (None:
+            train in this process).
     """
     from mnist_core.base.paths import models_directory
     from mnist_core.modeling.config import validate_config
     from mnist_core.modeling.presets import get_preset
-    from mnist_core.modeling.store import (
-        model_exists,
-        validate_model_name,
-    )
+    from mnist_core.modeling.store import model_exists, validate_model_name
 
     # Everything a user can get wrong is checked before the data, TensorFlow and the training.
+    training_images = _training_images_asked(args)
     preset = get_preset(args.preset)
     name = validate_model_name(args.name if args.name is not None else preset.name)
     config = preset.config if args.epochs is None else preset.config.replace(epochs=args.epochs)
@@ -106,260 +99,114 @@ def train(args: argparse.Namespace) -> int:
             "choose another --name or pass --overwrite to replace it."
         )
     if args.scheduler is not None:
-        return _train_on_cluster(args, preset.name, name, config)
+        return _train_on_cluster(args, preset.name, name, config, training_images)
     dataset = load_dataset_noting_problems(config.dataset)
-    if args.train_size is not None:
-        available = len(dataset.y_train)
-        if not 1 <= args.train_size <= available:
-            raise ValueError(
-                f"--train-size must be an integer from 1 to {available}, got {args.train_size}."
-            )
-        dataset = dataset.subset(args.train_size, None, seed=config.seed)
 
     import_keras()
-    from mnist_core.modeling.store import save_model
-    from mnist_core.training.progress import (
-        STOP_NAN,
-        STOP_REQUESTED,
-    )
+    from mnist_core.runs.lifecycle import LocalRun
     from mnist_core.training.train import train_model
 
     progress = ProgressPrinter(sys.stdout)
-    recording = _RecordedTraining.start(config, preset.name, args.train_size, progress)
+    local = LocalRun.start(
+        config, preset=preset.name, training_images=training_images, observer=progress
+    )
+    if local.problem:
+        print(
+            f"warning: this training is not recorded in the run log ({one_line(local.problem)}); "
+            "training anyway",
+            file=sys.stderr,
+        )
     print(f"training preset {preset.name} as model {name!r}")
     if config.redraw_fraction > 0 or config.pen_digit_copies > 0:
         print("drawing the extra training digits first (a minute or two)", flush=True)
     try:
         with stop_on_interrupt(progress):
-            result = train_model(config, dataset, recording.observer if recording else progress)
+            result = train_model(
+                config, dataset, local.observer, training_images=training_images
+            )
     except BaseException as error:
         progress.finish()
-        if recording is not None:
-            recording.fail(error)
+        local.fail(error)
         raise
     progress.finish()
-    if recording is not None:
-        recording.finish(result, dataset)
+    local.end(result, dataset)
+    _say_how_it_ended(local.run, config.epochs)
+    _save(result.model, local.run, name, args.overwrite, weight_summaries=result.weight_summaries)
+    local.saved_as(name)
+    _warn_if_not_fully_recorded(local)
+    if local.recorded and not local.problem:
+        print(
+            f"recorded as run {local.run.id}; see `python -m mnist_core runs show {local.run.id}`"
+        )
+    return 0
 
-    if result.stop_reason == STOP_NAN:
-        raise CommandError(f"{result.message} Nothing was saved.")
-    if result.epochs_completed == 0:  # only a stop request ends a run this early
+
+def _training_images_asked(args: argparse.Namespace) -> int | None:
+    """`--training-images` (or the older `--train-size`, with a note), checked."""
+    asked = args.training_images
+    if args.old_train_size is not None:
+        print("note: --train-size is now called --training-images.", file=sys.stderr)
+        asked = args.old_train_size if asked is None else asked
+    if asked is not None and not 1 <= asked <= TRAINING_IMAGES:
+        raise ValueError(
+            f"--training-images must be an integer from 1 to {TRAINING_IMAGES}, got {asked}."
+        )
+    return asked
+
+
+def _say_how_it_ended(run: Any, epochs: int) -> None:
+    """Print the run's figures, or raise the CommandError that says why nothing is saved."""
+    from mnist_core.runs.record import DIVERGED, FINISHED, STOPPED
+
+    if run.status == DIVERGED:
+        raise CommandError(f"{run.reason} Nothing was saved.")
+    if run.status not in (STOPPED, FINISHED):
+        raise CommandError(f"run {run.id} {run.status}: {run.reason or 'no reason given'}")
+    if not run.history:  # only a stop request ends a run this early
         raise CommandError(
             "training stopped (Ctrl-C) before the first epoch ended; nothing was saved.",
             INTERRUPTED_EXIT_STATUS,
         )
-    if result.stop_reason == STOP_REQUESTED:
+    if run.status == STOPPED:
         print(
-            f"stopped on request (Ctrl-C) after {result.epochs_completed} of {config.epochs} "
-            "epoch(s); saving the model trained so far"
+            f"stopped on request (Ctrl-C) after {len(run.history)} of {epochs} epoch(s); "
+            "saving the model trained so far"
         )
+    metrics = run.metrics
     print(
-        f"test accuracy {result.test_accuracy:.2%} (test loss {result.test_loss:.4f}) after "
-        f"{result.epochs_completed} epoch(s), {result.training_seconds:.1f} s of training"
+        f"test accuracy {metrics['test_accuracy']:.2%} (test loss {metrics['test_loss']:.4f}) "
+        f"after {len(run.history)} epoch(s), {metrics['training_seconds']:.1f} s of training"
     )
-    stored = save_model(
-        result.model,
-        name,
-        config=config,
-        metrics=result.metrics(),
-        history=[epoch.to_dict() for epoch in result.history],
-        dataset=dataset.name,
-        training_seconds=result.training_seconds,
-        extras={"weight_summaries": result.weight_summaries},
-        preset=preset.name,
-        training_data=result.extra.get("training_data"),
-        overwrite=args.overwrite,
+
+
+def _save(model: Any, run: Any, name: str, overwrite: bool, *, weight_summaries: Any) -> None:
+    from mnist_core.runs.saved_models import save_run_model
+
+    stored = save_run_model(
+        model, run, name, saved_by=None, weight_summaries=weight_summaries, overwrite=overwrite
     )
     print(f"saved {stored.model_path} and {stored.metadata_path}")
-    if recording is not None:
-        recording.saved_as(name)
-    return 0
 
 
-class _RecordedTraining:
-    """A training of this process, recorded in the run log as the app's are.
-
-    The run is created `running` (user "cli"), its progress and epochs written as it trains
-    (`RunRecorder`), and it ends with the engine's final figures and the trained model kept
-    beside the log. A log that cannot be used never stops the training: one warning line,
-    and the training goes on unrecorded.
-    """
-
-    def __init__(self, run_log: Any, run_id: str, recorder: Any) -> None:
-        self.run_log = run_log
-        self.run_id = run_id
-        self.recorder = recorder
-        self.observer = recorder
-        self._warned = False
-
-    @classmethod
-    def start(
-        cls, config: Any, preset: str, train_images: int | None, progress: TrainingObserver
-    ) -> _RecordedTraining | None:
-        """Create the run; None (after a warning line) when the log cannot be used."""
-        from mnist_core.runs.log import (
-            RunLog,
-            this_process_owner,
-        )
-        from mnist_core.runs.record import (
-            CLI_USER,
-            RUNNING,
-        )
-        from mnist_core.runs.recorder import RunRecorder
-
-        owner = this_process_owner()
-        try:
-            run_log = RunLog()
-            run_log.heartbeat(owner)
-            run = run_log.create_run(
-                config,
-                user=CLI_USER,
-                preset=preset,
-                train_images=train_images,
-                owner=owner,
-                status=RUNNING,
-            )
-        except RunLogError as error:
-            _warn_not_recorded(error)
-            return None
-        return cls(run_log, run.id, RunRecorder(run_log, run.id, progress, owner=owner))
-
-    def finish(self, result: Any, dataset: Any) -> None:
-        """End the run with its status, final figures and model file."""
-        from mnist_core.runs.record import (
-            DIVERGED,
-            FINISHED,
-            STOPPED,
-        )
-        from mnist_core.training.progress import (
-            STOP_COMPLETED,
-            STOP_NAN,
+def _warn_if_not_fully_recorded(local: Any) -> None:
+    if local.recorded and local.problem:
+        print(
+            f"warning: run {local.run.id} is not fully recorded in the run log: "
+            f"{one_line(local.problem)}",
+            file=sys.stderr,
         )
 
-        self.recorder.close()
-        if result.stop_reason == STOP_NAN:
-            status, reason = DIVERGED, result.message
-        elif result.stop_reason == STOP_COMPLETED:
-            status, reason = FINISHED, result.message
-        else:
-            status = STOPPED
-            reason = (
-                f"Stopped with Ctrl-C after {result.epochs_completed} of "
-                f"{result.config.epochs} epoch(s)."
-            )
-        metrics = _final_metrics(result, dataset)
-        model_path = None
-        if status != DIVERGED and result.epochs_completed > 0:
-            model_path = str(self.run_log.model_path_for(self.run_id))
-            try:
-                _save_keras_atomically(result.model, model_path)
-            except Exception as error:  # noqa: BLE001 - the training's result matters more
-                self._warn(f"its model could not be kept ({one_line(error)})")
-                model_path = None
-        self._write(
-            lambda: self.run_log.finish_run(
-                self.run_id, status, reason, metrics=metrics, model_path=model_path
-            )
-        )
 
-    def fail(self, error: BaseException) -> None:
-        """End the run after the training raised `error` (Ctrl-C twice, or a bug)."""
-        from mnist_core.runs.record import (
-            FAILED,
-            INTERRUPTED,
-        )
-
-        self.recorder.close()
-        if isinstance(error, KeyboardInterrupt):
-            status, reason = INTERRUPTED, "Interrupted with Ctrl-C during training."
-        else:
-            status, reason = FAILED, f"Training failed: {one_line(error)}"
-        self._write(lambda: self.run_log.finish_run(self.run_id, status, reason))
-
-    def saved_as(self, name: str) -> None:
-        """Note the store name the model was saved under, and say where the run is."""
-        self._write(lambda: self.run_log.set_model_name(self.run_id, name))
-        if self.recorder.problem is None and not self._warned:
-            print(
-                f"recorded as run {self.run_id}; see `python -m mnist_core runs show {self.run_id}`"
-            )
-
-    def _write(self, write: Callable[[], Any]) -> None:
-        try:
-            write()
-        except RunLogError as error:
-            self._warn(one_line(error))
-        if self.recorder.problem is not None:
-            self._warn(self.recorder.problem)
-
-    def _warn(self, problem: str) -> None:
-        if not self._warned:
-            self._warned = True
-            print(
-                f"warning: run {self.run_id} is not fully recorded in the run log: "
-                f"{one_line(problem)}",
-                file=sys.stderr,
-            )
-
-
-def _final_metrics(result: Any, dataset: Any) -> dict[str, Any]:
-    """The engine's final figures of a run (`run_metrics`); if they cannot be computed, the
-    training's own, so that the run still ends recorded."""
-    from mnist_core.engine.worker import run_metrics
-    from mnist_core.modeling.summary import count_parameters
-    from mnist_core.runs.record import finite_or_none
-
-    try:
-        return run_metrics(result, dataset)
-    except Exception:  # noqa: BLE001 - a missing figure must not lose the run's record
-        metrics = {
-            key: finite_or_none(value) if isinstance(value, float) else value
-            for key, value in result.metrics().items()
-        }
-        metrics["parameter_count"] = count_parameters(result.config)
-        metrics["wall_seconds"] = result.training_seconds
-        return metrics
-
-
-def _warn_not_recorded(error: BaseException) -> None:
-    print(
-        f"warning: this training is not recorded in the run log ({one_line(error)}); "
-        "training anyway",
-        file=sys.stderr,
-    )
-
-
-def _save_keras_atomically(model: Any, path: str) -> None:
-    """Save a Keras model to `path` through a temporary file, so a reader never sees half."""
-    from pathlib import Path
-
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
-    try:
-        model.save(temporary)
-        os.replace(temporary, target)
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-
-
-def _train_on_cluster(args: argparse.Namespace, preset: str, name: str, config: Any) -> int:
+def _train_on_cluster(
+    args: argparse.Namespace, preset: str, name: str, config: Any, training_images: int | None
+) -> int:
     """`train --scheduler`: queue the run on a Dask cluster, follow it in the log, save it."""
     from mnist_core.engine.cluster import ClusterUnavailableError
     from mnist_core.engine.engine import Engine
     from mnist_core.runs.log import RunLog
-    from mnist_core.runs.record import (
-        CLI_USER,
-        DIVERGED,
-        STOPPED,
-    )
+    from mnist_core.runs.record import CLI_USER
     from mnist_core.runs.request import RunRequest
 
-    if args.train_size is not None and not 1 <= args.train_size <= TRAINING_IMAGES:
-        raise ValueError(
-            f"--train-size must be an integer from 1 to {TRAINING_IMAGES}, got {args.train_size}."
-        )
     run_log = RunLog()
     run_log.check()  # the cluster's runs live in the log: without it, nothing can train
     try:
@@ -368,49 +215,24 @@ def _train_on_cluster(args: argparse.Namespace, preset: str, name: str, config: 
         raise CommandError(one_line(error)) from None
     try:
         (run,) = engine.submit(
-            [RunRequest(config, preset=preset, train_images=args.train_size)], user=CLI_USER
+            [RunRequest(config, preset=preset, training_images=training_images)], user=CLI_USER
         )
         print(f"training preset {preset} as model {name!r} on {args.scheduler} (run {run.id})")
         progress = ProgressPrinter(sys.stdout)
         run = _follow_run(engine, run.id, progress)
     finally:
         engine.close()
-    if run.status == DIVERGED:
-        raise CommandError(f"{run.reason} Nothing was saved.")
-    if run.status not in (STOPPED, "finished"):
-        raise CommandError(f"run {run.id} {run.status}: {run.reason or 'no reason given'}")
-    if not run.history:
-        raise CommandError(
-            f"run {run.id} stopped before the first epoch ended; nothing was saved.",
-            INTERRUPTED_EXIT_STATUS,
-        )
-    if run.status == STOPPED:
-        print(
-            f"stopped on request after {len(run.history)} of {config.epochs} epoch(s); saving "
-            "the model trained so far"
-        )
-    metrics = run.metrics
-    print(
-        f"test accuracy {metrics['test_accuracy']:.2%} (test loss {metrics['test_loss']:.4f}) "
-        f"after {len(run.history)} epoch(s), {metrics['wall_seconds']:.1f} s of training"
-    )
+    _say_how_it_ended(run, config.epochs)
     if not run.model_kept:
         raise CommandError(f"run {run.id} ended, but its model file is missing; nothing was saved.")
-    from mnist_core.modeling.store import save_model
-
-    stored = save_model(
+    _save(
         load_keras_file(run.model_path),
+        run,
         name,
-        config=run.config,
-        metrics=metrics,
-        history=list(run.history),
-        dataset=run.dataset,
-        training_seconds=metrics.get("wall_seconds") or 0.0,
-        extras={"weight_summaries": run_log.weight_summaries(run.id), "run_id": run.id},
-        overwrite=args.overwrite,
+        args.overwrite,
+        weight_summaries=run_log.weight_summaries(run.id),
     )
     run_log.set_model_name(run.id, name)
-    print(f"saved {stored.model_path} and {stored.metadata_path}")
     print(f"recorded as run {run.id}; see `python -m mnist_core runs show {run.id}`")
     return 0
 

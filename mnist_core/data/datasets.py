@@ -167,7 +167,7 @@ class Dataset:
         )
 
     def subset(
-        self, train_size: int | None, test_size: int | None, seed: int = 0
+        self, training_images: int | None, test_images: int | None, seed: int = 0
     ) -> "Dataset":
         """Return a random subset, for quick experiments and tests.
 
@@ -176,13 +176,13 @@ class Dataset:
         their original order.
 
         Args:
-            train_size: Number of training examples to keep, 1..len(y_train); None keeps all.
-            test_size: Number of test examples to keep, 1..len(y_test); None keeps all.
+            training_images: Number of training examples to keep, 1..len(y_train); None keeps all.
+            test_images: Number of test examples to keep, 1..len(y_test); None keeps all.
             seed: Seed of the random choice (default 0).
         """
         random = np.random.default_rng(seed)
-        train_indices = _choose_indices(self.y_train, train_size, "train_size", random)
-        test_indices = _choose_indices(self.y_test, test_size, "test_size", random)
+        train_indices = _choose_indices(self.y_train, training_images, "training_images", random)
+        test_indices = _choose_indices(self.y_test, test_images, "test_images", random)
         return Dataset(
             name=self.name,
             x_train=_read_only(self.x_train[train_indices]),

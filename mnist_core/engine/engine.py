@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mnist_core.engine.cluster import (
@@ -52,6 +50,8 @@ from mnist_core.engine.worker import (
 from mnist_core.runs.classroom import (
     ClassLimits,
 )
+from mnist_core.runs.database import RunLogError
+from mnist_core.runs.lifecycle import RunEnding, end_run, fail_run
 from mnist_core.runs.line import (
     DEFAULT_SAMPLES_PER_SECOND,
     LinePlace,
@@ -60,12 +60,12 @@ from mnist_core.runs.line import (
 )
 from mnist_core.runs.log import (
     RunLog,
-    RunLogError,
-    this_process_owner,
+    this_process_engine,
 )
 from mnist_core.runs.record import (
     FAILED,
     FINISHED,
+    INTERRUPTED,
     QUEUED,
     Run,
 )
@@ -114,15 +114,17 @@ class Engine:
         self.cluster = cluster
         self.class_limits = class_limits or ClassLimits()
         self.progress_interval_seconds = progress_interval_seconds
-        self.owner = this_process_owner()
+        self.engine_id = this_process_engine()
         self.problem: str | None = None
         self._running: dict[str, _Running] = {}
+        # Runs whose task ended but whose end the log could not take yet (locked, full disk).
+        self._unrecorded_ends: dict[str, RunEnding] = {}
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._last_heartbeat = 0.0
         self._threads_cache: tuple[float, int] = (0.0, 0)
-        self.run_log.heartbeat(self.owner)
+        self.run_log.heartbeat(self.engine_id)
         self._recover()
         # Registering waits for every worker to import TensorFlow: not on the caller's time.
         threading.Thread(target=self._warm_up_workers, name="run-warm-up", daemon=True).start()
@@ -193,7 +195,7 @@ class Engine:
         In class mode every run is held to the class caps, whatever it asked for.
         """
         runs = queue_runs(
-            self.run_log, requests, user=user, owner=self.owner, class_limits=self.class_limits
+            self.run_log, requests, user=user, engine=self.engine_id, class_limits=self.class_limits
         )
         self._wake.set()
         return runs
@@ -243,10 +245,12 @@ class Engine:
                 with contextlib.suppress(Exception):
                     self.run_log.finish_run(
                         running.run_id,
-                        "interrupted",
+                        INTERRUPTED,
                         "The server stopped while this run trained. Resubmit it to train it again.",
                     )
             self._running.clear()
+            with contextlib.suppress(RunLogError):
+                self._record_ends()
         with contextlib.suppress(Exception):
             self.client.close(timeout=5)
         if self.cluster is not None:
@@ -261,7 +265,7 @@ class Engine:
     def _recover(self) -> None:
         """Runs of engines that are gone become interrupted; their tasks, if a cluster still
         runs them, are told to stop (never left running unseen)."""
-        for run in self.run_log.recover_interrupted(keep_owner=self.owner):
+        for run in self.run_log.recover_interrupted(keep_engine=self.engine_id):
             if run.started_at is not None:
                 with contextlib.suppress(Exception):
                     self._event(run.id).set()
@@ -299,9 +303,10 @@ class Engine:
     def _tick(self) -> None:
         now = time.monotonic()
         if now - self._last_heartbeat > HEARTBEAT_SECONDS:
-            self.run_log.heartbeat(self.owner)
+            self.run_log.heartbeat(self.engine_id)
             self._last_heartbeat = now
         with self._lock:
+            self._record_ends()
             for running in list(self._running.values()):
                 self._drain(running)
                 self._forward_stop(running)
@@ -347,32 +352,27 @@ class Engine:
             running.stop_sent = True
 
     def _collect(self, running: _Running) -> None:
+        """A task ended: release it, then end its run (now, or as soon as the log allows)."""
         self._drain(running)
         run_id = running.run_id
         del self._running[run_id]
         try:
-            outcome = running.future.result()
+            ending = running.future.result()
         except Exception as error:  # noqa: BLE001 - recorded as the run's reason
             reason = str(error) if WORKER_LOST_REASON in str(error) else None
             if reason is None and type(error).__name__ == "KilledWorker":
                 reason = WORKER_LOST_REASON
-            self.run_log.finish_run(
-                run_id, FAILED, reason or f"Training failed: {one_line(error)}"
-            )
-        else:
-            model_path = None
-            if outcome.get("model"):
-                path = self.run_log.model_path_for(run_id)
-                write_atomically(path, outcome["model"])
-                model_path = str(path)
-            self.run_log.finish_run(
-                run_id,
-                outcome["status"],
-                outcome["reason"],
-                metrics=outcome["metrics"],
-                model_path=model_path,
-            )
+            ending = RunEnding(FAILED, reason or f"Training failed: {one_line(error)}")
         self._release(run_id, running)
+        self._unrecorded_ends[run_id] = ending
+        self._record_ends()
+
+    def _record_ends(self) -> None:
+        """End the runs whose tasks ended; a log that cannot take it now is tried again at the
+        next tick (the run stays "running" meanwhile, never for good)."""
+        for run_id, ending in list(self._unrecorded_ends.items()):
+            end_run(self.run_log, run_id, ending)  # RunLogError: the tick says why, and retries
+            del self._unrecorded_ends[run_id]
 
     def _release(self, run_id: str, running: _Running) -> None:
         for name in channel_names(run_id):
@@ -394,7 +394,7 @@ class Engine:
         for run in eligible_runs(line):
             if free <= 0:
                 break
-            if run.status != QUEUED or run.owner not in (self.owner, None):
+            if run.status != QUEUED or run.engine not in (self.engine_id, None):
                 continue
             self._start(run)
             free -= 1
@@ -402,11 +402,11 @@ class Engine:
     def _start(self, run: Run) -> None:
         from distributed import Queue
 
-        # A run queued without an owner (`queue_runs`) becomes ours as it starts.
-        if not self.run_log.mark_running(run.id, owner=self.owner):
+        # A run queued without an engine (`queue_runs`) becomes ours as it starts.
+        if not self.run_log.mark_running(run.id, engine=self.engine_id):
             return
         channel = channel_names(run.id)[0]
-        limit = run.limits.get("max_wall_seconds")
+        limit = run.limits.get("max_seconds")
         finetune = None
         if run.finetune is not None:
             from mnist_core.runs.finetune import base_model_file
@@ -415,9 +415,7 @@ class Engine:
                 base = base_model_file(run.finetune.get("base_model", ""), self.run_log)
                 finetune = {"spec": run.finetune, "base_model": base.read_bytes()}
             except (ValueError, OSError, RunLogError) as error:
-                self.run_log.finish_run(
-                    run.id, FAILED, f"The base model could not be read: {one_line(error)}"
-                )
+                fail_run(self.run_log, run.id, f"The base model could not be read: {one_line(error)}")
                 return
         try:
             events = Queue(channel, client=self.client)
@@ -425,7 +423,7 @@ class Engine:
                 train_run_on_worker,
                 run.id,
                 run.config.to_json(),
-                run.train_images,
+                run.training_images,
                 limit,
                 self.progress_interval_seconds,
                 finetune,
@@ -434,18 +432,9 @@ class Engine:
                 retries=0,
             )
         except Exception as error:
-            self.run_log.finish_run(
-                run.id, FAILED, f"The cluster did not take the run: {one_line(error)}"
-            )
+            fail_run(self.run_log, run.id, f"The cluster did not take the run: {one_line(error)}")
             raise
         self._running[run.id] = _Running(run.id, future, events, limit_seconds=limit)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def one_line(error: BaseException) -> str:

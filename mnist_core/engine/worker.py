@@ -1,45 +1,33 @@
 """What runs on a Dask worker: one run's task, its events sent back, its stop request watched.
 
-`train_run_on_worker` trains with the same `train_model` the command line uses, sends the
-plan, throttled batch progress and every epoch (with its weight summary) through a Dask
-`Queue`, watches a Dask `Event` for a stop request (which sets `model.stop_training`: no
-extra cost per batch), and returns the metrics and the trained model as `.keras` bytes."""
+`train_run_on_worker` trains with the same `train_model` the command line uses (or fine-tunes
+with `training.finetune`), sends the plan, throttled batch progress and every epoch (with its
+weight summary) through a Dask `Queue`, watches a Dask `Event` for a stop request (which sets
+`model.stop_training`: no extra cost per batch), and returns the run's ending
+(`runs.lifecycle.RunEnding`: status, reason, final figures, the model as `.keras` bytes).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import queue as local_queue
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from mnist_core.modeling.config import (
-    ModelConfig,
-)
-from mnist_core.runs.record import (
-    DIVERGED,
-    FINISHED,
-    STOPPED,
-)
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.runs.lifecycle import RunEnding, run_ending
 from mnist_core.training.progress import (
-    STOP_COMPLETED,
-    STOP_NAN,
     BatchProgress,
     EpochMetrics,
     TrainingObserver,
     TrainingPlan,
 )
-from mnist_core.training.train import TrainingResult
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.25
-
-
 WORKER_LOST_REASON = (
     "The worker training this run stopped in the middle (killed, or out of memory). The run "
     "is lost; the next ones go on. Train it again, perhaps with fewer images or a smaller "
@@ -47,11 +35,8 @@ WORKER_LOST_REASON = (
 )
 
 
-CLASS_TIME_LIMIT_REASON = "Stopped at the class time limit of {seconds:.0f} s; the model keeps what it learned."
-
-
-# --- What runs on a worker -----------------------------------------------------------------
 def channel_names(run_id: str) -> tuple[str, str, str]:
+    """The Dask names of a run's event queue, its stop event and its "started" event."""
     return f"mnist-run-{run_id}", f"mnist-stop-{run_id}", f"mnist-started-{run_id}"
 
 
@@ -92,6 +77,11 @@ class EventSender(TrainingObserver):
         if self.model is not None:
             self.model.stop_training = True
 
+    def on_model(self, model: Any) -> None:
+        self.model = model
+        if self.stop.is_set():
+            model.stop_training = True
+
     def on_train_begin(self, plan: TrainingPlan) -> None:
         self._outbox.put({"kind": "plan", "plan": asdict(plan)})
 
@@ -107,111 +97,74 @@ class EventSender(TrainingObserver):
         return self.stop.is_set()
 
 
-def execute_run(
+def train_here(
     config: ModelConfig,
     dataset: Any,
-    train_images: int | None,
-    observer: EventSender,
+    training_images: int | None,
+    observer: TrainingObserver,
     *,
-    wall_seconds_limit: float | None = None,
+    time_limit_seconds: float | None = None,
     progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS,
-    model: Any = None,
-) -> tuple[TrainingResult, str, str]:
-    """Train one run where we are (worker or command line): the status and reason it ends with.
+    finetune: dict[str, Any] | None = None,
+) -> RunEnding:
+    """Train (or fine-tune) one run where we are, and say how it ends.
 
-    The training images are a seeded subset when `train_images` is given; the test figures
-    are always on the whole test set, so that any two runs compare. `model`, when given, is
-    an already built model for `config` to train further (fine-tuning); else one is built.
+    Args:
+        config: what to build and train.
+        dataset: the dataset of the config.
+        training_images: training images (a seeded subset; None: all); for a fine-tuning run,
+            the MNIST images mixed with the drawings.
+        observer: receives the training's progress and carries stop requests.
+        time_limit_seconds: stop after this long (class mode), or None.
+        progress_interval_seconds: least time between two progress reports.
+        finetune: for a fine-tuning run, {"spec": the run's `finetune`, "base_model": the
+            base model's `.keras` bytes}; None trains from scratch.
     """
-    from mnist_core.modeling.build import build_model
-    from mnist_core.training.train import train_model
+    if finetune is None:
+        from mnist_core.training.train import train_model
 
-    if train_images is not None and train_images < len(dataset.x_train):
-        dataset = dataset.subset(train_images, None, seed=config.seed)
-    if model is None:
-        model = build_model(config, train_size=len(dataset.x_train))
-    observer.model = model
-    timer = None
-    timed_out = threading.Event()
-    if wall_seconds_limit:
-
-        def out_of_time() -> None:
-            timed_out.set()
-            observer.request_stop()
-
-        timer = threading.Timer(wall_seconds_limit, out_of_time)
-        timer.daemon = True
-        timer.start()
-    try:
         result = train_model(
             config,
             dataset,
             observer,
+            training_images=training_images,
+            time_limit_seconds=time_limit_seconds,
             progress_interval_seconds=progress_interval_seconds,
-            model=model,
         )
-    finally:
-        if timer is not None:
-            timer.cancel()
-    if result.stop_reason == STOP_NAN:
-        return result, DIVERGED, result.message
-    if result.stop_reason == STOP_COMPLETED:
-        return result, FINISHED, result.message
-    if timed_out.is_set():
-        return result, STOPPED, CLASS_TIME_LIMIT_REASON.format(seconds=wall_seconds_limit)
-    return result, STOPPED, result.message
+        return run_ending(result, dataset)
+    from mnist_core.training.finetune import FineTuneSpec, fine_tune
 
-
-def run_metrics(result: TrainingResult, dataset: Any) -> dict[str, Any]:
-    """The final figures of a run: test accuracy and loss on the whole test set, per-class
-    accuracy and the confusion matrix, parameter count, time and speed."""
-    from mnist_core.evaluation.evaluate import evaluate_model
-
-    metrics = result.metrics()
-    metrics["parameter_count"] = int(result.model.count_params())
-    metrics["wall_seconds"] = result.training_seconds
-    samples = result.train_samples * max(1, result.epochs_completed)
-    metrics["samples_per_second"] = (
-        samples / result.training_seconds if result.training_seconds > 0 else None
+    outcome = fine_tune(
+        config,
+        FineTuneSpec.from_dict(finetune["spec"]),
+        finetune["base_model"],
+        dataset,
+        observer,
+        mnist_images=training_images,
+        time_limit_seconds=time_limit_seconds,
+        progress_interval_seconds=progress_interval_seconds,
     )
-    metrics["train_samples"] = result.train_samples
-    if result.stop_reason != STOP_NAN:
-        report = evaluate_model(
-            result.model, dataset.x_test, dataset.y_test, loss=result.config.loss
-        )
-        metrics["per_class_accuracy"] = [float(entry.recall) for entry in report.per_class]
-        metrics["confusion_matrix"] = report.confusion_matrix.tolist()
-    return {
-        key: (None if isinstance(value, float) and not math.isfinite(value) else value)
-        for key, value in metrics.items()
-    }
-
-
-def model_bytes(model: Any) -> bytes:
-    """A Keras model as the bytes of its `.keras` file."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.keras"
-        model.save(path)
-        return path.read_bytes()
+    ending = run_ending(outcome.result, dataset, note=outcome.summary)
+    ending.metrics["finetune"] = outcome.figures
+    return ending
 
 
 def train_run_on_worker(
     run_id: str,
     config_json: str,
-    train_images: int | None,
-    wall_seconds_limit: float | None,
+    training_images: int | None,
+    time_limit_seconds: float | None,
     progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS,
     finetune: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The Dask task of one run: train, report, and return the outcome and the model.
+) -> RunEnding:
+    """The Dask task of one run: train, report as it goes, and return how it ends.
 
     Args:
-        finetune: for a fine-tuning run, {"spec": the run's `finetune`, "base_model": the
-            base model's `.keras` bytes}: sent with the task, so that a worker on another
-            machine needs neither the drawings nor the model file.
-
-    Returns:
-        {"status", "reason", "metrics", "model": .keras bytes or None, "worker"}.
+        run_id: the run (names its event queue and stop event).
+        config_json: its `ModelConfig` as JSON.
+        training_images, time_limit_seconds, progress_interval_seconds, finetune: as
+            `train_here` takes them; the base model of a fine-tuning run travels with the
+            task, so that a worker on another machine needs neither the drawings nor the file.
     """
     from distributed import Event, Queue, get_worker
 
@@ -222,11 +175,7 @@ def train_run_on_worker(
         # Dask started this task again after the worker running it died: that run is lost.
         raise RuntimeError(WORKER_LOST_REASON)
     started.set()
-    from mnist_core.engine.warm_up import (
-        PLUGIN_NAME,
-        WarmUp,
-        import_single_threaded_keras,
-    )
+    from mnist_core.engine.warm_up import PLUGIN_NAME, WarmUp, import_single_threaded_keras
 
     import_single_threaded_keras()
     plugin = worker.plugins.get(PLUGIN_NAME)
@@ -253,42 +202,15 @@ def train_run_on_worker(
     watcher = threading.Thread(target=watch_for_stop, name="run-stop-watch", daemon=True)
     watcher.start()
     try:
-        if finetune is not None:
-            from mnist_core.training.finetune import (
-                FineTuneSpec,
-                fine_tune,
-            )
-
-            result, status, reason, figures = fine_tune(
-                config,
-                FineTuneSpec.from_dict(finetune["spec"]),
-                finetune["base_model"],
-                dataset,
-                observer,
-                mnist_images=train_images,
-                wall_seconds_limit=wall_seconds_limit,
-                progress_interval_seconds=progress_interval_seconds,
-            )
-        else:
-            result, status, reason = execute_run(
-                config,
-                dataset,
-                train_images,
-                observer,
-                wall_seconds_limit=wall_seconds_limit,
-                progress_interval_seconds=progress_interval_seconds,
-            )
-        metrics = run_metrics(result, dataset)
-        if finetune is not None:
-            metrics["finetune"] = figures
-        trained = model_bytes(result.model) if status != DIVERGED else None
+        return train_here(
+            config,
+            dataset,
+            training_images,
+            observer,
+            time_limit_seconds=time_limit_seconds,
+            progress_interval_seconds=progress_interval_seconds,
+            finetune=finetune,
+        )
     finally:
         finished.set()
         observer.close()
-    return {
-        "status": status,
-        "reason": reason,
-        "metrics": metrics,
-        "model": trained,
-        "worker": worker.address,
-    }

@@ -97,13 +97,13 @@ def accuracy_metric(config: ModelConfig) -> Any:
 
 
 def build_model(
-    config: ModelConfig, train_size: int = 60000, *, freeze_batch_normalization: bool = False
+    config: ModelConfig, training_images: int = 60000, *, freeze_batch_normalization: bool = False
 ) -> Any:
     """Build and compile the Keras model that `config` describes.
 
     Args:
         config: the model and training description; validated first.
-        train_size: training images available (before the validation split); only the
+        training_images: training images available (before the validation split); only the
             cosine and one-cycle learning-rate schedules use it, to know how many steps the
             run has.
         freeze_batch_normalization: keep every batch-normalisation layer in inference mode,
@@ -183,7 +183,7 @@ def build_model(
             if isinstance(layer, layers.BatchNormalization):
                 layer.trainable = False  # Keras 3: a frozen layer also runs in inference mode
     model.compile(
-        optimizer=make_optimizer(config, steps_per_epoch(config, train_size)),
+        optimizer=make_optimizer(config, steps_per_epoch(config, training_images)),
         loss=config.loss,
         metrics=[accuracy_metric(config)],
     )

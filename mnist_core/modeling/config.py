@@ -257,8 +257,8 @@ def uses_sparse_labels(config: ModelConfig) -> bool:
     return config.loss == "sparse_categorical_crossentropy"
 
 
-def steps_per_epoch(config: ModelConfig, train_size: int = 60000) -> int:
-    """Batches in one epoch when `train_size` images are available before validation split.
+def steps_per_epoch(config: ModelConfig, training_images: int = 60000) -> int:
+    """Batches in one epoch when `training_images` images are available before validation split.
 
     The pen-drawn digits that `pen_digit_copies` adds after the split count too
     (training_data.py), so that a learning-rate schedule ends with the last epoch.
@@ -266,8 +266,8 @@ def steps_per_epoch(config: ModelConfig, train_size: int = 60000) -> int:
     from mnist_core.data.pen_digits import PEN_TRAINING_DIGIT_COUNT
 
     if config.validation == "split":
-        train_size = train_size - int(round(train_size * config.validation_split))
-    train_size += config.pen_digit_copies * PEN_TRAINING_DIGIT_COUNT
-    return max(1, math.ceil(train_size / config.batch_size))
+        training_images = training_images - int(round(training_images * config.validation_split))
+    training_images += config.pen_digit_copies * PEN_TRAINING_DIGIT_COUNT
+    return max(1, math.ceil(training_images / config.batch_size))
 
 

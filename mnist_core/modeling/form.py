@@ -183,7 +183,7 @@ def config_from_form(values: dict[str, Any], dataset: str) -> ModelConfig:
 
 
 def subset_sizes(training_images: int, available_train: int) -> tuple[int | None, int | None]:
-    """The (train_size, test_size) to pass to `Dataset.subset`; None means all.
+    """The (training_images, test_images) to pass to `Dataset.subset`; None means all.
 
     A subset is tested on as many test images as it has training images (at most all
     10,000), so a quick demo also evaluates quickly.

@@ -1,7 +1,7 @@
 """Save, list, load and delete trained models: ``<models_dir>/<name>.keras`` + ``<name>.json``.
 
-The ``.json`` sidecar holds what is needed to understand a model without loading it: its
-config (to rebuild it), metrics, training history, dataset, timing and versions. Writes are
+The ``.json`` sidecar holds what is needed to understand a model without loading it (the run
+that trained it: `runs.saved_models`), and the store adds its name and versions. Writes are
 atomic: both files are first written to temporaries in the same directory and then moved into
 place with ``os.replace``, the ``.keras`` first and the ``.json`` last, so an entry that has a
 ``.json`` always has its model. Keras is imported inside functions.
@@ -17,7 +17,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from typing import Any
 from mnist_core.base.paths import models_directory, shown_path
 
 DEFAULT_MODEL_NAME = "default"
-METADATA_FORMAT_VERSION = 1
 MAX_NAME_LENGTH = 64
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_RULE = "1 to 64 characters, each a letter, a digit, '-' or '_'"
@@ -36,14 +35,9 @@ METADATA_SUFFIX = ".json"
 TEMPORARY_MARKER = ".tmp"
 
 # Sidecar keys and the JSON type each must have.
+# (What else a sidecar holds is the saved model's record: `runs.saved_models`.)
 REQUIRED_METADATA_KEYS: dict[str, type | tuple[type, ...]] = {
     "name": str,
-    "config": dict,
-    "metrics": dict,
-    "history": list,
-    "dataset": str,
-    "training_seconds": (int, float),
-    "created_at": str,
     "keras_version": str,
     "parameter_count": int,
 }
@@ -120,15 +114,8 @@ def model_exists(name: str, models_dir: str | os.PathLike[str] | None = None) ->
 def save_model(
     model: Any,
     name: str,
+    metadata: Mapping[str, Any],
     *,
-    config: Any,
-    metrics: Mapping[str, Any],
-    history: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
-    dataset: str,
-    training_seconds: float,
-    extras: Mapping[str, Any] | None = None,
-    preset: str | None = None,
-    training_data: str | None = None,
     models_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
 ) -> StoredModel:
@@ -137,17 +124,9 @@ def save_model(
     Args:
         model: the trained keras.Model.
         name: letters, digits, '-' and '_', 1 to 64 characters.
-        config: the ModelConfig (anything with ``.to_dict()``) or a plain dict.
-        metrics: final metrics, e.g. {"test_accuracy": 0.98}.
-        history: per-epoch dicts [{"epoch": 1, "loss": ...}, ...]; Keras' dict of lists
-            ({"loss": [...], ...}) is converted to that form.
-        dataset: the dataset name, e.g. "mnist".
-        training_seconds: wall-clock training time, >= 0.
-        extras: further JSON-serializable data (e.g. weight summaries), stored under "extras".
-        preset: the preset the model was trained from, stored as "preset" (default: none,
-            not stored).
-        training_data: one sentence on what the model learned from, stored as
-            "training_data" (default: none, not stored).
+        metadata: what the sidecar holds (a JSON object: `runs.saved_models` gives the
+            run's record); the store adds the name, the Keras version, the parameter count
+            and the time it was saved. NaN and infinities become null.
         models_dir: the models directory (default: ``models_directory()``).
         overwrite: replace an existing model of that name (default False: raise
             ModelExistsError).
@@ -156,28 +135,17 @@ def save_model(
 
     name = validate_model_name(name)
     directory = _directory(models_dir)
-    metadata = {
-        "format_version": METADATA_FORMAT_VERSION,
+    sidecar = {
+        **_check_mapping("metadata", metadata),
         "name": name,
-        "config": _config_to_dict(config),
-        "metrics": _check_mapping("metrics", metrics),
-        "history": _history_to_list(history),
-        "dataset": _check_dataset(dataset),
-        "training_seconds": _check_training_seconds(training_seconds),
-        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "keras_version": keras.__version__,
         "parameter_count": int(model.count_params()),
-        "extras": _check_mapping("extras", extras) if extras is not None else {},
     }
-    for key, value in (("preset", preset), ("training_data", training_data)):
-        if value is not None:
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{key} must be a non-empty string or None, got {value!r}.")
-            metadata[key] = value
     # Serialize before touching the disk, so unserializable metadata leaves nothing behind.
     try:
         metadata_text = (
-            json.dumps(_finite(metadata), indent=2, default=_json_default, allow_nan=False) + "\n"
+            json.dumps(_finite(sidecar), indent=2, default=_json_default, allow_nan=False) + "\n"
         )
     except (TypeError, ValueError) as error:
         raise ValueError(f"metadata for model {name!r} is not JSON-serializable: {error}") from None
@@ -434,57 +402,10 @@ def _one_line(error: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _config_to_dict(config: Any) -> dict[str, Any]:
-    if hasattr(config, "to_dict"):
-        config = config.to_dict()
-    if not isinstance(config, Mapping):
-        raise ValueError(
-            f"config must be a ModelConfig (or anything with .to_dict()) or a dict, "
-            f"got {type(config).__name__}."
-        )
-    return dict(config)
-
-
 def _check_mapping(field: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
         raise ValueError(f"{field} must be a dict with string keys, got {value!r:.200}.")
     return dict(value)
-
-
-def _history_to_list(history: Any) -> list[dict[str, Any]]:
-    if isinstance(history, Mapping):
-        lengths = {len(values) for values in history.values()}
-        if len(lengths) > 1:
-            raise ValueError(
-                f"history given as a dict of lists must have lists of equal length, got lengths "
-                f"{ {key: len(values) for key, values in history.items()} }."
-            )
-        num_epochs = lengths.pop() if lengths else 0
-        return [
-            {key: values[epoch] for key, values in history.items()} for epoch in range(num_epochs)
-        ]
-    if isinstance(history, str | bytes) or not isinstance(history, Sequence):
-        raise ValueError(f"history must be a list of per-epoch dicts, got {history!r:.200}.")
-    return [_check_mapping("history entry", entry) for entry in history]
-
-
-def _check_dataset(dataset: Any) -> str:
-    if not isinstance(dataset, str) or not dataset:
-        raise ValueError(f"dataset must be a non-empty string such as 'mnist', got {dataset!r}.")
-    return dataset
-
-
-def _check_training_seconds(training_seconds: Any) -> float:
-    if (
-        isinstance(training_seconds, bool)
-        or not isinstance(training_seconds, int | float)
-        or not math.isfinite(training_seconds)
-        or training_seconds < 0
-    ):
-        raise ValueError(
-            f"training_seconds must be a finite number >= 0, got {training_seconds!r}."
-        )
-    return float(training_seconds)
 
 
 def _finite(value: Any) -> Any:

@@ -36,24 +36,24 @@ class ClassLimits:
     Attributes:
         max_epochs: epochs (default 3).
         max_train_images: training images before the validation split (default 10,000).
-        max_wall_seconds: training time; a run over it is stopped and keeps its model
+        max_seconds: training time; a run over it is stopped and keeps its model
             (default 120 s).
     """
 
     max_epochs: int = 3
     max_train_images: int = 10000
-    max_wall_seconds: float = 120.0
+    max_seconds: float = 120.0
 
     def describe(self) -> str:
         """One line for the page."""
         return (
             f"at most {self.max_epochs} epochs, {self.max_train_images:,} training images "
-            f"and {self.max_wall_seconds:.0f} s of training per run"
+            f"and {self.max_seconds:.0f} s of training per run"
         )
 
 
 def apply_class_limits(
-    config: ModelConfig, train_images: int | None, limits: ClassLimits
+    config: ModelConfig, training_images: int | None, limits: ClassLimits
 ) -> tuple[ModelConfig, int, dict[str, Any]]:
     """Hold a run to the class caps.
 
@@ -64,14 +64,14 @@ def apply_class_limits(
     applied: dict[str, Any] = {
         "max_epochs": limits.max_epochs,
         "max_train_images": limits.max_train_images,
-        "max_wall_seconds": limits.max_wall_seconds,
+        "max_seconds": limits.max_seconds,
     }
     if config.epochs > limits.max_epochs:
         applied["asked_epochs"] = config.epochs
         config = config.replace(epochs=limits.max_epochs)
-    images = train_images if train_images is not None else 60000
+    images = training_images if training_images is not None else 60000
     if images > limits.max_train_images:
-        applied["asked_train_images"] = train_images
+        applied["asked_train_images"] = training_images
         images = limits.max_train_images
     return config, images, applied
 
@@ -113,14 +113,14 @@ class ModelProtectedError(ValueError):
 
 
 def check_model_change_allowed(
-    name: str, *, user: str, owner: str | None, exists: bool, teacher: bool
+    name: str, *, user: str, saved_by: str | None, exists: bool, teacher: bool
 ) -> None:
     """Refuse replacing (or deleting) a saved model that this user may not touch.
 
     Args:
         name: the model's name.
         user: who asks.
-        owner: who saved the existing model (None: unknown, e.g. saved by the command line).
+        saved_by: who saved the existing model (None: unknown, e.g. the command line).
         exists: whether a model of that name exists.
         teacher: whether the teacher key is unlocked in this session (or none is set).
     """
@@ -129,9 +129,8 @@ def check_model_change_allowed(
             f"“{name}” is the model every Draw page uses, so it cannot be replaced or deleted "
             "from the app. Choose another name."
         )
-    if exists and owner != user and not teacher:
-        saved_by = f"{owner}" if owner else "someone else"
+    if exists and saved_by != user and not teacher:
         raise ModelProtectedError(
-            f"“{name}” was saved by {saved_by}; only its owner or the teacher can replace or "
+            f"“{name}” was saved by {saved_by or 'someone else'}; only its owner or the teacher can replace or "
             "delete it. Choose another name."
         )

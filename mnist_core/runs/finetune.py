@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from mnist_core.modeling.config import ModelConfig
+from mnist_core.runs.record import run_id_of_model
+from mnist_core.runs.saved_models import saved_model_records
 from mnist_core.training.finetune import (
     DEFAULT_MNIST_IMAGES,
     FineTuneSpec,
@@ -19,8 +21,6 @@ from mnist_core.training.finetune import (
     finetune_config,
     split_held_out,
 )
-
-RUN_MODEL_PREFIX = "run:"
 
 
 def base_model_config(base_model: str, run_log: Any) -> ModelConfig:
@@ -30,24 +30,22 @@ def base_model_config(base_model: str, run_log: Any) -> ModelConfig:
         base_model: a saved model's name or "run:<id>".
         run_log: the run log that knows the runs.
     """
-    if base_model.startswith(RUN_MODEL_PREFIX):
-        run = run_log.get_run(base_model[len(RUN_MODEL_PREFIX) :])
+    run_id = run_id_of_model(base_model)
+    if run_id is not None:
+        run = run_log.get_run(run_id)
         if not run.model_kept:
             raise ValueError(f"base_model {base_model!r} has no kept model to fine-tune.")
         config = run.config
     else:
-        from mnist_core.modeling.store import list_models
-
-        entry = next((entry for entry in list_models() if entry.name == base_model), None)
-        if entry is None or not entry.is_valid:
+        record = saved_model_records().get(base_model)
+        if record is None:
             raise ValueError(f"base_model {base_model!r} is not a saved model that can be loaded.")
-        try:
-            config = ModelConfig.from_dict((entry.metadata or {}).get("config") or {})
-        except (TypeError, ValueError):
+        if record.config is None:
             raise ValueError(
                 f"base_model {base_model!r} has no usable config in its sidecar, so it cannot "
                 "be rebuilt for fine-tuning; pick another model."
-            ) from None
+            )
+        config = record.config
     if config.dataset != "mnist":
         raise ValueError(
             f"base_model {base_model!r} learned {config.dataset!r}; only a model of digits "
@@ -58,8 +56,9 @@ def base_model_config(base_model: str, run_log: Any) -> ModelConfig:
 
 def base_model_file(base_model: str, run_log: Any) -> Path:
     """The `.keras` file of a saved model or of a run's model; ValueError if it is gone."""
-    if base_model.startswith(RUN_MODEL_PREFIX):
-        run = run_log.get_run(base_model[len(RUN_MODEL_PREFIX) :])
+    run_id = run_id_of_model(base_model)
+    if run_id is not None:
+        run = run_log.get_run(run_id)
         path = Path(run.model_path or run_log.model_path_for(run.id))
     else:
         from mnist_core.base.paths import models_directory
@@ -88,7 +87,7 @@ def finetune_request(
         base_model: a saved model's name or "run:<id>".
         drawings: the user's `drawings.Drawing`s (enough of them: see `check_readiness`).
         run_log: the run log (to find a run's model).
-        mnist_images: MNIST training images mixed in (default 6,000); the run's train_images.
+        mnist_images: MNIST training images mixed in (default 6,000); the run's training_images.
         seed: seed of the held-out choice, the MNIST sample and the training (default 0).
 
     Raises:
@@ -116,15 +115,12 @@ def finetune_request(
         images=np.stack([np.asarray(drawing.image, dtype=np.uint8) for drawing in drawings]),
         held_out=tuple(int(index) for index in held_out),
     )
-    shown_name = base_model if not base_model.startswith(RUN_MODEL_PREFIX) else (
-        f"run {base_model[len(RUN_MODEL_PREFIX) :]}"
-    )
+    base_run_id = run_id_of_model(base_model)
+    shown_name = base_model if base_run_id is None else f"run {base_run_id}"
     return RunRequest(
         config,
         label=f"{shown_name} + {len(labels)} drawings",
-        parent_id=(
-            base_model[len(RUN_MODEL_PREFIX) :] if base_model.startswith(RUN_MODEL_PREFIX) else None
-        ),
-        train_images=mnist_images,
+        parent_id=base_run_id,
+        training_images=mnist_images,
         finetune=spec.to_dict(),
     )

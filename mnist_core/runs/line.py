@@ -51,7 +51,7 @@ def eligible_runs(line: Sequence[Run]) -> list[Run]:
 
 def estimate_run_seconds(run: Run, rates: dict[str, float]) -> float:
     """How long a run should train, from the speed of recent runs of its architecture."""
-    images = run.train_images or 60000
+    images = run.training_images or 60000
     if run.config.validation == "split":
         images = images - int(round(images * run.config.validation_split))
     rate = rates.get(run.config.architecture) or DEFAULT_SAMPLES_PER_SECOND["dense"]

@@ -30,12 +30,13 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnist_core.base.paths import RUNS_DB_ENVIRONMENT_VARIABLE, default_runs_path
+from mnist_core.base.paths import default_runs_path
 from mnist_core.modeling.config import ModelConfig
+from mnist_core.runs.database import ENGINE_SILENCE_SECONDS, Database, UnknownRunError
 from mnist_core.runs.record import (
     ACTIVE_STATUSES,
     CLI_USER,
@@ -47,83 +48,15 @@ from mnist_core.runs.record import (
     STOPPED,
     Run,
     new_id,
+    upgraded_metrics,
+    upgraded_plan,
 )
 
 # The batch curve keeps at most this many points: when it is full, every other point goes,
 # so a long run keeps its whole shape at half the resolution instead of losing its start.
 MAX_BATCH_CURVE_POINTS = 400
-# How long a writer waits for another writer before the log counts as locked.
-LOCK_TIMEOUT_SECONDS = 10.0
-# An owner (a server's engine) that has not said it is alive for this long is gone.
-OWNER_SILENCE_SECONDS = 60.0
-SCHEMA_VERSION = 2
-# Columns added after the first version, with their definitions: a log made by an older
-# version gets them on first use (`ALTER TABLE ... ADD COLUMN`), its runs keep their data.
-_ADDED_COLUMNS = {"finetune": "TEXT"}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    preset TEXT,
-    lesson TEXT,
-    request_id TEXT NOT NULL,
-    label TEXT,
-    parent_id TEXT,
-    dataset TEXT NOT NULL,
-    train_images INTEGER,
-    config TEXT NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    owner TEXT,
-    worker TEXT,
-    plan TEXT,
-    progress TEXT,
-    batch_curve TEXT NOT NULL DEFAULT '[]',
-    metrics TEXT NOT NULL DEFAULT '{}',
-    model_path TEXT,
-    model_name TEXT,
-    hidden INTEGER NOT NULL DEFAULT 0,
-    stop_requested INTEGER NOT NULL DEFAULT 0,
-    limits TEXT NOT NULL DEFAULT '{}',
-    finetune TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created_at);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
-CREATE TABLE IF NOT EXISTS epochs (
-    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    epoch INTEGER NOT NULL,
-    metrics TEXT NOT NULL,
-    weight_summary TEXT NOT NULL,
-    PRIMARY KEY (run_id, epoch)
-);
-CREATE TABLE IF NOT EXISTS owners (
-    owner TEXT PRIMARY KEY,
-    seen_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS settings (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
-
-
-class RunLogError(Exception):
-    """The run log cannot be used; the message says what is wrong and what to do."""
-
-
-class UnknownRunError(RunLogError, KeyError):
-    """No run has that id."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
-def this_process_owner() -> str:
-    """An owner name for this process: host, process id and a random part (ids get reused)."""
+def this_process_engine() -> str:
+    """An engine name for this process: host, process id and a random part (ids get reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
@@ -153,82 +86,11 @@ class RunLog:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_runs_path()
-        self._ready = False
+        self.database = Database(self.path)
 
-    # --- connection and errors ------------------------------------------------------------
-    def _explain(self, error: sqlite3.Error) -> RunLogError:
-        text = str(error)
-        if "locked" in text or "busy" in text:
-            return RunLogError(
-                f"The run log {self.path} is locked by another program (waited "
-                f"{LOCK_TIMEOUT_SECONDS:.0f} s). Close the program holding it, or set "
-                f"{RUNS_DB_ENVIRONMENT_VARIABLE} to another file, and try again."
-            )
-        if isinstance(error, sqlite3.DatabaseError) and (
-            "not a database" in text or "malformed" in text or "corrupt" in text
-        ):
-            return RunLogError(
-                f"The run log {self.path} is damaged ({text}). Move it aside (or delete it) and "
-                "a new, empty one is made on next use; saved models are not affected."
-            )
-        if "unable to open" in text or "readonly" in text or "read-only" in text:
-            return RunLogError(
-                f"The run log {self.path} cannot be opened for writing ({text}). Check that "
-                f"its folder exists and is writable, or set {RUNS_DB_ENVIRONMENT_VARIABLE} "
-                "to a file that can be written."
-            )
-        return RunLogError(f"The run log {self.path} failed: {text}.")
-
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One connection for one transaction; committed on success, rolled back on error."""
-        try:
-            if not self._ready:
-                self._create_schema()
-            connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS)
-        except sqlite3.Error as error:
-            raise self._explain(error) from None
-        try:
-            connection.execute("PRAGMA foreign_keys = ON")
-            with connection:
-                yield connection
-        except sqlite3.Error as error:
-            raise self._explain(error) from None
-        finally:
-            connection.close()
-
-    def _create_schema(self) -> None:
-        if not self.path.parent.exists():
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise RunLogError(
-                    f"The run log's folder {self.path.parent} does not exist and cannot be "
-                    f"made ({error.strerror}). Set {RUNS_DB_ENVIRONMENT_VARIABLE} to a "
-                    "writable file, or make the folder."
-                ) from None
-        connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS)
-        try:
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            del mode  # "memory" or "delete" on file systems without WAL support: still safe
-            with connection:
-                connection.executescript(_SCHEMA)
-                present = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
-                for column, definition in _ADDED_COLUMNS.items():
-                    if column not in present:
-                        connection.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
-                connection.execute(
-                    "UPDATE settings SET value = ? WHERE name = 'schema_version' "
-                    "AND CAST(value AS INTEGER) < ?",
-                    (str(SCHEMA_VERSION), SCHEMA_VERSION),
-                )
-                connection.execute(
-                    "INSERT OR IGNORE INTO settings (name, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-        finally:
-            connection.close()
-        self._ready = True
+    def _connect(self) -> Any:
+        """One connection for one transaction (see `Database.connect`)."""
+        return self.database.connect()
 
     def check(self) -> None:
         """Open the log (creating it if needed); raise RunLogError if it cannot be used."""
@@ -247,15 +109,15 @@ class RunLog:
             label=row["label"],
             parent_id=row["parent_id"],
             dataset=row["dataset"],
-            train_images=row["train_images"],
+            training_images=row["training_images"],
             status=row["status"],
             reason=row["reason"],
             created_at=row["created_at"],
             started_at=row["started_at"],
             finished_at=row["finished_at"],
-            owner=row["owner"],
+            engine=row["engine"],
             worker=row["worker"],
-            plan=_loads(row["plan"], None),
+            plan=upgraded_plan(_loads(row["plan"], None)),
             progress=_loads(row["progress"], None),
             batch_curve=tuple(
                 tuple(point)
@@ -266,7 +128,7 @@ class RunLog:
                 )
             ),
             history=tuple(history),
-            metrics=_loads(row["metrics"], {}),
+            metrics=upgraded_metrics(_loads(row["metrics"], {})),
             model_path=row["model_path"],
             model_name=row["model_name"],
             hidden=bool(row["hidden"]),
@@ -383,8 +245,8 @@ class RunLog:
         request_id: str | None = None,
         label: str | None = None,
         parent_id: str | None = None,
-        train_images: int | None = None,
-        owner: str | None = None,
+        training_images: int | None = None,
+        engine: str | None = None,
         limits: dict[str, Any] | None = None,
         status: str = QUEUED,
         finetune: dict[str, Any] | None = None,
@@ -396,8 +258,8 @@ class RunLog:
             user: who asks (a non-empty name).
             preset, lesson, label, parent_id: tags (see `Run`).
             request_id: shared by runs asked for together (default: a new id).
-            train_images: training images before the validation split (None: all).
-            owner: the engine that will schedule it.
+            training_images: training images before the validation split (None: all).
+            engine: the engine that will schedule it.
             limits: the class-mode caps applied to it.
             status: QUEUED (default) or RUNNING.
             finetune: what a fine-tuning run fine-tunes (see `Run.finetune`); default None.
@@ -411,7 +273,7 @@ class RunLog:
         with self._connect() as connection:
             connection.execute(
                 "INSERT INTO runs (id, user, preset, lesson, request_id, label, parent_id, "
-                "dataset, train_images, config, status, created_at, started_at, owner, limits, "
+                "dataset, training_images, config, status, created_at, started_at, engine, limits, "
                 "finetune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
@@ -422,12 +284,12 @@ class RunLog:
                     label,
                     parent_id,
                     config.dataset,
-                    train_images,
+                    training_images,
                     config.to_json(),
                     status,
                     now,
                     now if status == RUNNING else None,
-                    owner,
+                    engine,
                     _dumps(limits or {}),
                     _dumps(finetune) if finetune is not None else None,
                 ),
@@ -435,20 +297,20 @@ class RunLog:
         return self.get_run(run_id)
 
     def mark_running(
-        self, run_id: str, *, worker: str | None = None, owner: str | None = None
+        self, run_id: str, *, worker: str | None = None, engine: str | None = None
     ) -> bool:
         """A queued run begins; False if it is no longer queued (cancelled meanwhile).
 
         Args:
             run_id: the run.
             worker: the worker that trains it, if known.
-            owner: the engine that starts it, which becomes its owner (default: keep the owner).
+            engine: the engine that starts it, which becomes its engine (default: keep the engine).
         """
         with self._connect() as connection:
             cursor = connection.execute(
                 "UPDATE runs SET status = ?, started_at = ?, worker = ?, reason = '', "
-                "owner = coalesce(?, owner) WHERE id = ? AND status = ?",
-                (RUNNING, time.time(), worker, owner, run_id, QUEUED),
+                "engine = coalesce(?, engine) WHERE id = ? AND status = ?",
+                (RUNNING, time.time(), worker, engine, run_id, QUEUED),
             )
             return cursor.rowcount == 1
 
@@ -569,20 +431,20 @@ class RunLog:
             if cursor.rowcount == 0:
                 raise UnknownRunError(f"No run has the id {run_id!r}.")
 
-    # --- owners and recovery ----------------------------------------------------------------
-    def heartbeat(self, owner: str) -> None:
-        """Say that `owner` (an engine) is alive."""
+    # --- engines and recovery ----------------------------------------------------------------
+    def heartbeat(self, engine: str) -> None:
+        """Say that `engine` (an engine) is alive."""
         with self._connect() as connection:
             connection.execute(
-                "INSERT OR REPLACE INTO owners (owner, seen_at) VALUES (?, ?)",
-                (owner, time.time()),
+                "INSERT OR REPLACE INTO engines (engine, seen_at) VALUES (?, ?)",
+                (engine, time.time()),
             )
 
-    def owner_alive(self, owner: str | None, *, now: float | None = None) -> bool:
-        """Whether the engine `owner` still runs: its process exists here and it spoke lately."""
-        if not owner:
+    def engine_alive(self, engine: str | None, *, now: float | None = None) -> bool:
+        """Whether the engine `engine` still runs: its process exists here and it spoke lately."""
+        if not engine:
             return False
-        host, _, rest = owner.partition(":")
+        host, _, rest = engine.partition(":")
         pid_text = rest.partition(":")[0]
         if host == socket.gethostname() and pid_text.isdigit():
             try:
@@ -593,29 +455,29 @@ class RunLog:
                 pass
         with self._connect() as connection:
             row = connection.execute(
-                "SELECT seen_at FROM owners WHERE owner = ?", (owner,)
+                "SELECT seen_at FROM engines WHERE engine = ?", (engine,)
             ).fetchone()
         if row is None:
             return False
-        return (now or time.time()) - row[0] <= OWNER_SILENCE_SECONDS
+        return (now or time.time()) - row[0] <= ENGINE_SILENCE_SECONDS
 
-    def recover_interrupted(self, *, keep_owner: str | None = None) -> list[Run]:
+    def recover_interrupted(self, *, keep_engine: str | None = None) -> list[Run]:
         """Mark runs left queued or running by an engine that is gone as interrupted.
 
-        Queued runs without an owner (queued from another process for whichever engine serves
+        Queued runs without an engine (queued from another process for whichever engine serves
         this log) keep waiting.
 
         Args:
-            keep_owner: an owner known to be alive (the caller itself).
+            keep_engine: an engine known to be alive (the caller itself).
 
         Returns:
             The runs that became interrupted.
         """
         changed = []
         for run in self.active_runs():
-            if run.owner == keep_owner or self.owner_alive(run.owner):
+            if run.engine == keep_engine or self.engine_alive(run.engine):
                 continue
-            if run.owner is None and run.status == QUEUED:
+            if run.engine is None and run.status == QUEUED:
                 continue  # queued for whichever engine serves this log (`engine.queue_runs`)
             with self._connect() as connection:
                 cursor = connection.execute(
@@ -656,9 +518,9 @@ class RunLog:
             self.delete_run(run_id)
         return len(ids)
 
-    def adopt(self, run_id: str, owner: str) -> None:
-        """Make `owner` the engine that schedules a queued run."""
-        self._update(run_id, "owner = ?", (owner,))
+    def adopt(self, run_id: str, engine: str) -> None:
+        """Make `engine` the engine that schedules a queued run."""
+        self._update(run_id, "engine = ?", (engine,))
 
     # --- server-wide settings ---------------------------------------------------------------
     def get_setting(self, name: str, default: str | None = None) -> str | None:

@@ -15,43 +15,30 @@ from pathlib import Path
 from typing import Any
 
 from mnist_core.modeling.config import ModelConfig
+from mnist_core.modeling.summary import architecture_summary
 from mnist_core.training.progress import (
     BatchProgress,
     EpochMetrics,
 )
 
 QUEUED = "queued"
-
-
 RUNNING = "running"
-
-
 FINISHED = "finished"
-
-
 STOPPED = "stopped"
-
-
 FAILED = "failed"
-
-
 DIVERGED = "diverged"
-
-
 INTERRUPTED = "interrupted"
-
-
 STATUSES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
-
-
 ACTIVE_STATUSES = (QUEUED, RUNNING)
-
-
 ENDED_STATUSES = (FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
-
-
 # The user name of runs started from the command line.
 CLI_USER = "cli"
+# A run's kept model is named "run:<id>" wherever a model is picked (a saved model's name
+# cannot hold ":", so the two never collide).
+RUN_MODEL_PREFIX = "run:"
+# Keys an older version used in a run's metrics and plan, and their names now.
+_OLD_METRIC_KEYS = {"wall_seconds": "training_seconds", "train_samples": "training_images_used"}
+_OLD_PLAN_KEYS = {"train_samples": "training_images_used", "validation_samples": "validation_images"}
 
 
 @dataclass(frozen=True)
@@ -68,16 +55,16 @@ class Run:
         label: how the run is named in a comparison (e.g. "sgd"); may be empty.
         parent_id: the run this one varies ("change one thing"), if any.
         dataset: "mnist" or "fashion_mnist".
-        train_images: training images asked for before the validation split (None: all).
+        training_images: training images asked for before the validation split (None: all).
         status: one of STATUSES; reason: why it ended (or is waiting).
         created_at, started_at, finished_at: seconds since the epoch (None until they happen).
-        owner: the engine that schedules it; worker: the worker that trains it.
+        engine: the engine that schedules it; worker: the worker that trains it.
         plan: epochs, batches and samples once training begins.
         progress: the latest batch progress (a dict of `BatchProgress` fields).
         batch_curve: (fractional epoch, loss, accuracy) points, thinned.
         history: one dict of `EpochMetrics` fields an epoch.
         metrics: final figures: test_accuracy and test_loss (on the whole test set),
-            parameter_count, wall_seconds, samples_per_second, per_class_accuracy, ...
+            parameter_count, training_seconds, samples_per_second, per_class_accuracy, ...
         model_path: the kept `.keras` file, if any; model_name: the store name it was saved as.
         hidden: hidden from the user's list (not deleted).
         stop_requested: somebody asked it to stop.
@@ -96,13 +83,13 @@ class Run:
     label: str | None
     parent_id: str | None
     dataset: str
-    train_images: int | None
+    training_images: int | None
     status: str
     reason: str
     created_at: float
     started_at: float | None
     finished_at: float | None
-    owner: str | None
+    engine: str | None
     worker: str | None
     plan: dict[str, Any] | None
     progress: dict[str, Any] | None
@@ -115,6 +102,49 @@ class Run:
     stop_requested: bool
     limits: dict[str, Any] = field(default_factory=dict)
     finetune: dict[str, Any] | None = None
+
+    @classmethod
+    def unrecorded(
+        cls,
+        run_id: str,
+        config: ModelConfig,
+        *,
+        user: str,
+        preset: str | None = None,
+        training_images: int | None = None,
+    ) -> Run:
+        """A run that trains without a run log (one that cannot be used): same shape."""
+        import time
+
+        return cls(
+            id=run_id, user=user, config=config, preset=preset, lesson=None, request_id=run_id,
+            label=None, parent_id=None, dataset=config.dataset, training_images=training_images,
+            status=RUNNING, reason="", created_at=time.time(), started_at=time.time(),
+            finished_at=None, engine=None, worker=None, plan=None, progress=None,
+            batch_curve=(), history=(), metrics={}, model_path=None, model_name=None,
+            hidden=False, stop_requested=False,
+        )  # fmt: skip
+
+    @property
+    def display_name(self) -> str:
+        """How the run is named for people: its label, else its preset, else its network."""
+        return self.label or self.preset or architecture_summary(self.config)
+
+    @property
+    def display_label(self) -> str:
+        """Its name with the start of its id, to tell two alike runs apart."""
+        return f"{self.display_name} ({self.id[:6]})"
+
+    @property
+    def model_name_in_pickers(self) -> str:
+        """How its kept model is named in the model pickers: "run:<id>"."""
+        return run_model_name(self.id)
+
+    @property
+    def training_seconds(self) -> float | None:
+        """Seconds of training (the fit itself), once measured."""
+        value = self.metrics.get("training_seconds")
+        return float(value) if isinstance(value, int | float) else None
 
     @property
     def fine_tuned(self) -> bool:
@@ -144,8 +174,8 @@ class Run:
         return int(value) if isinstance(value, int | float) else None
 
     @property
-    def wall_seconds(self) -> float | None:
-        """From started to finished."""
+    def run_seconds(self) -> float | None:
+        """From started to finished (training and everything around it)."""
         if self.started_at is None or self.finished_at is None:
             return None
         return max(0.0, self.finished_at - self.started_at)
@@ -178,7 +208,7 @@ class Run:
             "label": self.label,
             "parent_id": self.parent_id,
             "dataset": self.dataset,
-            "train_images": self.train_images,
+            "training_images": self.training_images,
             "config": self.config.to_dict(),
             "created_at": self.created_at,
             "started_at": self.started_at,
@@ -198,6 +228,28 @@ class Run:
                 else None
             ),
         }
+
+
+def run_model_name(run_id: str) -> str:
+    """The name a run's kept model has in the model pickers: "run:<id>"."""
+    return f"{RUN_MODEL_PREFIX}{run_id}"
+
+
+def run_id_of_model(name: str) -> str | None:
+    """The run id in a picker's model name ("run:<id>"), or None for a saved model's name."""
+    return name[len(RUN_MODEL_PREFIX) :] if name.startswith(RUN_MODEL_PREFIX) else None
+
+
+def upgraded_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A run's metrics with the keys an older version wrote under their present names."""
+    return {_OLD_METRIC_KEYS.get(key, key): value for key, value in metrics.items()}
+
+
+def upgraded_plan(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A run's plan with the keys an older version wrote under their present names."""
+    if plan is None:
+        return None
+    return {_OLD_PLAN_KEYS.get(key, key): value for key, value in plan.items()}
 
 
 def new_id() -> str:

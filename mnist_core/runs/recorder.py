@@ -9,7 +9,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from mnist_core.runs.log import RunLog, RunLogError
+from mnist_core.runs.database import RunLogError
+from mnist_core.runs.log import RunLog
 from mnist_core.training.progress import (
     BatchProgress,
     EpochMetrics,
@@ -19,7 +20,7 @@ from mnist_core.training.progress import (
 
 # --- Recording a training as it goes ----------------------------------------------------------
 # How often a training recorded here (the command line) says that its process is alive, well
-# within OWNER_SILENCE_SECONDS, so that no engine takes its run for an orphan.
+# within ENGINE_SILENCE_SECONDS, so that no engine takes its run for an orphan.
 RECORDER_HEARTBEAT_SECONDS = 10.0
 
 
@@ -74,7 +75,7 @@ class RunRecorder(TrainingObserver):
         run_log: the log.
         run_id: the run being trained (created `running`).
         inner: the observer to pass every call on to (default none).
-        owner: the owner name to keep alive with heartbeats while it trains (default none).
+        engine: the engine name to keep alive with heartbeats while it trains (default none).
     """
 
     def __init__(
@@ -83,7 +84,7 @@ class RunRecorder(TrainingObserver):
         run_id: str,
         inner: TrainingObserver | None = None,
         *,
-        owner: str | None = None,
+        engine: str | None = None,
     ) -> None:
         import queue
         import threading
@@ -91,7 +92,7 @@ class RunRecorder(TrainingObserver):
         self.run_log = run_log
         self.run_id = run_id
         self.inner = inner
-        self.owner = owner
+        self.engine = engine
         self.problem: str | None = None
         self._outbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._write, name="run-recorder", daemon=True)
@@ -120,8 +121,8 @@ class RunRecorder(TrainingObserver):
             try:
                 if events:
                     record_events(self.run_log, self.run_id, events)
-                if self.owner and time.monotonic() - last_heartbeat >= RECORDER_HEARTBEAT_SECONDS:
-                    self.run_log.heartbeat(self.owner)
+                if self.engine and time.monotonic() - last_heartbeat >= RECORDER_HEARTBEAT_SECONDS:
+                    self.run_log.heartbeat(self.engine)
                     last_heartbeat = time.monotonic()
             except RunLogError as error:
                 self.problem = str(error)

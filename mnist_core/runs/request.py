@@ -33,7 +33,7 @@ class RunRequest:
         lesson: the lesson it belongs to, if any.
         label: its name in a comparison (e.g. "sgd").
         parent_id: the run it varies ("change one thing").
-        train_images: training images before the validation split (None: all); for a
+        training_images: training images before the validation split (None: all); for a
             fine-tuning run, the MNIST training images mixed with the drawings.
         finetune: what a fine-tuning run fine-tunes (`finetune.FineTuneSpec.to_dict()`;
             made by `finetune.finetune_request`); None trains from scratch.
@@ -44,7 +44,7 @@ class RunRequest:
     lesson: str | None = None
     label: str | None = None
     parent_id: str | None = None
-    train_images: int | None = None
+    training_images: int | None = None
     finetune: dict[str, Any] | None = None
 
 
@@ -53,13 +53,13 @@ def queue_runs(
     requests: Sequence[RunRequest],
     *,
     user: str,
-    owner: str | None = None,
+    engine: str | None = None,
     class_limits: ClassLimits | None = None,
 ) -> list[Run]:
     """Record runs asked for together (one request) as queued; returns them as recorded.
 
-    `Engine.submit` calls this with its own owner. Another process that shares the run log
-    (a script, a benchmark's simulated class) calls it with the default `owner=None`: the
+    `Engine.submit` calls this with its own engine. Another process that shares the run log
+    (a script, a benchmark's simulated class) calls it with the default `engine=None`: the
     engine of a running server on that log dispatches such runs in the same fair line, as if
     they had been submitted there (within its dispatch interval, 0.2 s).
 
@@ -67,7 +67,7 @@ def queue_runs(
         run_log: the run log the engine serves.
         requests: the runs (at least one); each config is validated first.
         user: who asks.
-        owner: the engine that schedules them (default None: whichever engine serves the log).
+        engine: the engine that schedules them (default None: whichever engine serves the log).
         class_limits: the caps applied when class mode is on (default `ClassLimits()`).
     """
     if not requests:
@@ -79,9 +79,9 @@ def queue_runs(
     runs = []
     for request in requests:
         validate_config(request.config)
-        config, train_images, applied = request.config, request.train_images, {}
+        config, training_images, applied = request.config, request.training_images, {}
         if limits is not None:
-            config, train_images, applied = apply_class_limits(config, train_images, limits)
+            config, training_images, applied = apply_class_limits(config, training_images, limits)
         run = run_log.create_run(
             config,
             user=user,
@@ -90,8 +90,8 @@ def queue_runs(
             request_id=request_id,
             label=request.label,
             parent_id=request.parent_id,
-            train_images=train_images,
-            owner=owner,
+            training_images=training_images,
+            engine=engine,
             limits=applied,
             finetune=request.finetune,
         )

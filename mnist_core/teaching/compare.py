@@ -27,7 +27,7 @@ NOT_APPLICABLE = "—"
 # Settings that only mean something for a CNN, or for SGD.
 _CNN_ONLY = ("kernel_sizes", "dense_units", "dense_dropout_rate")
 _SETTING_NAMES = {
-    "train_images": "training images",
+    "training_images": "training images",
     "layer_sizes": "layer sizes",
     "layer_activations": "activations",
     "layer_dropout_rates": "dropout rates",
@@ -48,7 +48,7 @@ class SettingRow:
     Attributes:
         setting: its readable name ("layer sizes").
         field: the config field it comes from ("layer_sizes"), or "preset", "dataset",
-            "train_images".
+            "training_images".
         values: its readable value in each run, in the runs' order ("512 → 256").
     """
 
@@ -99,8 +99,8 @@ def differing_settings(runs: Sequence[Run]) -> list[SettingRow]:
         ("preset", lambda run: run.preset or NOT_APPLICABLE),
         ("dataset", lambda run: run.dataset),
         (
-            "train_images",
-            lambda run: "all" if run.train_images is None else f"{run.train_images:,}",
+            "training_images",
+            lambda run: "all" if run.training_images is None else f"{run.training_images:,}",
         ),
     ]
     for config_field in dataclasses.fields(ModelConfig):
@@ -182,7 +182,7 @@ def side_by_side_metrics(runs: Sequence[Run]) -> list[MetricRow]:
         ),
         _metric_row(
             "training time",
-            [finite_or_none(run.metrics.get("wall_seconds")) for run in runs],
+            [finite_or_none(run.metrics.get("training_seconds")) for run in runs],
             lambda value: f"{value:.1f} s",
             higher_is_better=False,
         ),

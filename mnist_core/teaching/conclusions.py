@@ -263,7 +263,7 @@ def _speed_sentences(runs: list[Run]) -> list[str]:
     timed = [
         (run, seconds, finite_or_none(run.metrics.get("samples_per_second")))
         for run in runs
-        if (seconds := finite_or_none(run.metrics.get("wall_seconds"))) is not None
+        if (seconds := finite_or_none(run.metrics.get("training_seconds"))) is not None
     ]
     if not timed:
         return []

@@ -127,9 +127,9 @@ def script_caveats(run: Run) -> list[str]:
     """
     caveats = []
     title = DATASET_TITLES.get(run.config.dataset, run.config.dataset)
-    if run.train_images is not None and run.train_images < FULL_TRAINING_IMAGES:
+    if run.training_images is not None and run.training_images < FULL_TRAINING_IMAGES:
         caveats.append(
-            f"The run trained on {run.train_images:,} training images chosen by the MNIST Playground (a "
+            f"The run trained on {run.training_images:,} training images chosen by the MNIST Playground (a "
             f"seeded subset); this script trains on the full {title} training set "
             f"({FULL_TRAINING_IMAGES:,} images) instead, so its figures will be higher."
         )

@@ -60,7 +60,7 @@ class Lesson:
         title: one line for the page.
         what_to_look_for: two or three lines saying what the chart shows.
         runs: the runs, in the order they are shown.
-        train_images: training images of the quick default (before the validation split).
+        training_images: training images of the quick default (before the validation split).
         epochs: epochs of the quick default (None: the presets' own).
         focus: which conclusions besides accuracy (see FOCUSES).
         notebook: the notebook it comes from, if any (e.g. "001").
@@ -70,7 +70,7 @@ class Lesson:
     title: str
     what_to_look_for: str
     runs: tuple[LessonRun, ...]
-    train_images: int
+    training_images: int
     epochs: int | None = None
     focus: tuple[str, ...] = ()
     notebook: str = ""
@@ -90,7 +90,7 @@ class Lesson:
 
         Args:
             full_data: all 60,000 training images and the presets' own epochs (default False:
-                `train_images` images and `epochs` epochs, about 90 s on an idle machine).
+                `training_images` images and `epochs` epochs, about 90 s on an idle machine).
         """
         return [
             RunRequest(
@@ -98,7 +98,7 @@ class Lesson:
                 preset=lesson_run.preset,
                 lesson=self.name,
                 label=lesson_run.label,
-                train_images=None if full_data else self.train_images,
+                training_images=None if full_data else self.training_images,
             )
             for lesson_run, config in zip(self.runs, self.configs(full_data))
         ]
@@ -122,7 +122,7 @@ _LESSONS = (
             LessonRun("mse + sgd", "sigmoid_mse_sgd"),
             LessonRun("binary cross-entropy + adam", "relu_binary_crossentropy_adam"),
         ),
-        train_images=12000,
+        training_images=12000,
         epochs=5,
         focus=(FOCUS_LOSS, FOCUS_FIRST_EPOCH),
         notebook="000, 001",
@@ -140,7 +140,7 @@ _LESSONS = (
             LessonRun("adam", "relu_512_512_rmsprop", _changes(optimizer="adam")),
             LessonRun("rmsprop", "relu_512_512_rmsprop"),
         ),
-        train_images=8000,
+        training_images=8000,
         epochs=3,
         focus=(FOCUS_FIRST_EPOCH, FOCUS_LOSS),
         notebook="001",
@@ -161,7 +161,7 @@ _LESSONS = (
                 _changes(loss="categorical_crossentropy"),
             ),
         ),
-        train_images=12000,
+        training_images=12000,
         epochs=5,
         focus=(FOCUS_PARAMETERS, FOCUS_GAP),
         notebook="002",
@@ -192,7 +192,7 @@ _LESSONS = (
                 ),
             ),
         ),
-        train_images=3000,
+        training_images=3000,
         epochs=20,
         focus=(FOCUS_GAP,),
         notebook="002",
@@ -217,7 +217,7 @@ _LESSONS = (
                 _changes(batch_normalization=True),
             ),
         ),
-        train_images=8000,
+        training_images=8000,
         epochs=5,
         focus=(FOCUS_FIRST_EPOCH, FOCUS_LOSS),
         notebook="003",
@@ -234,7 +234,7 @@ _LESSONS = (
             LessonRun("dense", "dense_fast"),
             LessonRun("cnn", "cnn_fast"),
         ),
-        train_images=10000,
+        training_images=10000,
         epochs=3,
         focus=(FOCUS_PARAMETERS, FOCUS_SPEED),
     ),
@@ -251,7 +251,7 @@ _LESSONS = (
             LessonRun("lr 0.001 (about right)", "relu_784_128_adam", _changes(learning_rate=1e-3)),
             LessonRun("lr 1.0 (too large)", "relu_784_128_adam", _changes(learning_rate=1.0)),
         ),
-        train_images=8000,
+        training_images=8000,
         epochs=3,
         focus=(FOCUS_LOSS, FOCUS_FIRST_EPOCH),
     ),

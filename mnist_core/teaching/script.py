@@ -208,11 +208,11 @@ class ScriptWriter:
     def _build_model(self) -> list[str]:
         config = self.config
         lines = [
-            "def build_model(train_size, epochs):",
+            "def build_model(training_images, epochs):",
             '    """The network, compiled with its optimizer, loss and accuracy metric.',
             "",
             "    Args:",
-            "        train_size: the number of training images (the schedule counts steps).",
+            "        training_images: the number of training images (the schedule counts steps).",
             "        epochs: the number of epochs it will train for.",
             '    """',
             "    # The seed fixes the random starting weights: the same run every time.",
@@ -364,7 +364,7 @@ class ScriptWriter:
             ]
         lines = [
             "    # The optimizer's steps in the whole run: batches per epoch times epochs.",
-            "    total_steps = math.ceil(train_size / BATCH_SIZE) * epochs",
+            "    total_steps = math.ceil(training_images / BATCH_SIZE) * epochs",
         ]
         if schedule == "cosine":
             return lines + [

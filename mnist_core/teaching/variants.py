@@ -33,7 +33,7 @@ class Setting:
     """One setting a variant may change.
 
     Attributes:
-        name: its key ("optimizer", "layer_sizes[0]", "train_images", ...).
+        name: its key ("optimizer", "layer_sizes[0]", "training_images", ...).
         label: how the page names it ("Layer 1 units").
         choices: the values it may take.
         current: the run's value.
@@ -45,14 +45,14 @@ class Setting:
     current: Any
 
 
-def changeable_settings(config: ModelConfig, train_images: int | None) -> list[Setting]:
+def changeable_settings(config: ModelConfig, training_images: int | None) -> list[Setting]:
     """The settings of a run that "change one thing" offers, with the run's values.
 
     Args:
         config: the run's config.
-        train_images: the run's training images (None: all).
+        training_images: the run's training images (None: all).
     """
-    images = train_images or TRAINING_IMAGE_CHOICES[-1]
+    images = training_images or TRAINING_IMAGE_CHOICES[-1]
     settings = [
         Setting("optimizer", "Optimizer", OPTIMIZERS, config.optimizer),
         Setting("loss", "Loss", LOSSES, config.loss),
@@ -66,7 +66,7 @@ def changeable_settings(config: ModelConfig, train_images: int | None) -> list[S
             config.batch_normalization,
         ),
         Setting(
-            "train_images", "Training images", _with(TRAINING_IMAGE_CHOICES, images), images
+            "training_images", "Training images", _with(TRAINING_IMAGE_CHOICES, images), images
         ),
     ]
     unit = "filters" if config.architecture == "cnn" else "units"
@@ -100,25 +100,25 @@ def _with(choices: tuple[Any, ...], value: Any) -> tuple[Any, ...]:
 
 
 def vary(
-    config: ModelConfig, train_images: int | None, setting: str, value: Any
+    config: ModelConfig, training_images: int | None, setting: str, value: Any
 ) -> tuple[ModelConfig, int | None]:
     """The run's config and training images with one setting changed (validated).
 
     Args:
         config: the run's config.
-        train_images: the run's training images (None: all).
+        training_images: the run's training images (None: all).
         setting: a `Setting.name` from `changeable_settings`.
         value: its new value.
 
     Raises:
         ValueError: unknown setting, or a value the model does not allow (the message says).
     """
-    known = {entry.name: entry for entry in changeable_settings(config, train_images)}
+    known = {entry.name: entry for entry in changeable_settings(config, training_images)}
     if setting not in known:
         raise ValueError(f"setting must be one of {', '.join(known)}, got {setting!r}.")
-    if setting == "train_images":
+    if setting == "training_images":
         if value not in known[setting].choices:
-            raise ValueError(f"train_images must be one of {known[setting].choices}, got {value!r}.")
+            raise ValueError(f"training_images must be one of {known[setting].choices}, got {value!r}.")
         return config, (None if value >= TRAINING_IMAGE_CHOICES[-1] else int(value))
     if "[" in setting:
         field, _, rest = setting.partition("[")
@@ -133,7 +133,7 @@ def vary(
     from mnist_core.modeling.config import validate_config
 
     validate_config(changed)
-    return changed, train_images
+    return changed, training_images
 
 
 def describe_change(setting: Setting, value: Any) -> str:

@@ -139,12 +139,12 @@ def _to_uint8(image: np.ndarray | None) -> np.ndarray:
     return np.round(image * 255).astype(np.uint8)
 
 
-def describe_training_data(config: ModelConfig, train_samples: int | None = None) -> str:
+def describe_training_data(config: ModelConfig, training_images_used: int | None = None) -> str:
     """One sentence saying what a model of this config learns from.
 
     Args:
         config: the model's config.
-        train_samples: the number of training images, when known (default: not said).
+        training_images_used: the number of training images, when known (default: not said).
     """
     dataset = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(
         config.dataset, config.dataset
@@ -179,23 +179,6 @@ def describe_training_data(config: ModelConfig, train_samples: int | None = None
     sentence = "; ".join(parts)
     if augmentations:
         sentence += "; random " + ", ".join(augmentations) + " in every epoch"
-    if train_samples is not None:
-        sentence += f" ({train_samples:,} training images)"
+    if training_images_used is not None:
+        sentence += f" ({training_images_used:,} training images)"
     return sentence[0].upper() + sentence[1:] + "."
-
-
-def training_data_of(metadata: dict, config: ModelConfig | None = None) -> str | None:
-    """What a saved (or just trained) model learned from, in one sentence, for the pages.
-
-    Args:
-        metadata: the model's sidecar (its "training_data" sentence is used when present).
-        config: the model's config, described when the sidecar has no sentence (older
-            models); default: none.
-
-    Returns:
-        The sentence, or None when neither says anything.
-    """
-    sentence = metadata.get("training_data") if isinstance(metadata, dict) else None
-    if isinstance(sentence, str) and sentence.strip():
-        return sentence
-    return describe_training_data(config) if config is not None else None

@@ -45,7 +45,10 @@ from typing import Any
 
 import numpy as np
 
+from mnist_core.modeling.build import build_model
 from mnist_core.modeling.config import ModelConfig
+from mnist_core.training.progress import STOP_NAN
+from mnist_core.training.train import TrainingResult, encode_labels, train_model
 
 DRAWINGS_NEEDED = 20
 DRAWINGS_PER_DIGIT_NEEDED = 2
@@ -322,6 +325,14 @@ def drawing_copies(mnist_images: int, drawings: int) -> int:
     return int(np.clip(round(wanted), 1, MAX_DRAWING_COPIES))
 
 
+def load_model_file(path: str | Path) -> Any:
+    """A Keras model from its `.keras` file (safe mode, not compiled)."""
+    from mnist_core.base.keras_import import import_keras
+
+    keras = import_keras()
+    return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
 def load_model_bytes(data: bytes) -> Any:
     """A Keras model from the bytes of its `.keras` file (safe mode, not compiled)."""
     from mnist_core.base.keras_import import import_keras
@@ -335,7 +346,6 @@ def load_model_bytes(data: bytes) -> Any:
 
 def _mnist_test_figures(model: Any, config: ModelConfig, mnist: Any) -> tuple[float, float]:
     from mnist_core.data.datasets import scale_images
-    from mnist_core.training.train import encode_labels
 
     loss, accuracy = model.evaluate(
         scale_images(mnist.x_test), encode_labels(config, mnist.y_test), batch_size=1000, verbose=0
@@ -350,6 +360,23 @@ def _correct(model: Any, images: np.ndarray, labels: np.ndarray) -> int:
     return int((np.argmax(np.asarray(probabilities), axis=1) == labels).sum())
 
 
+@dataclass(frozen=True)
+class FineTuneOutcome:
+    """What fine-tuning produced.
+
+    Attributes:
+        result: the training's result, its test figures those of the final (guarded) model.
+        figures: held_out_count, held_out_correct_before/after, mnist_test_accuracy_before/
+            after, weight_fraction (1: as trained; less: pulled back by the guard),
+            train_drawings, drawing_copies, mnist_images and base_model.
+        summary: one sentence for the run's reason ("" when the training diverged).
+    """
+
+    result: TrainingResult
+    figures: dict[str, Any]
+    summary: str
+
+
 def fine_tune(
     config: ModelConfig,
     spec: FineTuneSpec,
@@ -358,10 +385,10 @@ def fine_tune(
     observer: Any,
     *,
     mnist_images: int | None = None,
-    wall_seconds_limit: float | None = None,
+    time_limit_seconds: float | None = None,
     progress_interval_seconds: float = 0.25,
-) -> tuple[Any, str, str, dict[str, Any]]:
-    """Fine-tune the base model where we are (a worker): the run's outcome and its figures.
+) -> FineTuneOutcome:
+    """Fine-tune the base model where we are (a worker).
 
     Args:
         config: the run's config (`finetune_config` of the base model's).
@@ -370,27 +397,14 @@ def fine_tune(
         mnist: the MNIST `Dataset`.
         observer: receives the training's progress (a `TrainingObserver`).
         mnist_images: MNIST training images mixed in (None: DEFAULT_MNIST_IMAGES).
-        wall_seconds_limit: stop after this long (class mode), or None.
+        time_limit_seconds: stop after this long (class mode), or None.
         progress_interval_seconds: least time between two progress reports.
-
-    Returns:
-        (TrainingResult of the final model, status, reason, figures): figures hold
-        held_out_count, held_out_correct_before/after, mnist_test_accuracy_before/after,
-        weight_fraction (1: as trained; less: pulled back by the guard), train_drawings,
-        drawing_copies, mnist_images and base_model.
     """
-    from mnist_core.engine.worker import execute_run
-    from mnist_core.modeling.build import build_model
-    from mnist_core.runs.record import (
-        DIVERGED,
-        FINISHED,
-    )
-
     if isinstance(base_model, bytes | bytearray):
         base_model = load_model_bytes(bytes(base_model))
     training_set = mixed_training_set(spec, mnist, mnist_images=mnist_images, seed=config.seed)
     model = build_model(
-        config, train_size=len(training_set.x_train), freeze_batch_normalization=True
+        config, training_images=len(training_set.x_train), freeze_batch_normalization=True
     )
     base_weights = base_model.get_weights()
     try:
@@ -406,12 +420,11 @@ def fine_tune(
     _, accuracy_before = _mnist_test_figures(model, config, mnist)
     correct_before = _correct(model, held_images, held_labels)
 
-    result, status, reason = execute_run(
+    result = train_model(
         config,
         training_set,
-        None,
         observer,
-        wall_seconds_limit=wall_seconds_limit,
+        time_limit_seconds=time_limit_seconds,
         progress_interval_seconds=progress_interval_seconds,
         model=model,
     )
@@ -430,8 +443,8 @@ def fine_tune(
         "drawing_copies": drawing_copies(mnist_count, learn_count),
         "mnist_images": mnist_count,
     }
-    if status == DIVERGED:
-        return result, status, reason, figures
+    if result.stop_reason == STOP_NAN:
+        return FineTuneOutcome(result, figures, "")
     test_loss, accuracy_after = result.test_loss, result.test_accuracy
     allowed = accuracy_before - MNIST_DROP_ALLOWED
     if accuracy_after < allowed:
@@ -464,8 +477,7 @@ def fine_tune(
                 else f"{1 - fraction:.0%} of the way to the base model's."
             )
         )
-    reason = summary if status == FINISHED else f"{reason} {summary}"
-    return result, status, reason, figures
+    return FineTuneOutcome(result, figures, summary)
 
 
 def finetune_summary(figures: dict[str, Any]) -> tuple[str, str]:

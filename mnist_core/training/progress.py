@@ -13,15 +13,16 @@ from typing import Any
 
 import numpy as np
 
+# Why a training ended: `runs.lifecycle.ended_status` turns each into a run's status.
 STOP_COMPLETED = "completed"
-
-
 STOP_REQUESTED = "stopped"
-
-
+STOP_TIME_LIMIT = "time_limit"
 STOP_NAN = "nan"
-
-
+STOP_REASONS = (STOP_COMPLETED, STOP_REQUESTED, STOP_TIME_LIMIT, STOP_NAN)
+TIME_LIMIT_MESSAGE = (
+    "Stopped at the time limit of {seconds:.0f} s, during epoch {epoch}; the model keeps what "
+    "it learned."
+)
 HISTOGRAM_BINS = 30
 
 
@@ -31,8 +32,8 @@ class TrainingPlan:
 
     epochs: int
     batches_per_epoch: int
-    train_samples: int
-    validation_samples: int
+    training_images_used: int
+    validation_images: int
     validation: str
 
 
@@ -77,6 +78,9 @@ class EpochMetrics:
 
 class TrainingObserver:
     """Receives training progress. Subclass it and override what you need."""
+
+    def on_model(self, model: Any) -> None:
+        """Called once with the model about to be trained (to stop it from another thread)."""
 
     def on_train_begin(self, plan: TrainingPlan) -> None:
         """Called once before the first batch."""
@@ -149,6 +153,7 @@ class ProgressCallback:
         progress_interval_seconds: float,
         history: list[EpochMetrics],
         weight_summaries: list[list[dict[str, Any]]],
+        time_limit_seconds: float | None = None,
     ) -> None:
         import keras
 
@@ -189,19 +194,34 @@ class ProgressCallback:
         self.batch = 0  # the last batch of this epoch that the batch hook saw
         self.stop_reason = STOP_COMPLETED
         self.message = ""
+        self.time_limit_seconds = time_limit_seconds
 
     def mark_stopped(self, batch: int) -> None:
         """Note that the training ends on request (during this epoch, after `batch`)."""
         self.stop_reason = STOP_REQUESTED
         self.message = f"Stopped on request during epoch {self.epoch}, after batch {batch}."
 
+    def out_of_time(self, now: float) -> bool:
+        """Whether the time limit (if any) has passed; notes it as the reason to stop."""
+        if self.time_limit_seconds is None or now - self.start < self.time_limit_seconds:
+            return False
+        if self.stop_reason in (STOP_COMPLETED, STOP_REQUESTED):
+            self.stop_reason = STOP_TIME_LIMIT
+            self.message = TIME_LIMIT_MESSAGE.format(
+                seconds=self.time_limit_seconds, epoch=self.epoch
+            )
+        return True
+
     def on_batch_end(self, model: Any, batch: int, logs: dict | None) -> None:
         self.batch = batch
+        now = time.perf_counter()
+        if self.out_of_time(now):
+            model.stop_training = True
+            return
         if self.observer.should_stop():
             self.mark_stopped(batch)
             model.stop_training = True
             return
-        now = time.perf_counter()
         if now - self.last_report < self.interval:
             return
         self.last_report = now
@@ -248,7 +268,7 @@ class ProgressCallback:
             # The stop ended the epoch before a batch hook saw it (Keras' fit loop reads
             # `model.stop_training` itself, and the hooks run in a thread of their own).
             self.mark_stopped(self.batch)
-        if self.stop_reason == STOP_REQUESTED:
+        if self.stop_reason in (STOP_REQUESTED, STOP_TIME_LIMIT):
             # A partial epoch is not an epoch: its metrics would mislead the curves.
             return
         now = time.perf_counter()
@@ -262,7 +282,7 @@ class ProgressCallback:
             val_accuracy=float(logs.get("val_accuracy", math.nan)),
             elapsed_seconds=now - self.start,
             samples_per_second=(
-                self.plan.train_samples / epoch_seconds if epoch_seconds > 0 else 0.0
+                self.plan.training_images_used / epoch_seconds if epoch_seconds > 0 else 0.0
             ),
         )
         summary = summarize_weights(model)

@@ -55,7 +55,7 @@ class TrainingResult:
     training_seconds: float
     test_loss: float
     test_accuracy: float
-    train_samples: int
+    training_images_used: int
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -171,6 +171,8 @@ def train_model(
     dataset: Dataset,
     observer: TrainingObserver | None = None,
     *,
+    training_images: int | None = None,
+    time_limit_seconds: float | None = None,
     progress_interval_seconds: float = 0.25,
     model: Any = None,
 ) -> TrainingResult:
@@ -178,9 +180,13 @@ def train_model(
 
     Args:
         config: the model and training description (validated first).
-        dataset: the images and labels to train and test on (see `Dataset.subset` for small
-            runs).
+        dataset: the images and labels to train and test on.
         observer: receives progress and may ask to stop; default: none.
+        training_images: train on a seeded subset of this many training images (before the
+            validation split); None: all. The test figures are always on the whole test set,
+            so that any two runs compare.
+        time_limit_seconds: stop after this much training (the model keeps what it learned);
+            None: no limit.
         progress_interval_seconds: least time between two in-epoch progress reports
             (default 0.25 s).
         model: an already built model for this config, to train further; default: build one.
@@ -197,28 +203,37 @@ def train_model(
     import keras
 
     observer = observer or TrainingObserver()
+    if training_images is not None and training_images < len(dataset.x_train):
+        dataset = dataset.subset(training_images, None, seed=config.seed)
     x_train, y_train, x_val, y_val = split_validation(config, dataset)
     # Re-drawn and pen-drawn digits, when the config asks for them (training_data.py).
     training_set = build_training_set(config, x_train, y_train)
     x_train, y_train = training_set.images, training_set.labels
     if model is None:
-        model = build_model(config, train_size=len(dataset.x_train))
+        model = build_model(config, training_images=len(dataset.x_train))
+    observer.on_model(model)
     keras.utils.set_random_seed(config.seed)
-    train_images = _scale(x_train)
+    training_images = _scale(x_train)
     train_labels = encode_labels(config, y_train)
     validation_data = (_scale(x_val), encode_labels(config, y_val))
-    batches = math.ceil(len(train_images) / config.batch_size)
+    batches = math.ceil(len(training_images) / config.batch_size)
     plan = TrainingPlan(
         epochs=config.epochs,
         batches_per_epoch=batches,
-        train_samples=len(train_images),
-        validation_samples=len(x_val),
+        training_images_used=len(training_images),
+        validation_images=len(x_val),
         validation=config.validation,
     )
     history: list[EpochMetrics] = []
     weight_summaries: list[list[dict[str, Any]]] = []
     progress = ProgressCallback(
-        observer, plan, config.batch_size, progress_interval_seconds, history, weight_summaries
+        observer,
+        plan,
+        config.batch_size,
+        progress_interval_seconds,
+        history,
+        weight_summaries,
+        time_limit_seconds=time_limit_seconds,
     )
     fit_arguments: dict[str, Any] = {
         "epochs": config.epochs,
@@ -230,13 +245,13 @@ def train_model(
     if config.augments:
         # The pipeline shuffles by itself.
         model.fit(
-            _augmented_batches(config, train_images, train_labels),
+            _augmented_batches(config, training_images, train_labels),
             shuffle=False,
             **fit_arguments,
         )
     else:
         model.fit(
-            train_images,
+            training_images,
             train_labels,
             batch_size=config.batch_size,
             shuffle=config.shuffle,
@@ -271,9 +286,9 @@ def train_model(
         training_seconds=training_seconds,
         test_loss=test_loss,
         test_accuracy=test_accuracy,
-        train_samples=len(train_images),
+        training_images_used=len(training_images),
         extra={
-            "training_data": describe_training_data(config, len(train_images)),
+            "training_data": describe_training_data(config, len(training_images)),
             "redrawn_images": training_set.redrawn_count,
             "pen_digit_images": training_set.pen_digit_count,
         },

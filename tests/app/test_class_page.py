@@ -11,7 +11,7 @@ from mnist_core.runs.classroom import (
     class_mode_on,
     set_class_mode,
 )
-from mnist_core.runs.log import this_process_owner
+from mnist_core.runs.log import this_process_engine
 
 APP_PATH = str(Path(__file__).parents[2] / "app.py")
 KEY = "open-sesame"
@@ -43,21 +43,13 @@ def save_fake_model(models_dir: Path, name: str, owner: str | None) -> None:
     """A stored entry whose sidecar names its owner (the page only reads the sidecar)."""
     from mnist_core.base.keras_import import import_keras
     from mnist_core.modeling.build import build_model
-    from mnist_core.modeling.store import save_model
+    from mnist_core.runs.record import Run
+    from mnist_core.runs.saved_models import save_run_model
 
     import_keras()
     tiny = CONFIG.replace(layer_sizes=(4,), layer_activations=("relu",), layer_dropout_rates=(0.0,))
-    save_model(
-        build_model(tiny),
-        name,
-        config=tiny,
-        metrics={},
-        history=[],
-        dataset="mnist",
-        training_seconds=0.0,
-        extras={"user": owner} if owner else {},
-        models_dir=models_dir,
-    )
+    run = Run.unrecorded("fake", tiny, user=owner or "cli")
+    save_run_model(build_model(tiny), run, name, saved_by=owner, models_dir=models_dir)
 
 
 def test_without_the_key_class_mode_cannot_be_switched(teacher_key, app_run_log):
@@ -87,9 +79,9 @@ def test_a_wrong_key_is_refused_and_the_right_one_unlocks(teacher_key, app_run_l
 
 def test_only_the_teacher_sees_names_and_cancels_other_peoples_runs(teacher_key, app_run_log):
     # Queued by another live server (this test's process), so nobody here starts it.
-    owner = this_process_owner()
-    app_run_log.heartbeat(owner)
-    queued = app_run_log.create_run(CONFIG, user="someone_else", owner=owner)
+    engine = this_process_engine()
+    app_run_log.heartbeat(engine)
+    queued = app_run_log.create_run(CONFIG, user="someone_else", engine=engine)
     try:
         at = class_page()
         shown = " ".join(item.value for item in at.markdown)

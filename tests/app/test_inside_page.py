@@ -56,17 +56,16 @@ def default_models_dir(monkeypatch):
 @pytest.fixture
 def dense_models_dir(tmp_path, monkeypatch, tiny_result):
     """A models directory holding only a small dense model saved with its weight summaries."""
-    from mnist_core.modeling.store import save_model
+    from mnist_core.runs.record import Run
+    from mnist_core.runs.saved_models import save_run_model
 
-    save_model(
+    run = Run.unrecorded("tiny", tiny_result.config, user="cli")
+    save_run_model(
         tiny_result.model,
+        run,
         "tiny_dense",
-        config=tiny_result.config,
-        metrics=tiny_result.metrics(),
-        history=[entry.to_dict() for entry in tiny_result.history],
-        dataset="mnist",
-        training_seconds=tiny_result.training_seconds,
-        extras={"weight_summaries": tiny_result.weight_summaries},
+        saved_by=None,
+        weight_summaries=tiny_result.weight_summaries,
         models_dir=tmp_path,
     )
     monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path))

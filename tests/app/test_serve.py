@@ -24,7 +24,7 @@ def test_the_first_visits_imports_are_done_at_start():
     """Every module named exists (a renamed one would be skipped silently otherwise)."""
     code = (
         "import sys\n"
-        "from app_glue.common import FIRST_VISIT_MODULES, warm_up_first_visit\n"
+        "from app_glue.warm_up import FIRST_VISIT_MODULES, warm_up_first_visit\n"
         "warm_up_first_visit()\n"
         "missing = [name for name in FIRST_VISIT_MODULES if name not in sys.modules]\n"
         "assert not missing, missing\n"
@@ -33,17 +33,15 @@ def test_the_first_visits_imports_are_done_at_start():
 
 
 def test_warm_up_loads_the_default_model_into_the_pages_cache_and_runs_it():
-    from app_glue.common import (
-        _cached_stored_model,
-        warm_up_default_model,
-    )
+    from app_glue.models import cached_stored_model
+    from app_glue.warm_up import warm_up_default_model
     from mnist_core.base.paths import models_directory
 
     warm_up_default_model()
 
     modified_ns = (models_directory() / "default.keras").stat().st_mtime_ns
-    loaded = _cached_stored_model("default", modified_ns)
-    assert _cached_stored_model("default", modified_ns) is loaded  # a cache hit
+    loaded = cached_stored_model("default", modified_ns)
+    assert cached_stored_model("default", modified_ns) is loaded  # a cache hit
     # Both TensorFlow functions a drawing needs are already traced on the cached model.
     assert loaded.model.predict_function is not None
     assert loaded.model._mnist_core_integrated_gradients is not None

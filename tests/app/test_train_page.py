@@ -209,7 +209,7 @@ def test_a_tiny_training_run_completes_on_a_worker_with_final_metrics(trained):
     accuracy = float(metric(at, TEST_ACCURACY).rstrip("%")) / 100
     run = shown_run(at)
     assert run.status == "finished" and run.user == at.session_state["user_name"]
-    assert run.train_images == 1000 and run.metrics["train_samples"] == 1000  # validated on the test set
+    assert run.training_images == 1000 and run.metrics["training_images_used"] == 1000  # validated on the test set
     assert run.worker and run.model_kept
     assert accuracy == pytest.approx(run.test_accuracy, abs=1e-4)
     assert run.config.layer_sizes == (32,)
@@ -300,7 +300,7 @@ def test_change_one_thing_trains_the_variant_and_opens_the_comparison(trained):
     variant = shown_run(at)
     assert variant.parent_id == parent.id and variant.id != parent.id
     assert variant.config == parent.config.replace(optimizer="sgd")
-    assert variant.train_images == parent.train_images
+    assert variant.training_images == parent.training_images
     run_until(at, lambda at: at.title and at.title[0].value == "Compare runs", timeout=180)
     assert at.session_state["compare_selection"] == [parent.id, variant.id]
 
@@ -382,7 +382,7 @@ def test_class_caps_hold_for_a_session_without_the_class_link(app_run_log):
         run = shown_run(at)
         limits = ClassLimits()
         assert run.config.epochs == limits.max_epochs
-        assert run.train_images == limits.max_train_images
+        assert run.training_images == limits.max_train_images
         assert run.limits["asked_epochs"] == 40
         # Leave the line (or stop) so the next tests find the workers free.
         app_run_log.cancel_run(run.id, "test over") or app_run_log.request_stop(run.id)

@@ -220,7 +220,7 @@ def test_importing_the_module_does_not_import_tensorflow():
     from pathlib import Path
 
     code = (
-        "import sys, mnist_core.attribution, mnist_core.pen_digits; "
+        "import sys, mnist_core.reading.attribution, mnist_core.data.pen_digits; "
         "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
     )
     result = subprocess.run(

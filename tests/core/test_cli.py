@@ -21,6 +21,7 @@ from PIL import Image
 
 from mnist_core import cli
 from mnist_core.cli import model_commands
+from mnist_core.cli.progress import ProgressPrinter
 from mnist_core.modeling.presets import PRESETS
 from mnist_core.training.progress import (
     STOP_NAN,
@@ -67,7 +68,7 @@ def models_dir(tmp_path_factory):
 def tiny_training(models_dir):
     """One quick real training run through the CLI, saved as 'tiny'."""
     return run_cli(
-        "train", "--preset", "dense_fast", "--epochs", "1", "--train-size", "1000",
+        "train", "--preset", "dense_fast", "--epochs", "1", "--training-images", "1000",
         "--name", "tiny", models_dir=models_dir,
     )  # fmt: skip
 
@@ -196,7 +197,7 @@ def test_train_saves_the_model_and_prints_progress_per_epoch(models_dir, tiny_tr
 def test_ctrl_c_stops_training_and_saves_the_epochs_done(models_dir):
     process = subprocess.Popen(
         [sys.executable, "-m", "mnist_core", "train", "--preset", "dense_fast",
-         "--epochs", "200", "--train-size", "2000", "--name", "interrupted"],
+         "--epochs", "200", "--training-images", "2000", "--name", "interrupted"],
         cwd=REPO,
         env=_environment(models_dir),
         stdout=subprocess.PIPE,
@@ -237,7 +238,7 @@ def fake_result(stop_reason: str, message: str) -> TrainingResult:
         training_seconds=0.1,
         test_loss=float("nan"),
         test_accuracy=0.1,
-        train_samples=90,
+        training_images_used=90,
     )
 
 
@@ -269,7 +270,7 @@ def test_a_run_without_a_usable_model_saves_nothing(
         mnist_core.training.train, "train_model", lambda *args, **kwargs: fake_result(stop_reason, message)
     )
 
-    arguments = ["train", "--preset", "dense_fast", "--train-size", "100", "--name", "lost"]
+    arguments = ["train", "--preset", "dense_fast", "--training-images", "100", "--name", "lost"]
     assert cli.main(arguments) == status
 
     assert capsys.readouterr().err == expected_error
@@ -298,7 +299,7 @@ EPOCH_LINE = (
 
 
 def test_progress_on_a_terminal_is_redrawn_in_place(capsys):
-    printer = cli.ProgressPrinter(sys.stdout, interactive=True)
+    printer = ProgressPrinter(sys.stdout, interactive=True)
     printer.on_batch(batch_progress(5))
     printer.on_epoch(EPOCH, [])
 
@@ -307,7 +308,7 @@ def test_progress_on_a_terminal_is_redrawn_in_place(capsys):
 
 
 def test_progress_elsewhere_is_one_line_per_epoch(capsys):
-    printer = cli.ProgressPrinter(sys.stdout, interactive=False)
+    printer = ProgressPrinter(sys.stdout, interactive=False)
     printer.on_train_begin(TrainingPlan(3, 10, 900, 100, "split"))
     printer.on_batch(batch_progress(5))
     printer.on_epoch(EPOCH, [])
@@ -320,7 +321,7 @@ def test_progress_elsewhere_is_one_line_per_epoch(capsys):
 
 
 def test_a_stop_request_is_announced_once_and_ends_the_bar(capsys):
-    printer = cli.ProgressPrinter(sys.stdout, interactive=True)
+    printer = ProgressPrinter(sys.stdout, interactive=True)
     printer.on_batch(batch_progress(5))
     assert not printer.should_stop()
     printer.request_stop()

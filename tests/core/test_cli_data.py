@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mnist_core import cli
+from mnist_core.base.keras_import import native_stderr_silenced
 from mnist_core.cli import common as cli_common
 from mnist_core.data.datasets import (
     Dataset,
@@ -151,7 +152,7 @@ def test_errors_are_one_line_on_stderr_with_status_2(monkeypatch, capsys, error,
 
 
 def test_native_stderr_is_silenced_and_restored(capfd):
-    with cli.native_stderr_silenced():
+    with native_stderr_silenced():
         os.write(2, b"oneDNN custom operations are on\n")
     os.write(2, b"visible again\n")
     assert capfd.readouterr().err == "visible again\n"

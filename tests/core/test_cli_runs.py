@@ -15,8 +15,8 @@ import pytest
 from mnist_core import cli
 from mnist_core.modeling.presets import get_preset
 from mnist_core.modeling.summary import count_parameters
+from mnist_core.runs import database as run_log_module
 from mnist_core.runs.log import RunLog
-from mnist_core.runs import log as run_log_module
 from mnist_core.runs.record import (
     CLI_USER,
     FINISHED,
@@ -67,7 +67,7 @@ def two_runs(runs_db):
             user="ada",
             preset="dense_fast",
             label=optimizer,
-            train_images=2000,
+            training_images=2000,
             status=RUNNING,
         )
         run_log.record_epoch(run.id, epoch(1, 2, 0.5, 0.8, 0.45, 0.85), [])
@@ -86,7 +86,7 @@ def two_runs(runs_db):
                     "test_accuracy": accuracy,
                     "test_loss": 0.1,
                     "parameter_count": 535818,
-                    "wall_seconds": 3.0,
+                    "training_seconds": 3.0,
                     "samples_per_second": 1200.0,
                     "val_loss": float("nan"),
                 },
@@ -218,7 +218,7 @@ def test_a_damaged_or_locked_log_is_one_error_line(two_runs, runs_db, capsys, mo
 # --- train records its run ----------------------------------------------------------------------
 def test_train_records_its_run_like_the_app(runs_db, capsys):
     status, out, err = run_main(
-        capsys, "train", "--preset", "dense_fast", "--epochs", "2", "--train-size", "600",
+        capsys, "train", "--preset", "dense_fast", "--epochs", "2", "--training-images", "600",
         "--name", "tiny",
     )  # fmt: skip
     assert status == 0, err
@@ -226,14 +226,14 @@ def test_train_records_its_run_like_the_app(runs_db, capsys):
     run_id = out.strip().splitlines()[-1].split()[3].rstrip(";")
     run = RunLog(runs_db).get_run(run_id)
     assert run.status == FINISHED and run.user == CLI_USER and run.preset == "dense_fast"
-    assert run.train_images == 600 and run.model_name == "tiny"
-    assert run.plan["epochs"] == 2 and run.plan["train_samples"] == 540
+    assert run.training_images == 600 and run.model_name == "tiny"
+    assert run.plan["epochs"] == 2 and run.plan["training_images_used"] == 540
     assert [entry["epoch"] for entry in run.history] == [1, 2]
     assert run.parameter_count == count_parameters(get_preset("dense_fast").config)
     assert 0 < run.test_accuracy <= 1 and len(run.metrics["per_class_accuracy"]) == 10
     assert run.model_kept and run.model_path == str(RunLog(runs_db).model_path_for(run.id))
     assert len(RunLog(runs_db).weight_summaries(run.id)) == 2
-    assert run.owner and run.owner.split(":")[1] == str(__import__("os").getpid())
+    assert run.engine and run.engine.split(":")[1] == str(__import__("os").getpid())
     assert "saved " in out  # and the model store has it, as before
 
 
@@ -243,7 +243,7 @@ def test_train_trains_anyway_when_the_log_cannot_be_used(tmp_path, monkeypatch, 
     monkeypatch.setenv("MNIST_RUNS_DB", str(blocker / "runs.sqlite3"))
     monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path / "models"))
     status, out, err = run_main(
-        capsys, "train", "--preset", "softmax_regression", "--epochs", "1", "--train-size", "300",
+        capsys, "train", "--preset", "softmax_regression", "--epochs", "1", "--training-images", "300",
         "--name", "unrecorded",
     )  # fmt: skip
     assert status == 0, err
@@ -260,7 +260,7 @@ def test_train_on_a_dask_scheduler(runs_db, capsys):
     cluster = start_embedded_cluster(1)
     try:
         status, out, err = run_main(
-            capsys, "train", "--preset", "dense_fast", "--epochs", "1", "--train-size", "400",
+            capsys, "train", "--preset", "dense_fast", "--epochs", "1", "--training-images", "400",
             "--name", "remote", "--scheduler", cluster.address,
         )  # fmt: skip
     finally:

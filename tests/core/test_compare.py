@@ -1,4 +1,4 @@
-"""Tests of mnist_core.compare: what the Compare page and `runs compare` show.
+"""Tests of mnist_core.teaching.compare: what the Compare page and `runs compare` show.
 
 The runs are real records in a temporary run log, written through its lifecycle functions
 (no training: the figures are given, so every expected value is known).
@@ -32,10 +32,10 @@ def epoch(number, epochs, loss, accuracy, val_loss, val_accuracy):
     }  # fmt: skip
 
 
-def finished_run(run_log, config, *, label=None, preset=None, train_images=None, history=(),
+def finished_run(run_log, config, *, label=None, preset=None, training_images=None, history=(),
                  metrics=None, status=FINISHED, batches=()):  # fmt: skip
     run = run_log.create_run(
-        config, user="ada", label=label, preset=preset, train_images=train_images, status=RUNNING
+        config, user="ada", label=label, preset=preset, training_images=training_images, status=RUNNING
     )
     for entry in history:
         run_log.record_epoch(run.id, entry, [])
@@ -73,17 +73,17 @@ def test_run_label_is_the_label_or_preset_with_a_short_id(run_log):
 
 def test_differing_settings_lists_only_what_differs_readably(run_log):
     base = get_preset("dense_fast").config
-    first = finished_run(run_log, base, preset="dense_fast", train_images=2000)
+    first = finished_run(run_log, base, preset="dense_fast", training_images=2000)
     second = finished_run(
         run_log,
         base.replace(layer_sizes=(512, 128), optimizer="sgd", momentum=0.9, validation_split=0.2),
         preset="dense_fast",
     )
     rows = {row.field: row for row in compare.differing_settings([first, second])}
-    assert set(rows) == {"train_images", "layer_sizes", "optimizer", "momentum", "validation_split"}
+    assert set(rows) == {"training_images", "layer_sizes", "optimizer", "momentum", "validation_split"}
     assert rows["layer_sizes"].values == ("512 → 256", "512 → 128")
     assert rows["layer_sizes"].setting == "layer sizes"
-    assert rows["train_images"].values == ("2,000", "all")
+    assert rows["training_images"].values == ("2,000", "all")
     assert rows["optimizer"].values == ("adam", "sgd")
     assert rows["momentum"].values == ("—", "0.9")  # momentum means nothing to adam
     assert rows["validation_split"].values == ("10%", "20%")
@@ -111,13 +111,13 @@ def test_side_by_side_metrics_with_the_best_marked(run_log):
         run_log, config, label="good",
         history=[epoch(1, 5, 0.3, 0.9, 0.25, 0.93)],
         metrics={"test_accuracy": 0.9712, "test_loss": 0.09, "parameter_count": 535818,
-                 "wall_seconds": 12.34, "samples_per_second": 20345.0},
+                 "training_seconds": 12.34, "samples_per_second": 20345.0},
     )  # fmt: skip
     poor = finished_run(
         run_log, config.replace(epochs=3), label="poor", status=STOPPED,
         history=[epoch(1, 3, 1.2, 0.6, 1.1, 0.61), epoch(2, 3, 1.0, 0.62, 1.0, 0.63)],
         metrics={"test_accuracy": 0.614, "test_loss": 1.02, "parameter_count": 535818,
-                 "wall_seconds": 4.0, "samples_per_second": 30000.0},
+                 "training_seconds": 4.0, "samples_per_second": 30000.0},
     )  # fmt: skip
     empty = finished_run(run_log, config, label="failed", status="failed")
     rows = {row.metric: row for row in compare.side_by_side_metrics([good, poor, empty])}

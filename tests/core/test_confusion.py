@@ -1,4 +1,4 @@
-"""mnist_core.confusion: the confusion matrix as heatmap records and its worst mix-ups."""
+"""mnist_core.evaluation.confusion: the confusion matrix as heatmap records and its worst mix-ups."""
 
 import numpy as np
 import pytest

@@ -200,7 +200,7 @@ def test_loading_from_the_cache_does_not_import_tensorflow(built_mnist):
     directory, _ = built_mnist
     script = (
         "import sys\n"
-        "from mnist_core.data import load_dataset\n"
+        "from mnist_core.data.datasets import load_dataset\n"
         f"dataset = load_dataset('mnist', data_dir={str(directory)!r})\n"
         "assert dataset.source.startswith('cache '), dataset.source\n"
         "print(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))\n"
@@ -592,9 +592,9 @@ def test_one_hot_encode_rejects_bad_input(labels, num_classes, message):
 
 
 def test_subset_has_the_requested_sizes_and_is_deterministic(mnist):
-    first = mnist.subset(train_size=500, test_size=100, seed=3)
-    again = mnist.subset(train_size=500, test_size=100, seed=3)
-    other = mnist.subset(train_size=500, test_size=100, seed=4)
+    first = mnist.subset(training_images=500, test_images=100, seed=3)
+    again = mnist.subset(training_images=500, test_images=100, seed=3)
+    other = mnist.subset(training_images=500, test_images=100, seed=4)
 
     assert first.x_train.shape == (500, 28, 28) and first.y_train.shape == (500,)
     assert first.x_test.shape == (100, 28, 28) and first.y_test.shape == (100,)
@@ -607,7 +607,7 @@ def test_subset_has_the_requested_sizes_and_is_deterministic(mnist):
 
 
 def test_subset_pairs_each_image_with_its_own_label(mnist):
-    small = mnist.subset(train_size=50, test_size=20, seed=0)
+    small = mnist.subset(training_images=50, test_images=20, seed=0)
     for image, label in zip(small.x_train, small.y_train, strict=True):
         matches = np.flatnonzero((mnist.x_train == image).all(axis=(1, 2)))
         assert label in mnist.y_train[matches]
@@ -615,31 +615,31 @@ def test_subset_pairs_each_image_with_its_own_label(mnist):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_subset_of_ten_keeps_every_class(mnist, seed):
-    small = mnist.subset(train_size=10, test_size=10, seed=seed)
+    small = mnist.subset(training_images=10, test_images=10, seed=seed)
     assert sorted(small.y_train.tolist()) == list(range(10))
     assert sorted(small.y_test.tolist()) == list(range(10))
 
 
 def test_subset_smaller_than_the_number_of_classes(mnist):
-    small = mnist.subset(train_size=3, test_size=1, seed=0)
+    small = mnist.subset(training_images=3, test_images=1, seed=0)
     assert len(small.y_train) == 3 and len(small.y_test) == 1
 
 
 def test_subset_of_none_keeps_a_whole_split(mnist):
-    small = mnist.subset(train_size=None, test_size=10)
+    small = mnist.subset(training_images=None, test_images=10)
     np.testing.assert_array_equal(small.y_train, mnist.y_train)
     assert len(small.y_test) == 10
 
 
 @pytest.mark.parametrize(
-    ("train_size", "test_size", "field"),
-    [(0, 10, "train_size"), (60001, 10, "train_size"), (2.5, 10, "train_size"),
-     (True, 10, "train_size"), (10, -1, "test_size"), (10, 10001, "test_size")],
+    ("training_images", "test_images", "field"),
+    [(0, 10, "training_images"), (60001, 10, "training_images"), (2.5, 10, "training_images"),
+     (True, 10, "training_images"), (10, -1, "test_images"), (10, 10001, "test_images")],
 )
-def test_subset_rejects_bad_sizes(mnist, train_size, test_size, field):
+def test_subset_rejects_bad_sizes(mnist, training_images, test_images, field):
     expected = rf"{field} must be an integer from 1 to \d+, or None; got"
     with pytest.raises(ValueError, match=expected):
-        mnist.subset(train_size=train_size, test_size=test_size)
+        mnist.subset(training_images=training_images, test_images=test_images)
 
 
 def make_tiny_dataset(**changes) -> Dataset:

@@ -67,12 +67,12 @@ def engine(tmp_path_factory):
 
 
 def test_a_run_trains_on_a_worker_process_and_comes_back_with_its_model(engine):
-    (run,) = engine.submit([RunRequest(TINY, preset="dense_fast", train_images=2000)], user="ada")
+    (run,) = engine.submit([RunRequest(TINY, preset="dense_fast", training_images=2000)], user="ada")
     assert run.status == QUEUED
     done = wait_for(lambda: ended(engine.run_log, run.id))
     assert done.status == FINISHED, done.reason
     assert done.worker in engine.client.scheduler_info()["workers"]
-    assert done.plan["train_samples"] == 1800  # 2,000 less the validation split
+    assert done.plan["training_images_used"] == 1800  # 2,000 less the validation split
     # The test figures are on the whole test set, whatever the run trained on.
     assert sum(sum(row) for row in done.metrics["confusion_matrix"]) == 10000
     assert len(done.metrics["per_class_accuracy"]) == 10
@@ -100,7 +100,7 @@ def test_every_worker_is_warmed_up_tensorflow_imported_and_mnist_loaded(engine):
 
 def test_stop_takes_effect_within_a_batch_and_keeps_the_model(engine):
     # 200 epochs of 10,000 images: far longer than the stop may take.
-    (run,) = engine.submit([RunRequest(LONG, train_images=10_000)], user="bob")
+    (run,) = engine.submit([RunRequest(LONG, training_images=10_000)], user="bob")
     wait_for(lambda: engine.run_log.get_run(run.id).progress is not None)
     asked = time.monotonic()
     engine.stop(run.id)
@@ -114,8 +114,8 @@ def test_stop_takes_effect_within_a_batch_and_keeps_the_model(engine):
 
 def test_a_queued_run_leaves_the_line_when_stopped(engine):
     first, second = (
-        engine.submit([RunRequest(LONG, train_images=2000)], user="carl")[0],
-        engine.submit([RunRequest(TINY, train_images=1000)], user="carl")[0],
+        engine.submit([RunRequest(LONG, training_images=2000)], user="carl")[0],
+        engine.submit([RunRequest(TINY, training_images=1000)], user="carl")[0],
     )
     wait_for(lambda: engine.run_log.get_run(first.id).status == RUNNING)
     assert engine.run_log.get_run(second.id).status == QUEUED
@@ -129,9 +129,9 @@ def test_a_queued_run_leaves_the_line_when_stopped(engine):
 
 def test_one_running_request_per_user_first_come_first_served(engine):
     log = engine.run_log
-    ada_first = engine.submit([RunRequest(LONG, train_images=2000)], user="dora")[0]
-    ada_second = engine.submit([RunRequest(TINY, train_images=1000)], user="dora")[0]
-    bob = engine.submit([RunRequest(TINY, train_images=1000)], user="emil")[0]
+    ada_first = engine.submit([RunRequest(LONG, training_images=2000)], user="dora")[0]
+    ada_second = engine.submit([RunRequest(TINY, training_images=1000)], user="dora")[0]
+    bob = engine.submit([RunRequest(TINY, training_images=1000)], user="emil")[0]
     # Two workers: dora's first run and emil's run train; dora's second waits behind hers.
     wait_for(lambda: ended(log, bob.id))
     assert log.get_run(ada_first.id).status == RUNNING
@@ -147,37 +147,37 @@ def test_runs_queued_by_another_process_are_trained_by_the_servers_engine(engine
     # Another process (a script, a benchmark's class) queues runs in the server's log.
     script = textwrap.dedent(
         f"""
-        from mnist_core.engine import RunRequest, queue_runs
-        from mnist_core.presets import get_preset
-        from mnist_core.runs import RunLog
+        from mnist_core.runs.request import RunRequest, queue_runs
+        from mnist_core.modeling.presets import get_preset
+        from mnist_core.runs.log import RunLog
         config = get_preset("dense_fast").config.replace(
             layer_sizes=(32,), layer_activations=("relu",), layer_dropout_rates=(0.0,),
             epochs=1,
         )
         runs = queue_runs(
-            RunLog({str(engine.run_log.path)!r}), [RunRequest(config, train_images=1000)],
+            RunLog({str(engine.run_log.path)!r}), [RunRequest(config, training_images=1000)],
             user="gus",
         )
-        print(runs[0].id, runs[0].owner)
+        print(runs[0].id, runs[0].engine)
         """
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True,
         cwd=REPOSITORY, timeout=120,
     )
-    run_id, owner = result.stdout.split()
-    assert owner == "None"
+    run_id, queued_for = result.stdout.split()
+    assert queued_for == "None"
     done = wait_for(lambda: ended(engine.run_log, run_id))
     assert done.status == FINISHED, done.reason
-    assert done.owner == engine.owner and done.model_kept
+    assert done.engine == engine.engine_id and done.model_kept
 
 
 def test_a_lesson_is_one_request_whose_runs_use_every_free_worker(engine):
     log = engine.run_log
     runs = engine.submit(
         [
-            RunRequest(LONG, label="a", train_images=2000),
-            RunRequest(LONG, label="b", train_images=2000),
+            RunRequest(LONG, label="a", training_images=2000),
+            RunRequest(LONG, label="b", training_images=2000),
         ],
         user="fay",
     )
@@ -193,12 +193,12 @@ def test_class_caps_hold_whatever_the_page_asked_for(engine):
     log = engine.run_log
     set_class_mode(log, True)
     try:
-        (run,) = engine.submit([RunRequest(TINY.replace(epochs=50), train_images=None)], user="gus")
+        (run,) = engine.submit([RunRequest(TINY.replace(epochs=50), training_images=None)], user="gus")
     finally:
         set_class_mode(log, False)
     limits = ClassLimits()
     assert run.config.epochs == limits.max_epochs
-    assert run.train_images == limits.max_train_images
+    assert run.training_images == limits.max_train_images
     assert run.limits["asked_epochs"] == 50
     engine.stop(run.id)
     wait_for(lambda: ended(log, run.id))
@@ -208,11 +208,11 @@ def test_a_run_over_the_class_time_limit_is_stopped_and_keeps_its_model(tmp_path
     log = RunLog(tmp_path / "runs.sqlite3")
     set_class_mode(log, True)
     engine = Engine.connect(
-        log, workers=1, class_limits=ClassLimits(max_epochs=200, max_wall_seconds=4)
+        log, workers=1, class_limits=ClassLimits(max_epochs=200, max_seconds=4)
     )
     try:
         # 200 epochs of 10,000 images: a minute or more, far past the 4 s, however fast.
-        (run,) = engine.submit([RunRequest(LONG, train_images=10_000)], user="hal")
+        (run,) = engine.submit([RunRequest(LONG, training_images=10_000)], user="hal")
         done = wait_for(lambda: ended(log, run.id))
         assert done.status == STOPPED
         assert "class time limit of 4 s" in done.reason
@@ -223,7 +223,7 @@ def test_a_run_over_the_class_time_limit_is_stopped_and_keeps_its_model(tmp_path
 
 def test_a_worker_killed_mid_run_fails_that_run_and_the_next_one_trains(engine):
     log = engine.run_log
-    (victim,) = engine.submit([RunRequest(LONG, train_images=2000)], user="ivy")
+    (victim,) = engine.submit([RunRequest(LONG, training_images=2000)], user="ivy")
     wait_for(lambda: log.get_run(victim.id).progress is not None)
     worker = log.get_run(victim.id).worker
     pid = engine.client.run(os.getpid, workers=[worker])[worker]
@@ -231,7 +231,7 @@ def test_a_worker_killed_mid_run_fails_that_run_and_the_next_one_trains(engine):
     failed = wait_for(lambda: ended(log, victim.id))
     assert failed.status == FAILED
     assert failed.reason == WORKER_LOST_REASON
-    (after,) = engine.submit([RunRequest(TINY, train_images=1000)], user="ivy")
+    (after,) = engine.submit([RunRequest(TINY, training_images=1000)], user="ivy")
     assert wait_for(lambda: ended(log, after.id)).status == FINISHED
     # The cluster replaces the worker.
     wait_for(lambda: engine.worker_threads() == 2, timeout=60)
@@ -329,7 +329,7 @@ def test_the_app_engine_trains_on_a_cluster_started_with_dask_commands(
     try:
         assert engine.cluster is None
         wait_for(lambda: engine.worker_threads() == 1, timeout=60)
-        (run,) = engine.submit([RunRequest(TINY, train_images=1000)], user="jo")
+        (run,) = engine.submit([RunRequest(TINY, training_images=1000)], user="jo")
         done = wait_for(lambda: ended(log, run.id))
         assert done.status == FINISHED and done.model_kept
     finally:
@@ -350,15 +350,16 @@ def test_a_server_that_dies_leaves_no_run_unseen_on_an_external_cluster(
     script = textwrap.dedent(
         f"""
         import time
-        from mnist_core.engine import Engine, RunRequest
-        from mnist_core.presets import get_preset
-        from mnist_core.runs import RunLog
+        from mnist_core.engine.engine import Engine
+        from mnist_core.runs.request import RunRequest
+        from mnist_core.modeling.presets import get_preset
+        from mnist_core.runs.log import RunLog
         log = RunLog({str(path)!r})
         engine = Engine.connect(log, address={dask_cluster_address!r})
         config = get_preset("dense_fast").config.replace(
             layer_sizes=(32,), layer_activations=("relu",), layer_dropout_rates=(0.0,),
             epochs=200, batch_size=32)
-        (run,) = engine.submit([RunRequest(config, train_images=2000)], user="kim")
+        (run,) = engine.submit([RunRequest(config, training_images=2000)], user="kim")
         while log.get_run(run.id).progress is None:
             time.sleep(0.2)
         print(run.id, flush=True)

@@ -1,4 +1,4 @@
-"""Tests for mnist_core.evaluate: scores against hand-computed values, loss against Keras."""
+"""Tests for mnist_core.evaluation.evaluate: scores against hand-computed values, loss against Keras."""
 
 import json
 

@@ -1,7 +1,7 @@
-"""Tests of mnist_core.export: the standalone Keras script, the history CSV, the model copy.
+"""Tests of mnist_core.teaching.export: the standalone Keras script, the history CSV, the model copy.
 
 The script is checked two ways: imported in-process, its `build_model` must give the very
-model `mnist_core.model.build_model` gives (layers, output shapes, parameters, starting
+model `mnist_core.modeling.build.build_model` gives (layers, output shapes, parameters, starting
 weights, optimizer, schedule, loss and metric) for every preset and for variants that use
 every option; run in a subprocess on a tiny `.npz` (no internet), it must train, print the
 run's parameter count and a falling loss.
@@ -38,7 +38,6 @@ from mnist_core.runs.record import (
     STOPPED,
 )
 from mnist_core.teaching import export
-from mnist_core.training.progress import TrainingObserver
 
 TINY_TRAIN_IMAGES = 600
 TINY_TEST_IMAGES = 200
@@ -119,7 +118,7 @@ def test_the_script_builds_the_same_model_as_build_model(name, tmp_path):
     script = import_script(export.training_script(config), tmp_path, f"script_{name}")
     # The script trains on scanned MNIST alone (it says so when the run added pen-drawn
     # digits): its schedule counts MNIST's images only.
-    reference = build_model(config.replace(pen_digit_copies=0), train_size=60000)
+    reference = build_model(config.replace(pen_digit_copies=0), training_images=60000)
     rebuilt = script.build_model(train_size_after_split(config), config.epochs)
 
     assert rebuilt.count_params() == count_parameters(config) == reference.count_params()
@@ -142,15 +141,6 @@ def test_an_invalid_config_is_refused_with_the_field_named():
         export.training_script(get_preset("dense_fast").config.replace(learning_rate=-1.0))
 
 
-class _Keeper(TrainingObserver):
-    """What execute_run expects of an observer: a model slot and a stop request."""
-
-    model = None
-
-    def request_stop(self) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def tiny_npz(mnist, tmp_path_factory):
     """A tiny MNIST as an .npz in Keras' layout, for the script's --data."""
@@ -162,24 +152,15 @@ def tiny_npz(mnist, tmp_path_factory):
     return path
 
 
-def record_trained_run(run_log: RunLog, config: ModelConfig, dataset, train_images: int):
+def train_and_record(
+    record_trained_run, run_log: RunLog, config: ModelConfig, dataset, training_images: int
+):
     """Train `config` for real on a subset, as a worker does, and record it as finished."""
-    from mnist_core.engine.worker import (
-        execute_run,
-        run_metrics,
-    )
+    from mnist_core.training.train import train_model
 
-    run = run_log.create_run(
-        config, user="ada", preset="test", train_images=train_images, status=RUNNING
-    )
-    result, status, reason = execute_run(config, dataset, train_images, _Keeper())
-    for epoch in result.history:
-        run_log.record_epoch(run.id, epoch.to_dict(), [])
-    path = run_log.model_path_for(run.id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    result.model.save(path)
-    return run_log.finish_run(
-        run.id, status, reason, metrics=run_metrics(result, dataset), model_path=str(path)
+    result = train_model(config, dataset, training_images=training_images)
+    return record_trained_run(
+        run_log, result, user="ada", preset="test", dataset=dataset, training_images=training_images
     )
 
 
@@ -217,11 +198,11 @@ def epoch_losses(output: str) -> list[float]:
     ],
 )
 def test_the_exported_script_trains_offline_like_the_run(
-    preset, changes, tiny_mnist, tiny_npz, tmp_path
+    preset, changes, tiny_mnist, tiny_npz, tmp_path, record_trained_run
 ):
     config = get_preset(preset).config.replace(epochs=1, **changes)
     run_log = RunLog(tmp_path / "runs.sqlite3")
-    run = record_trained_run(run_log, config, tiny_mnist, train_images=TINY_TRAIN_IMAGES)
+    run = train_and_record(record_trained_run, run_log, config, tiny_mnist, training_images=TINY_TRAIN_IMAGES)
     assert run.status == FINISHED and run.parameter_count
 
     text = export.script_for_run(run)
@@ -252,7 +233,7 @@ def test_without_the_internet_the_script_says_to_use_data(tmp_path):
 def test_caveats_name_what_the_script_does_not_reproduce(tmp_path):
     run_log = RunLog(tmp_path / "runs.sqlite3")
     config = get_preset("dense_fast").config
-    subset = run_log.create_run(config, user="ada", train_images=2000, status=RUNNING)
+    subset = run_log.create_run(config, user="ada", training_images=2000, status=RUNNING)
     run_log.record_epoch(subset.id, {"epoch": 1, "loss": 0.5}, [])
     subset = run_log.finish_run(subset.id, STOPPED, "Stopped on request during epoch 2.")
     whole = run_log.finish_run(run_log.create_run(config, user="ada", status=RUNNING).id, FINISHED)

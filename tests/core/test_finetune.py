@@ -123,7 +123,7 @@ def test_a_request_needs_enough_drawings_and_a_model_of_digits(pen_drawings, tmp
     with pytest.raises(ValueError, match="not a saved model"):
         finetune_request("no_such_model", pen_drawings, run_log=run_log)
     request = finetune_request("default", pen_drawings, run_log=run_log, mnist_images=3000)
-    assert request.train_images == 3000 and request.label == "default + 30 drawings"
+    assert request.training_images == 3000 and request.label == "default + 30 drawings"
     assert request.config.learning_rate == FINETUNE_SETTINGS["learning_rate"]
     assert request.config.architecture == "cnn"  # the default model's network
     assert len(request.finetune["held_out"]) == 8
@@ -196,7 +196,7 @@ def test_the_run_log_keeps_what_a_fine_tuning_run_carries_and_an_old_log_gains_t
     old.execute(
         "CREATE TABLE runs (id TEXT PRIMARY KEY, user TEXT NOT NULL, preset TEXT, lesson TEXT, "
         "request_id TEXT NOT NULL, label TEXT, parent_id TEXT, dataset TEXT NOT NULL, "
-        "train_images INTEGER, config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL "
+        "training_images INTEGER, config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL "
         "DEFAULT '', created_at REAL NOT NULL, started_at REAL, finished_at REAL, owner TEXT, "
         "worker TEXT, plan TEXT, progress TEXT, batch_curve TEXT NOT NULL DEFAULT '[]', "
         "metrics TEXT NOT NULL DEFAULT '{}', model_path TEXT, model_name TEXT, hidden INTEGER "

@@ -1,4 +1,4 @@
-"""mnist_core.inspection: first-layer weights, every layer's activations, tiles, weight summaries."""
+"""mnist_core.evaluation.inspection: first-layer weights, every layer's activations, tiles, weight summaries."""
 
 import numpy as np
 import pytest

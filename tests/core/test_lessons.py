@@ -1,4 +1,4 @@
-"""Tests of mnist_core.lessons: the lessons' runs, and sentences computed from results.
+"""Tests of mnist_core.teaching.lessons: the lessons' runs, and sentences computed from results.
 
 The conclusions are checked on runs recorded in a temporary log with known figures, so each
 sentence is known exactly; one test submits a lesson (shrunk to a few hundred images) to the
@@ -73,10 +73,10 @@ def test_requests_are_one_lesson_quick_by_default_full_on_request(name):
     assert [request.label for request in quick] == [run.label for run in lesson.runs]
     for request, lesson_run in zip(quick, lesson.runs, strict=True):
         assert request.lesson == name and request.preset == lesson_run.preset
-        assert request.train_images == lesson.train_images
+        assert request.training_images == lesson.training_images
         assert request.config.epochs == (lesson.epochs or lesson_run.config().epochs)
     for request, lesson_run in zip(full, lesson.runs, strict=True):
-        assert request.train_images is None
+        assert request.training_images is None
         assert request.config == lesson_run.config()  # the presets' own epochs
         assert request.config.epochs == get_preset(lesson_run.preset).config.epochs
 
@@ -242,10 +242,10 @@ def test_a_validation_loss_that_turns_back_up_is_said(run_log):
 def test_speed(run_log):
     lesson = get_lesson("dense_or_cnn")
     dense = record(run_log, lesson, "dense", history=[epoch(3, 0.1, 0.97, 0.97)],
-                   metrics={"test_accuracy": 0.975, "wall_seconds": 8.0,
+                   metrics={"test_accuracy": 0.975, "training_seconds": 8.0,
                             "samples_per_second": 18000.0})  # fmt: skip
     cnn = record(run_log, lesson, "cnn", history=[epoch(3, 0.05, 0.99, 0.99)],
-                 metrics={"test_accuracy": 0.989, "wall_seconds": 40.0,
+                 metrics={"test_accuracy": 0.989, "training_seconds": 40.0,
                           "samples_per_second": 2700.0})  # fmt: skip
     sentences = lesson_conclusions(lesson, [dense, cnn])
     assert (
@@ -262,7 +262,7 @@ def test_a_lesson_is_one_request_trained_on_the_free_workers(tmp_path, monkeypat
     monkeypatch.setenv("MNIST_CLASS_MODE", "0")
     lesson = get_lesson("optimizers")
     tiny = [
-        dataclasses.replace(request, train_images=300, config=request.config.replace(epochs=1))
+        dataclasses.replace(request, training_images=300, config=request.config.replace(epochs=1))
         for request in lesson.requests()[:2]
     ]
     run_log = RunLog(tmp_path / "runs.sqlite3")

@@ -163,7 +163,7 @@ def test_a_one_cycle_model_steps_its_schedule_and_loads_without_custom_objects(t
                          layer_dropout_rates=(0.0,), kernel_sizes=(3,), dense_units=0,
                          learning_rate=0.01, learning_rate_schedule="one_cycle", epochs=2,
                          batch_size=10, validation="test")  # fmt: skip
-    model = build_model(config, train_size=100)  # 10 steps per epoch, 20 in all
+    model = build_model(config, training_images=100)  # 10 steps per epoch, 20 in all
     schedule = model.optimizer.get_config()["learning_rate"]
     assert schedule["class_name"] == "CosineDecay"
     assert schedule["config"]["warmup_steps"] == 5 and schedule["config"]["decay_steps"] == 15

@@ -187,7 +187,7 @@ def test_bad_batch_size_raises_value_error(batch_size):
 def test_importing_the_modules_does_not_import_keras():
     """The app imports these early; TensorFlow takes seconds to import."""
     code = (
-        "import sys, mnist_core.predict, mnist_core.preprocess, mnist_core.synthetic; "
+        "import sys, mnist_core.reading.predict, mnist_core.reading.preprocess, mnist_core.data.synthetic; "
         "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
     )
     result = subprocess.run(

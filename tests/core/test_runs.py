@@ -15,12 +15,14 @@ import pytest
 from mnist_core.base.paths import default_runs_path
 from mnist_core.modeling.config import ModelConfig
 from mnist_core.modeling.presets import get_preset
+from mnist_core.runs.database import (
+    RunLogError,
+    UnknownRunError,
+)
 from mnist_core.runs.log import (
     MAX_BATCH_CURVE_POINTS,
     RunLog,
-    RunLogError,
-    UnknownRunError,
-    this_process_owner,
+    this_process_engine,
 )
 from mnist_core.runs.record import (
     FINISHED,
@@ -68,7 +70,7 @@ def test_the_schema_is_created_on_first_use_with_its_folder(tmp_path):
     with sqlite3.connect(path) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
         mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    assert {"runs", "epochs", "owners", "settings"} <= tables
+    assert {"runs", "epochs", "engines", "settings"} <= tables
     assert mode == "wal"
 
 
@@ -79,7 +81,7 @@ def test_mnist_runs_db_points_the_log_elsewhere(tmp_path, monkeypatch):
 
 def test_a_run_goes_through_its_lifecycle_and_keeps_everything(tmp_path):
     log = RunLog(tmp_path / "runs.sqlite3")
-    run = log.create_run(CONFIG, user="ada", preset="dense_fast", train_images=1000)
+    run = log.create_run(CONFIG, user="ada", preset="dense_fast", training_images=1000)
     assert run.status == QUEUED and run.started_at is None and run.request_id == run.id
     assert log.mark_running(run.id, worker="tcp://w1")
     assert not log.mark_running(run.id), "a run starts only once"
@@ -226,15 +228,15 @@ def test_runs_of_a_server_that_is_gone_become_interrupted_on_restart(tmp_path):
     # A "server" process records a queued and a running run, then dies without a word.
     script = textwrap.dedent(
         f"""
-        from mnist_core.presets import get_preset
-        from mnist_core.runs import RunLog, this_process_owner
+        from mnist_core.modeling.presets import get_preset
+        from mnist_core.runs.log import RunLog, this_process_engine
         log = RunLog({str(path)!r})
-        owner = this_process_owner()
-        log.heartbeat(owner)
+        engine = this_process_engine()
+        log.heartbeat(engine)
         config = get_preset("dense_fast").config
-        running = log.create_run(config, user="ada", owner=owner)
+        running = log.create_run(config, user="ada", engine=engine)
         log.mark_running(running.id)
-        queued = log.create_run(config, user="bob", owner=owner)
+        queued = log.create_run(config, user="bob", engine=engine)
         print(running.id, queued.id)
         """
     )
@@ -244,10 +246,10 @@ def test_runs_of_a_server_that_is_gone_become_interrupted_on_restart(tmp_path):
     )
     running_id, queued_id = result.stdout.split()
     log = RunLog(path)
-    me = this_process_owner()
+    me = this_process_engine()
     log.heartbeat(me)
-    alive = log.create_run(CONFIG, user="carl", owner=me)
-    changed = log.recover_interrupted(keep_owner=me)
+    alive = log.create_run(CONFIG, user="carl", engine=me)
+    changed = log.recover_interrupted(keep_engine=me)
     assert {run.id for run in changed} == {running_id, queued_id}
     for run_id in (running_id, queued_id):
         run = log.get_run(run_id)
@@ -258,26 +260,26 @@ def test_runs_of_a_server_that_is_gone_become_interrupted_on_restart(tmp_path):
 
 def test_a_run_queued_without_an_owner_waits_for_an_engine_and_becomes_its_run(tmp_path):
     log = RunLog(tmp_path / "runs.sqlite3")
-    waiting = log.create_run(CONFIG, user="ada")  # queued from another process, no owner
-    me = this_process_owner()
+    waiting = log.create_run(CONFIG, user="ada")  # queued from another process, no engine
+    me = this_process_engine()
     log.heartbeat(me)
-    assert log.recover_interrupted(keep_owner=me) == []
+    assert log.recover_interrupted(keep_engine=me) == []
     assert log.get_run(waiting.id).status == QUEUED
-    assert log.mark_running(waiting.id, owner=me)
-    assert log.get_run(waiting.id).owner == me
+    assert log.mark_running(waiting.id, engine=me)
+    assert log.get_run(waiting.id).engine == me
     # Once started it is that engine's run: another engine leaves it alone while we live
-    # (were it still without an owner, a running run would count as abandoned).
-    assert log.recover_interrupted(keep_owner="another") == []
+    # (were it still without an engine, a running run would count as abandoned).
+    assert log.recover_interrupted(keep_engine="another") == []
     assert log.get_run(waiting.id).status == RUNNING
 
 
 def test_a_silent_owner_counts_as_gone(tmp_path):
     log = RunLog(tmp_path / "runs.sqlite3")
-    me = this_process_owner()
+    me = this_process_engine()
     log.heartbeat(me)
-    assert log.owner_alive(me)
-    assert not log.owner_alive(me, now=time.time() + 3600)
-    assert not log.owner_alive("otherhost:1:abc")
+    assert log.engine_alive(me)
+    assert not log.engine_alive(me, now=time.time() + 3600)
+    assert not log.engine_alive("otherhost:1:abc")
 
 
 def test_a_corrupt_database_gives_a_clear_message(tmp_path):
@@ -289,7 +291,7 @@ def test_a_corrupt_database_gives_a_clear_message(tmp_path):
 
 
 def test_a_locked_database_gives_a_clear_message(tmp_path, monkeypatch):
-    import mnist_core.runs.log as runs
+    import mnist_core.runs.database as runs
 
     monkeypatch.setattr(runs, "LOCK_TIMEOUT_SECONDS", 0.2)
     path = tmp_path / "runs.sqlite3"

@@ -1,4 +1,4 @@
-"""Tests for mnist_core.store: round trips, sidecar contents, names, atomic writes, broken entries."""
+"""Tests for mnist_core.modeling.store: round trips, sidecar contents, names, atomic writes, broken entries."""
 
 import datetime
 import json
@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from mnist_core.base.paths import models_directory
+from mnist_core.base.paths import checkout_directory, models_directory
 from mnist_core.modeling import store
 from mnist_core.modeling.store import (
     DEFAULT_MODEL_NAME,
@@ -22,13 +22,12 @@ from mnist_core.modeling.store import (
     save_model,
 )
 
-CONFIG = {"architecture": "dense", "layer_sizes": [], "loss": "categorical_crossentropy"}
-HISTORY = [{"loss": 1.5, "accuracy": 0.6}, {"loss": 0.9, "accuracy": 0.8}]
-
-
-class FakeConfig:
-    def to_dict(self):
-        return dict(CONFIG)
+# What the store is given to keep beside the model (the saved model's record, in the app).
+METADATA = {
+    "config": {"architecture": "dense", "layer_sizes": [], "loss": "categorical_crossentropy"},
+    "history": [{"loss": 1.5, "accuracy": 0.6}, {"loss": 0.9, "accuracy": 0.8}],
+    "dataset": "mnist",
+}
 
 
 def build_tiny_model(seed=0):
@@ -66,17 +65,10 @@ def models_dir(tmp_path):
     return tmp_path / "models"
 
 
-def save(model, name, models_dir, **changes):
-    arguments = {
-        "config": CONFIG,
-        "metrics": {"test_accuracy": 0.5},
-        "history": HISTORY,
-        "dataset": "mnist",
-        "training_seconds": 1.25,
-        "models_dir": models_dir,
-    }
-    arguments.update(changes)
-    return save_model(model, name, **arguments)
+def save(model, name, models_dir, overwrite=False, **changes):
+    return save_model(
+        model, name, {**METADATA, **changes}, models_dir=models_dir, overwrite=overwrite
+    )
 
 
 def predictions(model, images):
@@ -97,7 +89,7 @@ def test_round_trip_keeps_predictions(tiny_model, sample_images, models_dir):
     )
 
 
-def test_sidecar_contents(tiny_model, models_dir):
+def test_the_sidecar_holds_what_it_is_given_and_what_the_store_adds(tiny_model, models_dir):
     import keras
 
     before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
@@ -105,40 +97,19 @@ def test_sidecar_contents(tiny_model, models_dir):
         tiny_model,
         "sidecar",
         models_dir,
-        config=FakeConfig(),
-        metrics={"test_accuracy": np.float32(0.5)},
-        extras={"weight_summaries": [{"layer": "dense", "mean": np.float64(0.01)}]},
+        metrics={"test_accuracy": np.float32(0.5), "test_loss": float("nan")},
+        weight_summaries=[{"layer": "dense", "mean": np.float64(0.01)}],
     )
     metadata = json.loads((models_dir / "sidecar.json").read_text())
     assert metadata["name"] == "sidecar"
-    assert metadata["config"] == CONFIG
-    assert metadata["metrics"] == {"test_accuracy": 0.5}
-    assert metadata["history"] == HISTORY
-    assert metadata["dataset"] == "mnist"
-    assert metadata["training_seconds"] == 1.25
+    assert {key: metadata[key] for key in METADATA} == METADATA
+    assert metadata["metrics"] == {"test_accuracy": 0.5, "test_loss": None}  # strict JSON
+    assert metadata["weight_summaries"] == [{"layer": "dense", "mean": 0.01}]
     assert metadata["keras_version"] == keras.__version__
     assert metadata["parameter_count"] == tiny_model.count_params() == 7850
-    assert metadata["extras"] == {"weight_summaries": [{"layer": "dense", "mean": 0.01}]}
-    assert "preset" not in metadata and "training_data" not in metadata  # none given
-    created_at = datetime.datetime.fromisoformat(metadata["created_at"])
-    assert created_at.utcoffset() == datetime.timedelta(0)
-    assert before <= created_at <= datetime.datetime.now(datetime.UTC)
-
-
-def test_the_preset_and_the_training_data_are_stored_when_given(tiny_model, models_dir):
-    stored = save(
-        tiny_model, "named", models_dir, preset="cnn_fast", training_data="MNIST's images."
-    )
-    assert stored.metadata["preset"] == "cnn_fast"
-    assert stored.metadata["training_data"] == "MNIST's images."
-    assert load_model("named", models_dir=models_dir).metadata["preset"] == "cnn_fast"
-
-
-def test_keras_history_dict_is_stored_per_epoch(tiny_model, models_dir):
-    stored = save(
-        tiny_model, "history", models_dir, history={"loss": [1.5, 0.9], "accuracy": [0.6, 0.8]}
-    )
-    assert stored.metadata["history"] == HISTORY
+    saved_at = datetime.datetime.fromisoformat(metadata["saved_at"])
+    assert saved_at.utcoffset() == datetime.timedelta(0)
+    assert before <= saved_at <= datetime.datetime.now(datetime.UTC)
 
 
 @pytest.mark.parametrize(
@@ -163,23 +134,16 @@ def test_longest_name_is_accepted(tiny_model, models_dir):
 
 
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("metadata", "message"),
     [
-        ({"config": 3}, "config must be a ModelConfig"),
-        ({"metrics": [0.5]}, "metrics must be a dict"),
-        ({"history": "loss"}, "history must be a list of per-epoch dicts"),
-        ({"history": [1.0]}, "history entry must be a dict"),
-        ({"history": {"loss": [1.0, 2.0], "accuracy": [0.5]}}, "lists of equal length"),
-        ({"dataset": ""}, "dataset must be a non-empty string"),
-        ({"training_seconds": -1}, "training_seconds must be a finite number >= 0, got -1"),
-        ({"extras": {"weights": object()}}, "not JSON-serializable"),
-        ({"preset": ""}, "preset must be a non-empty string or None"),
-        ({"training_data": 3}, "training_data must be a non-empty string or None"),
+        ([("config", 1)], "metadata must be a dict with string keys"),
+        ({1: "one"}, "metadata must be a dict with string keys"),
+        ({"weights": object()}, "not JSON-serializable"),
     ],
 )
-def test_bad_metadata_is_refused_before_writing(tiny_model, models_dir, changes, message):
+def test_bad_metadata_is_refused_before_writing(tiny_model, models_dir, metadata, message):
     with pytest.raises(ValueError, match=message):
-        save(tiny_model, "bad", models_dir, **changes)
+        save_model(tiny_model, "bad", metadata, models_dir=models_dir)
     assert not models_dir.exists()
 
 
@@ -310,10 +274,12 @@ def write_broken_entries(tiny_model, models_dir):
     (models_dir / "not-utf8.keras").write_bytes(good_keras)
     (models_dir / "not-utf8.json").write_bytes(b"\xff\xfe\x00garbage")
     (models_dir / "missing-keys.keras").write_bytes(good_keras)
-    incomplete = {key: value for key, value in metadata.items() if key not in ("config", "history")}
+    incomplete = {
+        key: value for key, value in metadata.items() if key not in ("keras_version", "name")
+    }
     (models_dir / "missing-keys.json").write_text(json.dumps(incomplete))
     (models_dir / "wrong-type.keras").write_bytes(good_keras)
-    (models_dir / "wrong-type.json").write_text(json.dumps({**metadata, "config": "dense"}))
+    (models_dir / "wrong-type.json").write_text(json.dumps({**metadata, "parameter_count": "7"}))
     (models_dir / "empty.keras").write_bytes(b"")
     (models_dir / "empty.json").write_text(good_json)
     (models_dir / "not-zip.keras").write_bytes(b"this is not a zip archive")
@@ -331,14 +297,14 @@ EXPECTED_ERRORS = {
     "bad-json": "bad-json.json is not valid JSON: ",
     "empty": "empty.keras is empty (0 bytes)",
     "good": None,
-    "missing-keys": "missing-keys.json lacks required keys: config, history",
+    "missing-keys": "missing-keys.json lacks required keys: name, keras_version",
     "no-model": "no-model.keras is missing (only no-model.json was found)",
     "no-sidecar": "no-sidecar.json is missing (only no-sidecar.keras was found)",
     "not-object": "not-object.json does not hold a JSON object",
     "not-utf8": "not-utf8.json could not be read: ",
     "not-zip": "not-zip.keras is not a Keras archive (File is not a zip file)",
     "truncated": "truncated.keras is not a Keras archive (",
-    "wrong-type": "wrong-type.json has a str for 'config'",
+    "wrong-type": "wrong-type.json has a str for 'parameter_count'",
 }
 
 
@@ -440,8 +406,7 @@ def test_delete_and_exists(tiny_model, models_dir):
 
 def test_models_directory_default_and_environment(monkeypatch, tmp_path, tiny_model):
     monkeypatch.delenv("MNIST_MODELS_DIR", raising=False)
-    assert models_directory() == store._REPOSITORY_ROOT / "models"
-    assert models_directory().parent == store._REPOSITORY_ROOT
+    assert models_directory() == checkout_directory() / "models"
     assert DEFAULT_MODEL_NAME == "default"
 
     monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path / "from-env"))
@@ -450,7 +415,3 @@ def test_models_directory_default_and_environment(monkeypatch, tmp_path, tiny_mo
     assert (tmp_path / "from-env" / "env.keras").is_file()
     assert [entry.name for entry in list_models()] == ["env"]
     assert load_model("env").name == "env"
-
-
-def test_display_path_is_relative_inside_the_repository():
-    assert store._display_path(store._REPOSITORY_ROOT / "models" / "x.keras") == "models/x.keras"

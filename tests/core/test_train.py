@@ -61,7 +61,7 @@ def test_observer_sees_plan_batches_and_epochs(tiny_mnist):
     result = train_model(SMALL_DENSE, tiny_mnist, recorder, progress_interval_seconds=0.0)
     assert result.stop_reason == STOP_COMPLETED
     (plan,) = recorder.plans
-    assert plan.train_samples == 480 and plan.validation_samples == 120
+    assert plan.training_images_used == 480 and plan.validation_images == 120
     assert plan.batches_per_epoch == 15
     assert len(recorder.epochs) == 2 == result.epochs_completed
     assert all(isinstance(m, EpochMetrics) for m in recorder.epochs)
@@ -139,7 +139,7 @@ def _train_with_the_observers_model(observer, dataset):
     """Train SMALL_DENSE on a model the observer holds, as the engine's stop watcher does."""
     from mnist_core.modeling.build import build_model
 
-    observer.model = build_model(SMALL_DENSE, train_size=len(dataset.x_train))
+    observer.model = build_model(SMALL_DENSE, training_images=len(dataset.x_train))
     return train_model(
         SMALL_DENSE, dataset, observer, progress_interval_seconds=0.0, model=observer.model
     )
@@ -231,7 +231,7 @@ def test_dataset_must_match_the_config(tiny_mnist):
 def test_a_batch_normalized_cnn_trained_briefly_still_reads_the_test_set(mnist):
     # With Keras' default momentum (0.99) the running statistics used at test time have not
     # settled after a hundred steps, and such a model read about 15% of the test set.
-    small = mnist.subset(train_size=3000, test_size=1000, seed=0)
+    small = mnist.subset(training_images=3000, test_images=1000, seed=0)
     # About 140 steps (cnn_fast's one epoch of batch 128 would be 24 here).
     result = train_model(get_preset("cnn_fast").config.replace(epochs=3, batch_size=64), small)
     assert result.test_accuracy > 0.8, result.test_accuracy

@@ -1,4 +1,4 @@
-"""How a run is drawn: live progress from the run log, the outcome, saving, and its variants.
+"""What an ended run shows: its status, figures, curves and history; save, vary, export.
 
 The Train page and the Compare page draw runs with these. Everything comes from the run log
 (one source of truth): a reload, or another tab of the same user, shows the same run.
@@ -6,224 +6,33 @@ The Train page and the Compare page draw runs with these. Everything comes from 
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from app_glue.common import (
-    RUN_MODEL_PREFIX,
-    current_user,
+from app_glue.charts import show_curves
+from app_glue.resources import (
     run_log,
-    teacher_allowed,
     training_engine,
 )
-from mnist_core.runs.log import RunLogError
+from app_glue.user import (
+    current_user,
+    teacher_allowed,
+)
+from mnist_core.runs.database import RunLogError
 from mnist_core.runs.record import (
     DIVERGED,
     FAILED,
     FINISHED,
     INTERRUPTED,
-    QUEUED,
     STOPPED,
     Run,
 )
 from mnist_core.training.report import (
-    TRAINING,
-    VALIDATION,
-    curve_rows,
     format_duration,
     history_rows,
-    line_text,
-    progress_text,
 )
-
-# The progress bar of a running run, once a second: each refresh only reads the run log, but
-# each costs the student's browser about 0.1 s of CPU (measured: a Train page refreshed twice
-# a second kept 0.39 of a core of chromium busy; with this and the curves' pace, 0.13-0.2).
-LIVE_REFRESH_SECONDS = 1.0
-# A place in line changes when a whole run ends: every 2 s is soon enough, and thirty waiting
-# pages cost the server and each student's browser a quarter of the refreshes.
-WAITING_REFRESH_SECONDS = 2.0
-# The curves of a running run: a new point every 2 s is still live, and each redraw of two
-# charts costs the student's browser far more than the progress bar's.
-CURVES_REFRESH_SECONDS = 2.0
-CURVE_COLORS = {TRAINING: "#1f77b4", VALIDATION: "#ff7f0e"}
-CURVE_TITLES = {"loss": "Loss (lower is better)", "accuracy": "Accuracy (higher is better)"}
-
-
-def curve_spec(
-    rows: list[dict[str, Any]], metric: str, epochs: int, *, log_scale: bool = False
-) -> dict[str, Any]:
-    """The Vega-Lite chart of one metric: training (solid) and validation (dashed) against
-    epochs, a dot at each epoch's end. A plain spec: building and validating Altair objects
-    took 40 ms a chart, twice a second, for every student watching a run."""
-    shared = {
-        "x": {
-            "field": "epoch",
-            "type": "quantitative",
-            "title": "epoch",
-            "scale": {"domain": [0, epochs]},
-            "axis": {"tickMinStep": 1},
-        },
-        "y": {
-            "field": "value",
-            "type": "quantitative",
-            "title": f"{metric} (log scale)" if log_scale else metric,
-            "scale": {"type": "log"} if log_scale else {"zero": False},
-        },
-        "color": {
-            "field": "split",
-            "type": "nominal",
-            "title": None,
-            "scale": {"domain": list(CURVE_COLORS), "range": list(CURVE_COLORS.values())},
-            "legend": {"orient": "top"},
-        },
-        "strokeDash": {
-            "field": "split",
-            "type": "nominal",
-            "title": None,
-            "scale": {"domain": [TRAINING, VALIDATION], "range": [[1, 0], [6, 3]]},
-            "legend": None,
-        },
-        "tooltip": [
-            {"field": "epoch", "type": "quantitative", "format": ".2f"},
-            {"field": "split", "type": "nominal"},
-            {"field": "value", "type": "quantitative", "title": metric, "format": ".4f"},
-        ],
-    }
-    return {
-        "title": CURVE_TITLES[metric],
-        "height": 300,
-        "data": {
-            "values": [
-                row
-                for row in rows
-                if row["metric"] == metric and (row["value"] > 0 or not log_scale)
-            ]
-        },
-        "encoding": shared,
-        "layer": [
-            {"mark": {"type": "line", "strokeWidth": 2.5}},
-            {
-                "mark": {"type": "point", "filled": True, "size": 60},
-                "transform": [{"filter": "datum.epoch % 1 == 0"}],
-            },
-        ],
-    }
-
-
-def show_curves(run: Run, *, key: str, log_scale_loss: bool = True) -> None:
-    """Loss and accuracy side by side, training and validation in two colours.
-
-    The loss is on a log scale by default, as on the Compare page: the first batches' loss is
-    ten times the rest, and on a linear axis it flattens everything after them.
-    """
-    rows = curve_rows(run.epoch_metrics(), run.batch_curve)
-    if not rows:
-        st.caption("The loss and accuracy curves appear after the first batches.")
-        return
-    for column, metric in zip(st.columns(2), ("loss", "accuracy")):
-        spec = curve_spec(
-            rows, metric, run.config.epochs, log_scale=metric == "loss" and log_scale_loss
-        )
-        column.vega_lite_chart(spec, width="stretch", key=f"{key}_{metric}")
-    st.caption(
-        "Training points within an epoch are the average over the epoch so far; dots mark the "
-        "end of each epoch, when the validation images are scored (dashed line)."
-    )
-
-
-def show_live_run(run_id: str, *, key: str) -> None:
-    """Place in line or progress, Stop and the curves so far, refreshed from the run log."""
-
-    try:
-        waiting = run_log().get_run(run_id).status == QUEUED
-    except RunLogError:
-        waiting = False  # the fragment says what is wrong
-
-    @st.fragment(run_every=WAITING_REFRESH_SECONDS if waiting else LIVE_REFRESH_SECONDS)
-    def live() -> None:
-        try:
-            run = run_log().get_run(run_id)
-        except RunLogError as error:
-            st.error(f"{error}")
-            return
-        if run.ended or (run.status == QUEUED) != waiting:
-            st.rerun()  # ended, or out of the line: the page draws it at its new pace
-        engine = training_engine()
-        if engine is not None and engine.problem:
-            st.warning(engine.problem, icon=":material/warning:")
-        if run.status == QUEUED:
-            place = engine.place_in_line(run.id) if engine is not None else None
-            text = (
-                line_text(place.position, place.users_ahead, place.expected_wait_seconds)
-                if place is not None
-                else "Waiting in line."
-            )
-            st.info(text, icon=":material/hourglass_top:")
-            st.button(
-                "Leave the line",
-                key=f"{key}_leave",
-                on_click=stop_run,
-                args=(run.id,),
-            )
-            return
-        bar_column, stop_column = st.columns([6, 1], vertical_alignment="bottom")
-        progress = run.batch_progress()
-        if progress is None:
-            bar_column.progress(0.0, text="Building the model and starting on a worker…")
-        else:
-            bar_column.progress(progress.fraction_done, text=progress_text(progress))
-        stop_column.button(
-            "Stop",
-            icon=":material/stop_circle:",
-            key=f"{key}_stop",
-            on_click=stop_run,
-            args=(run.id,),
-            disabled=run.stop_requested,
-            help="Ends the training after the current batch and keeps what the model learned.",
-        )
-        if run.stop_requested:
-            st.caption("Stopping after this batch…")
-        if run.limits:
-            st.caption(f"Class mode: {limits_text(run.limits)}.")
-
-    live()
-    if waiting:
-        return
-
-    @st.fragment(run_every=CURVES_REFRESH_SECONDS)
-    def live_curves() -> None:
-        with contextlib.suppress(RunLogError):  # the fragment above says what is wrong
-            show_curves(run_log().get_run(run_id), key=f"{key}_live")
-
-    live_curves()
-
-
-def limits_text(limits: dict[str, Any]) -> str:
-    """The class caps a run was held to, in words."""
-    parts = [
-        f"at most {limits['max_epochs']} epochs",
-        f"{limits['max_train_images']:,} training images",
-        f"{limits['max_wall_seconds']:.0f} s",
-    ]
-    text = ", ".join(parts)
-    if "asked_epochs" in limits or "asked_train_images" in limits:
-        text += " (this run asked for more and was cut to the caps)"
-    return text
-
-
-def stop_run(run_id: str) -> None:
-    """on_click: stop (or take out of the line) a run."""
-    engine = training_engine()
-    if engine is None:
-        return
-    try:
-        engine.stop(run_id)
-    except RunLogError as error:
-        st.session_state["run_view_problem"] = str(error)
 
 
 def _shown(value: Any, percent: bool) -> str:
@@ -256,9 +65,9 @@ def show_metrics(run: Run) -> None:
         _shown(metrics.get("val_accuracy"), True),
         help=f"On the {validation}, at the end of the last epoch.",
     )
-    second_row[2].metric("Training time", format_duration(metrics.get("wall_seconds", -1.0)))
+    second_row[2].metric("Training time", format_duration(metrics.get("training_seconds", -1.0)))
     parameters = metrics.get("parameter_count")
-    images = metrics.get("train_samples")
+    images = metrics.get("training_images_used")
     st.caption(
         (f"{parameters:,} parameters; " if isinstance(parameters, int) else "")
         + (f"trained on {images:,} images; " if isinstance(images, int) else "")
@@ -316,7 +125,7 @@ def resubmit(run: Run) -> None:
                     lesson=run.lesson,
                     label=run.label,
                     parent_id=run.parent_id,
-                    train_images=run.train_images,
+                    training_images=run.training_images,
                     finetune=run.finetune,
                 )
             ],
@@ -356,68 +165,27 @@ def save_run_model(run: Run, *, key: str) -> None:
 
 def save_model_of_run(run: Run, name: str, *, overwrite: bool) -> str | None:
     """Save a run's kept model to the store under `name`; None, or why it was refused."""
-    from mnist_core.modeling.store import (
-        ModelStoreError,
-        list_models,
-        save_model,
-        validate_model_name,
-    )
-    from mnist_core.runs.classroom import (
-        ModelProtectedError,
-        check_model_change_allowed,
-    )
+    from mnist_core.modeling.store import ModelExistsError, ModelStoreError
+    from mnist_core.runs.saved_models import keep_run_model
 
-    if not name:
-        return "Type a name for the model first (letters, digits, '-' or '_')."
     try:
-        name = validate_model_name(name)
-    except ValueError as error:
-        return f"The model was not saved: {error} Choose another name and try again."
-    existing = next((entry for entry in list_models() if entry.name == name), None)
-    owner = None
-    if existing is not None and existing.metadata:
-        owner = (existing.metadata.get("extras") or {}).get("user")
-    try:
-        check_model_change_allowed(
+        keep_run_model(
+            run_log(),
+            run,
             name,
             user=current_user(),
-            owner=owner,
-            exists=existing is not None,
             teacher=teacher_allowed(),
+            overwrite=overwrite,
         )
-    except ModelProtectedError as error:
-        return str(error)
-    if existing is not None and not overwrite:
+    except ModelExistsError:
         return (
             f"A model called “{name}” already exists. Choose another name, or tick "
             "“Overwrite” to replace it."
         )
-    from app_glue.common import get_model
-
-    handle = get_model(f"{RUN_MODEL_PREFIX}{run.id}")
-    if handle is None:
-        return "This run's model is no longer kept, so it cannot be saved."
-    try:
-        save_model(
-            handle.model,
-            name,
-            config=run.config,
-            metrics=run.metrics,
-            history=list(run.history),
-            dataset=run.dataset,
-            training_seconds=float(run.metrics.get("wall_seconds") or 0.0),
-            extras={
-                "weight_summaries": run_log().weight_summaries(run.id),
-                "train_samples": run.metrics.get("train_samples"),
-                "user": current_user(),
-                "run_id": run.id,
-                "preset": run.preset,
-            },
-            overwrite=overwrite,
-        )
-        run_log().set_model_name(run.id, name)
-    except (ModelStoreError, ValueError, RunLogError) as error:
+    except (ModelStoreError, RunLogError) as error:
         return f"The model was not saved: {error}"
+    except ValueError as error:  # no name, a name not taken, not this user's to replace
+        return str(error)
     return None
 
 
@@ -433,7 +201,7 @@ def show_variant_form(run: Run, *, key: str) -> None:
         "Train the same run again with one setting changed (same seed, same images, "
         "everything else equal); the comparison of the two opens when it finishes."
     )
-    settings = changeable_settings(run.config, run.train_images)
+    settings = changeable_settings(run.config, run.training_images)
     by_name = {setting.name: setting for setting in settings}
     setting_column, value_column, button_column = st.columns([2, 2, 1], vertical_alignment="bottom")
     chosen = setting_column.selectbox(
@@ -465,7 +233,7 @@ def submit_variant(run: Run, setting: Any, value: Any, label: str) -> None:
     if engine is None:
         return
     try:
-        config, train_images = vary(run.config, run.train_images, setting.name, value)
+        config, training_images = vary(run.config, run.training_images, setting.name, value)
         (variant,) = engine.submit(
             [
                 RunRequest(
@@ -473,7 +241,7 @@ def submit_variant(run: Run, setting: Any, value: Any, label: str) -> None:
                     preset=run.preset,
                     label=label,
                     parent_id=run.id,
-                    train_images=train_images,
+                    training_images=training_images,
                 )
             ],
             user=current_user(),

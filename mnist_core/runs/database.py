@@ -1,0 +1,198 @@
+"""The server's SQLite file: its schema, its migrations, one connection per transaction.
+
+The run log (`runs.log`), the engines' heartbeats and the server-wide settings live in one
+file (`<data directory>/runs.sqlite3`, or `MNIST_RUNS_DB`), in WAL mode so that readers never
+wait for the writer. A file made by an older version is brought up to date on first use:
+renamed columns and tables are renamed, added columns added, and every run keeps its data.
+
+Problems with the file itself (missing folder, locked, damaged) raise `RunLogError`, whose
+message says what is wrong and what to do; callers show it and carry on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from mnist_core.base.paths import RUNS_DB_ENVIRONMENT_VARIABLE
+
+# How long a writer waits for another writer before the log counts as locked.
+LOCK_TIMEOUT_SECONDS = 10.0
+# An engine (a server's engine) that has not said it is alive for this long is gone.
+ENGINE_SILENCE_SECONDS = 60.0
+SCHEMA_VERSION = 3
+# Columns added after the first version, with their definitions: a log made by an older
+# version gets them on first use (`ALTER TABLE ... ADD COLUMN`), its runs keep their data.
+_ADDED_COLUMNS = {"finetune": "TEXT"}
+# Names an older version used (schema 2 and before), and what they are called now.
+_RENAMED_TABLES = {"owners": "engines"}
+_RENAMED_COLUMNS = {
+    "runs": {"train_images": "training_images", "owner": "engine"},
+    "engines": {"owner": "engine"},
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    preset TEXT,
+    lesson TEXT,
+    request_id TEXT NOT NULL,
+    label TEXT,
+    parent_id TEXT,
+    dataset TEXT NOT NULL,
+    training_images INTEGER,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    engine TEXT,
+    worker TEXT,
+    plan TEXT,
+    progress TEXT,
+    batch_curve TEXT NOT NULL DEFAULT '[]',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    model_path TEXT,
+    model_name TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    limits TEXT NOT NULL DEFAULT '{}',
+    finetune TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created_at);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    weight_summary TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS engines (
+    engine TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class RunLogError(Exception):
+    """The run log cannot be used; the message says what is wrong and what to do."""
+
+
+class UnknownRunError(RunLogError, KeyError):
+    """No run has that id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class Database:
+    """One SQLite file, its schema made (or brought up to date) on first use.
+
+    Args:
+        path: the database file; its folder is made when missing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._ready = False
+
+    def explain(self, error: sqlite3.Error) -> RunLogError:
+        text = str(error)
+        if "locked" in text or "busy" in text:
+            return RunLogError(
+                f"The run log {self.path} is locked by another program (waited "
+                f"{LOCK_TIMEOUT_SECONDS:.0f} s). Close the program holding it, or set "
+                f"{RUNS_DB_ENVIRONMENT_VARIABLE} to another file, and try again."
+            )
+        if isinstance(error, sqlite3.DatabaseError) and (
+            "not a database" in text or "malformed" in text or "corrupt" in text
+        ):
+            return RunLogError(
+                f"The run log {self.path} is damaged ({text}). Move it aside (or delete it) and "
+                "a new, empty one is made on next use; saved models are not affected."
+            )
+        if "unable to open" in text or "readonly" in text or "read-only" in text:
+            return RunLogError(
+                f"The run log {self.path} cannot be opened for writing ({text}). Check that "
+                f"its folder exists and is writable, or set {RUNS_DB_ENVIRONMENT_VARIABLE} "
+                "to a file that can be written."
+            )
+        return RunLogError(f"The run log {self.path} failed: {text}.")
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """One connection for one transaction; committed on success, rolled back on error."""
+        try:
+            if not self._ready:
+                self.create_schema()
+            connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS)
+        except sqlite3.Error as error:
+            raise self.explain(error) from None
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            with connection:
+                yield connection
+        except sqlite3.Error as error:
+            raise self.explain(error) from None
+        finally:
+            connection.close()
+
+    def create_schema(self) -> None:
+        if not self.path.parent.exists():
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RunLogError(
+                    f"The run log's folder {self.path.parent} does not exist and cannot be "
+                    f"made ({error.strerror}). Set {RUNS_DB_ENVIRONMENT_VARIABLE} to a "
+                    "writable file, or make the folder."
+                ) from None
+        connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS)
+        try:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            del mode  # "memory" or "delete" on file systems without WAL support: still safe
+            with connection:
+                _rename_old_names(connection)
+                connection.executescript(_SCHEMA)
+                present = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+                for column, definition in _ADDED_COLUMNS.items():
+                    if column not in present:
+                        connection.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
+                connection.execute(
+                    "UPDATE settings SET value = ? WHERE name = 'schema_version' "
+                    "AND CAST(value AS INTEGER) < ?",
+                    (str(SCHEMA_VERSION), SCHEMA_VERSION),
+                )
+                connection.execute(
+                    "INSERT OR IGNORE INTO settings (name, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        finally:
+            connection.close()
+        self._ready = True
+
+
+
+def _rename_old_names(connection: sqlite3.Connection) -> None:
+    """Give the tables and columns of an older version's file their present names."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for old, new in _RENAMED_TABLES.items():
+        if old in tables and new not in tables:
+            connection.execute(f"ALTER TABLE {old} RENAME TO {new}")
+            tables = (tables - {old}) | {new}
+    for table, renames in _RENAMED_COLUMNS.items():
+        if table not in tables:
+            continue
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for old, new in renames.items():
+            if old in present and new not in present:
+                connection.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
