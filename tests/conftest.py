@@ -63,3 +63,22 @@ def _record_trained_run(
         metrics = dict(result.metrics(), parameter_count=int(result.model.count_params()))
         ending = RunEnding("finished", result.message, metrics, model_file_bytes(result.model))
     return end_run(log, run.id, ending)
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    """The one small network the tests train: softmax regression (7,850 parameters), two
+    epochs of batches of 64, which trains on `tiny_mnist` in about a second."""
+    from mnist_core.modeling.presets import get_preset
+
+    return get_preset("softmax_regression").config.replace(epochs=2, batch_size=64)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_config):
+    """`tiny_config` built (compiled, untrained, seeded): (28, 28) in, 10 probabilities out."""
+    from mnist_core.base.keras_import import import_keras
+    from mnist_core.modeling.build import build_model
+
+    import_keras().utils.set_random_seed(0)
+    return build_model(tiny_config)

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from mnist_core.modeling.presets import get_preset
 from mnist_core.runs.classroom import (
@@ -13,18 +12,16 @@ from mnist_core.runs.classroom import (
 )
 from mnist_core.runs.log import this_process_engine
 
-APP_PATH = str(Path(__file__).parents[2] / "app.py")
 KEY = "open-sesame"
 CONFIG = get_preset("dense_fast").config
 
 
-def class_page(user: str = "pupil") -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.query_params["user"] = user
-    at.run()
-    at.switch_page("app_pages/classroom.py").run()
-    assert not at.exception
-    return at
+@pytest.fixture
+def class_page(open_page):
+    def class_page(user: str = "pupil"):
+        return open_page("classroom", user=user)
+
+    return class_page
 
 
 @pytest.fixture
@@ -52,14 +49,14 @@ def save_fake_model(models_dir: Path, name: str, owner: str | None) -> None:
     save_run_model(build_model(tiny), run, name, saved_by=owner, models_dir=models_dir)
 
 
-def test_without_the_key_class_mode_cannot_be_switched(teacher_key, app_run_log):
+def test_without_the_key_class_mode_cannot_be_switched(class_page, teacher_key, app_run_log):
     set_class_mode(app_run_log, False)
     at = class_page()
     assert at.toggle(key="class_mode").disabled
     assert any("Unlock with the teacher key" in caption.value for caption in at.caption)
 
 
-def test_a_wrong_key_is_refused_and_the_right_one_unlocks(teacher_key, app_run_log):
+def test_a_wrong_key_is_refused_and_the_right_one_unlocks(class_page, teacher_key, app_run_log):
     at = class_page()
     at.text_input(key="class_typed_key").input("guess")
     at.button[0].click().run()
@@ -77,7 +74,7 @@ def test_a_wrong_key_is_refused_and_the_right_one_unlocks(teacher_key, app_run_l
     assert KEY not in json.dumps(dict(at.query_params))
 
 
-def test_only_the_teacher_sees_names_and_cancels_other_peoples_runs(teacher_key, app_run_log):
+def test_only_the_teacher_sees_names_and_cancels_other_peoples_runs(class_page, teacher_key, app_run_log):
     # Queued by another live server (this test's process), so nobody here starts it.
     engine = this_process_engine()
     app_run_log.heartbeat(engine)
@@ -96,7 +93,7 @@ def test_only_the_teacher_sees_names_and_cancels_other_peoples_runs(teacher_key,
         app_run_log.cancel_run(queued.id, "test over")
 
 
-def test_clearing_the_class_runs_needs_the_key(teacher_key, app_run_log):
+def test_clearing_the_class_runs_needs_the_key(class_page, teacher_key, app_run_log):
     run = app_run_log.create_run(CONFIG, user="pupil2")
     app_run_log.cancel_run(run.id, "ended")
     at = class_page()
@@ -110,7 +107,7 @@ def test_clearing_the_class_runs_needs_the_key(teacher_key, app_run_log):
 
 
 def test_deleting_another_users_model_needs_the_key_and_default_never_goes(
-    teacher_key, models_dir
+    class_page, teacher_key, models_dir
 ):
     save_fake_model(models_dir, "theirs", owner="someone_else")
     save_fake_model(models_dir, "default", owner=None)
@@ -130,7 +127,7 @@ def test_deleting_another_users_model_needs_the_key_and_default_never_goes(
     assert not (models_dir / "theirs.keras").exists()
 
 
-def test_with_no_key_set_everything_is_open_and_the_page_says_so(monkeypatch, app_run_log):
+def test_with_no_key_set_everything_is_open_and_the_page_says_so(class_page, monkeypatch, app_run_log):
     monkeypatch.delenv("MNIST_TEACHER_KEY", raising=False)
     set_class_mode(app_run_log, False)
     at = class_page()

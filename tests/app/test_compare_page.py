@@ -3,13 +3,11 @@
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from mnist_core.modeling.config import ModelConfig
 from mnist_core.teaching.lessons import LESSONS
 from mnist_core.training.train import train_model
 
-APP_PATH = str(Path(__file__).parents[2] / "app.py")
 TINY = ModelConfig(
     architecture="dense",
     layer_sizes=(12,),
@@ -30,23 +28,25 @@ def two_results(tiny_mnist):
     )
 
 
-def compare_page(user: str, selection=None) -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.query_params["user"] = user
-    at.run()
-    if selection is not None:
-        at.session_state["compare_selection"] = selection
-    at.switch_page("app_pages/compare.py").run()
-    assert not at.exception
-    return at
+@pytest.fixture
+def compare_page(open_page):
+    def compare_page(user: str, selection=None):
+        at = open_page(user=user)
+        if selection is not None:
+            at.session_state["compare_selection"] = selection
+        at.switch_page("app_pages/compare.py").run()
+        assert not at.exception
+        return at
+
+    return compare_page
 
 
-def test_with_no_runs_the_page_says_how_to_get_some():
+def test_with_no_runs_the_page_says_how_to_get_some(compare_page):
     at = compare_page("nobody_yet")
     assert any("No runs yet" in box.value for box in at.info)
 
 
-def test_two_runs_side_by_side(app_run_log, record_trained_run, two_results, tiny_mnist):
+def test_two_runs_side_by_side(compare_page, app_run_log, record_trained_run, two_results, tiny_mnist):
     adam = record_trained_run(app_run_log, two_results[0], user="cmp_user", dataset=tiny_mnist)
     sgd = record_trained_run(app_run_log, two_results[1], user="cmp_user", dataset=tiny_mnist)
     at = compare_page("cmp_user", [adam.id, sgd.id])
@@ -70,14 +70,14 @@ def test_two_runs_side_by_side(app_run_log, record_trained_run, two_results, tin
     assert len(at.get("vega_lite_chart")) >= 5
 
 
-def test_the_settings_that_do_not_differ_are_not_listed(app_run_log, record_trained_run, two_results):
+def test_the_settings_that_do_not_differ_are_not_listed(compare_page, app_run_log, record_trained_run, two_results):
     first = record_trained_run(app_run_log, two_results[0], user="same_user")
     second = record_trained_run(app_run_log, two_results[0], user="same_user")
     at = compare_page("same_user", [first.id, second.id])
     assert any("same settings" in caption.value for caption in at.caption)
 
 
-def test_a_run_opens_on_the_evaluate_page(app_run_log, record_trained_run, two_results):
+def test_a_run_opens_on_the_evaluate_page(compare_page, app_run_log, record_trained_run, two_results):
     first = record_trained_run(app_run_log, two_results[0], user="open_user")
     second = record_trained_run(app_run_log, two_results[1], user="open_user")
     at = compare_page("open_user", [first.id, second.id])
@@ -87,7 +87,7 @@ def test_a_run_opens_on_the_evaluate_page(app_run_log, record_trained_run, two_r
     assert at.title[0].value.startswith("Evaluate")
 
 
-def test_hide_and_delete_my_runs(app_run_log, record_trained_run, two_results):
+def test_hide_and_delete_my_runs(compare_page, app_run_log, record_trained_run, two_results):
     first = record_trained_run(app_run_log, two_results[0], user="tidy_user")
     second = record_trained_run(app_run_log, two_results[1], user="tidy_user")
     at = compare_page("tidy_user", [first.id])
@@ -101,7 +101,7 @@ def test_hide_and_delete_my_runs(app_run_log, record_trained_run, two_results):
     assert not Path(second.model_path).exists()
 
 
-def test_everyones_runs_show_their_users(app_run_log, record_trained_run, two_results):
+def test_everyones_runs_show_their_users(compare_page, app_run_log, record_trained_run, two_results):
     record_trained_run(app_run_log, two_results[0], user="someone_else_entirely")
     at = compare_page("looker")
     at.toggle(key="compare_everyone").set_value(True).run()
@@ -109,7 +109,7 @@ def test_everyones_runs_show_their_users(app_run_log, record_trained_run, two_re
     assert "someone_else_entirely" in set(at.data_editor[0].value["user"])
 
 
-def test_a_lesson_is_one_request_queued_together(app_run_log):
+def test_a_lesson_is_one_request_queued_together(compare_page, app_run_log):
     at = compare_page("lesson_user")
     at.selectbox(key="compare_lesson").set_value("optimizers").run()
     at.button(key="compare_start").click().run()

@@ -1,6 +1,5 @@
 """The Data page, through AppTest: arrays, the random grid, pixels, flattening, one-hot."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,15 +8,13 @@ from streamlit.testing.v1 import AppTest
 from mnist_core.data.datasets import dataset_available
 from mnist_core.data.format import FASHION_MNIST_CLASS_NAMES
 
-APP_PATH = str(Path(__file__).parents[2] / "app.py")
 
+@pytest.fixture
+def data_page(open_page):
+    def data_page():
+        return open_page("data")
 
-def data_page() -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/data.py").run()
-    assert not at.exception
-    return at
+    return data_page
 
 
 def table_with(at: AppTest, column: str):
@@ -32,7 +29,7 @@ def grid_captions(at: AppTest) -> list[str]:
     return at.image[0].captions
 
 
-def test_arrays_show_shapes_dtypes_and_ranges_for_mnist():
+def test_arrays_show_shapes_dtypes_and_ranges_for_mnist(data_page):
     at = data_page()
     arrays = table_with(at, "array").set_index("array")
     assert arrays.loc["x_train", "shape"] == "(60000, 28, 28)"
@@ -44,7 +41,7 @@ def test_arrays_show_shapes_dtypes_and_ranges_for_mnist():
     assert (arrays.loc["y_test", "min"], arrays.loc["y_test", "max"]) == ("0", "9")
 
 
-def test_reshuffle_shows_other_random_images_with_their_labels(mnist):
+def test_reshuffle_shows_other_random_images_with_their_labels(data_page, mnist):
     at = data_page()
     before = grid_captions(at)
     assert len(before) == 24
@@ -57,7 +54,7 @@ def test_reshuffle_shows_other_random_images_with_their_labels(mnist):
     assert len(after) == 24 and after != before
 
 
-def test_one_image_is_shown_as_its_pixel_values_and_flattened(mnist):
+def test_one_image_is_shown_as_its_pixel_values_and_flattened(data_page, mnist):
     at = data_page()
     at.number_input(key="data_image_index").set_value(7).run()
     assert not at.exception
@@ -67,7 +64,7 @@ def test_one_image_is_shown_as_its_pixel_values_and_flattened(mnist):
     assert any("(60000, 784)" in block.value for block in at.markdown)
 
 
-def test_one_hot_encoding_puts_a_one_at_the_label():
+def test_one_hot_encoding_puts_a_one_at_the_label(data_page):
     at = data_page()
     at.selectbox(key="data_one_hot_label").set_value(3)
     at.toggle(key="data_one_hot_show").set_value(True).run()
@@ -78,7 +75,7 @@ def test_one_hot_encoding_puts_a_one_at_the_label():
 
 
 @pytest.mark.skipif(not dataset_available("fashion_mnist"), reason="Fashion-MNIST not installed")
-def test_fashion_mnist_is_selectable_and_shows_class_names():
+def test_fashion_mnist_is_selectable_and_shows_class_names(data_page):
     at = data_page()
     at.selectbox(key="data_dataset").set_value("fashion_mnist").run()
     assert not at.exception

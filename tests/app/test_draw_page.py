@@ -7,14 +7,12 @@ under the canvas key instead (see /work/shared/notes/canvas-and-browser.md).
 
 import base64
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-APP_PATH = str(Path(__file__).parents[2] / "app.py")
 CANVAS_KEY = "draw_canvas_0"  # the first canvas of a session
 PROMPT = "Draw a digit"
 # MNIST test images that the default model reads right when drawn on the canvas.
@@ -55,11 +53,12 @@ def blank_canvas() -> dict:
     return canvas_state(np.full((280, 280, 4), 255, dtype=np.uint8))
 
 
-def draw_page() -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.run()
-    assert not at.exception
-    return at
+@pytest.fixture
+def draw_page(open_page):
+    def draw_page():
+        return open_page()
+
+    return draw_page
 
 
 def draw_on(at: AppTest, state: dict) -> AppTest:
@@ -74,7 +73,7 @@ def prediction_text(at: AppTest) -> str:
     return metrics[0].value
 
 
-def test_blank_canvas_asks_for_a_drawing_and_predicts_nothing():
+def test_blank_canvas_asks_for_a_drawing_and_predicts_nothing(draw_page):
     at = draw_page()
     assert any(PROMPT in info.value for info in at.info)
     assert not [metric for metric in at.metric if metric.label == "The model reads"]
@@ -83,7 +82,7 @@ def test_blank_canvas_asks_for_a_drawing_and_predicts_nothing():
     assert at.selectbox(key="draw_model_name").value == "default"
 
 
-def test_reset_canvas_image_counts_as_blank():
+def test_reset_canvas_image_counts_as_blank(draw_page):
     at = draw_page()
     draw_on(at, blank_canvas())
     assert not at.exception
@@ -92,7 +91,7 @@ def test_reset_canvas_image_counts_as_blank():
 
 
 @pytest.mark.parametrize("digit", sorted(DIGIT_INDICES))
-def test_a_drawn_digit_is_read_right(mnist_test_digits, digit):
+def test_a_drawn_digit_is_read_right(draw_page, mnist_test_digits, digit):
     images, labels = mnist_test_digits
     index = DIGIT_INDICES[digit]
     assert labels[index] == digit
@@ -108,7 +107,7 @@ def test_a_drawn_digit_is_read_right(mnist_test_digits, digit):
     assert any("Centred in 28x28" in markdown.value for markdown in at.markdown)
 
 
-def test_noise_switch_changes_what_the_model_sees(mnist_test_digits):
+def test_noise_switch_changes_what_the_model_sees(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
@@ -134,7 +133,7 @@ def test_noise_switch_changes_what_the_model_sees(mnist_test_digits):
     np.testing.assert_array_equal(at.session_state["current_drawing"], clean)
 
 
-def test_recording_the_meant_digit_updates_the_tally(mnist_test_digits):
+def test_recording_the_meant_digit_updates_the_tally(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[3]]))
@@ -165,7 +164,7 @@ def test_recording_the_meant_digit_updates_the_tally(mnist_test_digits):
     assert len(at.table) == 0
 
 
-def test_clear_button_empties_the_canvas(mnist_test_digits):
+def test_clear_button_empties_the_canvas(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[0]]))
@@ -177,7 +176,7 @@ def test_clear_button_empties_the_canvas(mnist_test_digits):
     assert at.session_state["current_drawing"] is None
 
 
-def test_the_drawing_survives_a_visit_to_another_page(mnist_test_digits):
+def test_the_drawing_survives_a_visit_to_another_page(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
@@ -192,7 +191,7 @@ def test_the_drawing_survives_a_visit_to_another_page(mnist_test_digits):
 
 
 def test_without_any_model_the_page_says_so_and_still_preprocesses(
-    tmp_path, monkeypatch, mnist_test_digits
+    draw_page, tmp_path, monkeypatch, mnist_test_digits
 ):
     images, _ = mnist_test_digits
     monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path))  # an empty models directory
@@ -207,7 +206,7 @@ def test_without_any_model_the_page_says_so_and_still_preprocesses(
 
 
 def test_a_broken_model_file_shows_an_error_not_an_exception(
-    tmp_path, monkeypatch, mnist_test_digits
+    draw_page, tmp_path, monkeypatch, mnist_test_digits
 ):
     import shutil
     import zipfile
@@ -252,7 +251,7 @@ def pen_readings():
     return images, [prediction_from_probabilities(row) for row in probabilities]
 
 
-def test_an_ambiguous_drawing_is_called_not_sure_with_both_candidates(pen_readings):
+def test_an_ambiguous_drawing_is_called_not_sure_with_both_candidates(draw_page, pen_readings):
     images, predictions = pen_readings
     unsure = [index for index, prediction in enumerate(predictions) if prediction.unsure]
     assert unsure, "the default model is sure of all 400 drawings: re-tune the thresholds"
@@ -269,7 +268,7 @@ def test_an_ambiguous_drawing_is_called_not_sure_with_both_candidates(pen_readin
     assert any(expected in markdown.value for markdown in at.markdown), expected
 
 
-def test_a_clear_reading_is_not_called_unsure(mnist_test_digits):
+def test_a_clear_reading_is_not_called_unsure(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
@@ -278,7 +277,7 @@ def test_a_clear_reading_is_not_called_unsure(mnist_test_digits):
     assert any("confidence" in caption.value for caption in at.caption)
 
 
-def test_why_shows_the_maps_for_the_answer_and_on_request_for_the_runner_up(mnist_test_digits):
+def test_why_shows_the_maps_for_the_answer_and_on_request_for_the_runner_up(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[3]]))
@@ -298,7 +297,7 @@ def test_why_shows_the_maps_for_the_answer_and_on_request_for_the_runner_up(mnis
     assert any(f"towards {runner_up}" in caption.value for caption in at.caption)
 
 
-def test_undo_goes_back_one_drawing_at_a_time(mnist_test_digits):
+def test_undo_goes_back_one_drawing_at_a_time(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
@@ -320,7 +319,7 @@ def test_undo_goes_back_one_drawing_at_a_time(mnist_test_digits):
     assert at.button(key="draw_undo").disabled is True
 
 
-def test_an_unreadable_upload_says_so_and_keeps_the_drawing(mnist_test_digits):
+def test_an_unreadable_upload_says_so_and_keeps_the_drawing(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
@@ -334,7 +333,7 @@ def test_an_unreadable_upload_says_so_and_keeps_the_drawing(mnist_test_digits):
     assert at.session_state["draw_png"] is not None
 
 
-def test_an_uploaded_picture_is_read_beside_the_drawing(mnist_test_digits):
+def test_an_uploaded_picture_is_read_beside_the_drawing(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))

@@ -9,15 +9,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 REPOSITORY = Path(__file__).parents[2]
-APP_PATH = str(REPOSITORY / "app.py")
 
 
-def evaluate_page() -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/evaluate.py").run()
-    assert not at.exception
-    return at
+@pytest.fixture
+def evaluate_page(open_page):
+    def evaluate_page():
+        return open_page("evaluate")
+
+    return evaluate_page
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -42,7 +41,7 @@ def default_models_dir(monkeypatch):
     monkeypatch.delenv("MNIST_MODELS_DIR", raising=False)
 
 
-def test_shows_test_accuracy_confusion_matrix_and_report(default_models_dir):
+def test_shows_test_accuracy_confusion_matrix_and_report(evaluate_page, default_models_dir):
     at = evaluate_page()
     assert at.selectbox(key="evaluate_model_name").value == "default"
     assert float(metric(at, "Test accuracy").rstrip("%")) / 100 >= 0.99
@@ -60,7 +59,7 @@ def test_shows_test_accuracy_confusion_matrix_and_report(default_models_dir):
     assert len(gallery.captions) == 24
 
 
-def test_choosing_a_cell_shows_its_misclassified_digits(default_models_dir, default_report):
+def test_choosing_a_cell_shows_its_misclassified_digits(evaluate_page, default_models_dir, default_report):
     from mnist_core.evaluation.confusion import most_confused_pairs
 
     at = evaluate_page()
@@ -84,7 +83,7 @@ def test_choosing_a_cell_shows_its_misclassified_digits(default_models_dir, defa
     ]
 
 
-def test_a_diagonal_cell_says_there_are_no_mistakes_in_it(default_models_dir):
+def test_a_diagonal_cell_says_there_are_no_mistakes_in_it(evaluate_page, default_models_dir):
     at = evaluate_page()
     at.session_state["evaluate_true_class_mnist"] = 4
     at.session_state["evaluate_predicted_class_mnist"] = 4
@@ -93,7 +92,7 @@ def test_a_diagonal_cell_says_there_are_no_mistakes_in_it(default_models_dir):
     assert any("recognised correctly" in item.value for item in at.info)
 
 
-def test_noise_slider_still_shows_a_prediction(default_models_dir):
+def test_noise_slider_still_shows_a_prediction(evaluate_page, default_models_dir):
     at = evaluate_page()
     at.slider(key="evaluate_noise_sigma").set_value(0.4).run()
     assert not at.exception
@@ -104,7 +103,7 @@ def test_noise_slider_still_shows_a_prediction(default_models_dir):
     assert any("Prediction:" in item.value for item in at.markdown)
 
 
-def test_accuracy_under_noise_curve_on_button_press(default_models_dir):
+def test_accuracy_under_noise_curve_on_button_press(evaluate_page, default_models_dir):
     at = evaluate_page()
     charts_before = len(at.get("vega_lite_chart"))
     at.button(key="evaluate_measure_noise").click().run()
@@ -116,7 +115,7 @@ def test_accuracy_under_noise_curve_on_button_press(default_models_dir):
     assert len(at.get("vega_lite_chart")) == charts_before + 1
 
 
-def test_broken_model_file_shows_an_error_not_an_exception(tmp_path, monkeypatch):
+def test_broken_model_file_shows_an_error_not_an_exception(evaluate_page, tmp_path, monkeypatch):
     sidecar = json.loads((REPOSITORY / "models" / "default.json").read_text())
     # Looks like a Keras archive (a zip with config.json) but cannot be loaded.
     with zipfile.ZipFile(tmp_path / "broken.keras", "w") as archive:
@@ -135,7 +134,7 @@ def test_broken_model_file_shows_an_error_not_an_exception(tmp_path, monkeypatch
 
 
 def test_a_runs_model_is_evaluated_too(
-    default_models_dir, tiny_mnist, app_run_log, record_trained_run
+    new_app, default_models_dir, tiny_mnist, app_run_log, record_trained_run
 ):
     from mnist_core.modeling.config import ModelConfig
     from mnist_core.training.train import train_model
@@ -150,7 +149,7 @@ def test_a_runs_model_is_evaluated_too(
         epochs=1,
         batch_size=64,
     )
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at = new_app()
     at.run()
     run = record_trained_run(
         app_run_log, train_model(config, tiny_mnist), user=at.session_state["user_name"]

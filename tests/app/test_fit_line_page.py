@@ -1,6 +1,5 @@
 """The Fit a line page, through AppTest: sliders, gradient-descent steps and the reveal."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -11,12 +10,10 @@ from mnist_core.teaching.line_fit import (
     mean_squared_error,
 )
 
-APP_PATH = str(Path(__file__).parents[2] / "app.py")
-
 
 @pytest.fixture
-def at() -> AppTest:
-    app = AppTest.from_file(APP_PATH, default_timeout=120)
+def at(new_app) -> AppTest:
+    app = new_app()
     app.run()
     app.switch_page("app_pages/fit_line.py").run()
     assert not app.exception

@@ -1,6 +1,5 @@
 """The Inside page, through AppTest: filters, first-layer weights, activations, histograms."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +7,6 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core.modeling.config import ModelConfig
 
-APP_PATH = str(Path(__file__).parents[2] / "app.py")
 TINY_DENSE = ModelConfig(
     architecture="dense",
     layer_sizes=(12,),
@@ -21,15 +19,12 @@ TINY_DENSE = ModelConfig(
 )
 
 
-def inside_page(**session_state) -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.run()
-    # Set after the first run: the Draw page (the default page) resets the current drawing.
-    for key, value in session_state.items():
-        at.session_state[key] = value
-    at.switch_page("app_pages/inside.py").run()
-    assert not at.exception
-    return at
+@pytest.fixture
+def inside_page(open_page):
+    def inside_page(**session_state):
+        return open_page("inside", **session_state)
+
+    return inside_page
 
 
 def layer_headings(at: AppTest) -> list[str]:
@@ -84,7 +79,7 @@ def default_model_layers() -> tuple[int, int, int]:
     return first.filters, first.kernel_size[0], len(model.layers) - 1
 
 
-def test_convolution_filters_render_for_the_default_cnn(default_models_dir):
+def test_convolution_filters_render_for_the_default_cnn(inside_page, default_models_dir):
     filters_count, kernel, _ = default_model_layers()
     at = inside_page()
     assert at.selectbox(key="inside_model_name").value == "default"
@@ -93,7 +88,7 @@ def test_convolution_filters_render_for_the_default_cnn(default_models_dir):
     assert any(f"{kernel}×{kernel} weights" in item.value for item in at.caption)
 
 
-def test_dense_model_shows_its_first_layer_weights_as_28x28_images(dense_models_dir):
+def test_dense_model_shows_its_first_layer_weights_as_28x28_images(inside_page, dense_models_dir):
     at = inside_page()
     assert at.selectbox(key="inside_model_name").value == "tiny_dense"
     assert at.slider(key="inside_units_shown").max == 12
@@ -108,7 +103,7 @@ def test_dense_model_shows_its_first_layer_weights_as_28x28_images(dense_models_
     )
 
 
-def test_activations_of_every_layer_for_a_test_digit(default_models_dir):
+def test_activations_of_every_layer_for_a_test_digit(inside_page, default_models_dir):
     _, _, layers = default_model_layers()
     at = inside_page()
     assert at.radio(key="inside_source").value == "test"
@@ -124,7 +119,7 @@ def test_activations_of_every_layer_for_a_test_digit(default_models_dir):
     assert len(layer_headings(at)) == layers
 
 
-def test_activations_for_the_current_drawing(default_models_dir, mnist):
+def test_activations_for_the_current_drawing(inside_page, default_models_dir, mnist):
     drawing = (mnist.x_test[1] / np.float32(255)).astype(np.float32)  # a 2
     at = inside_page(current_drawing=drawing)
     assert at.radio(key="inside_source").value == "drawing"
@@ -133,7 +128,7 @@ def test_activations_for_the_current_drawing(default_models_dir, mnist):
     assert len(layer_headings(at)) == default_model_layers()[2]
 
 
-def test_drawing_chosen_without_a_drawing_asks_for_one(default_models_dir):
+def test_drawing_chosen_without_a_drawing_asks_for_one(inside_page, default_models_dir):
     at = inside_page()
     at.radio(key="inside_source").set_value("drawing").run()
     assert not at.exception
@@ -141,9 +136,9 @@ def test_drawing_chosen_without_a_drawing_asks_for_one(default_models_dir):
 
 
 def test_weight_histograms_per_epoch_for_one_of_my_runs(
-    default_models_dir, tiny_result, app_run_log, record_trained_run
+    new_app, default_models_dir, tiny_result, app_run_log, record_trained_run
 ):
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at = new_app()
     at.run()
     run = record_trained_run(app_run_log, tiny_result, user=at.session_state["user_name"])
     at.session_state["model_name"] = f"run:{run.id}"
@@ -163,7 +158,7 @@ def test_weight_histograms_per_epoch_for_one_of_my_runs(
     assert len(at.get("vega_lite_chart")) == charts_before
 
 
-def test_weight_histograms_from_a_saved_sidecar(dense_models_dir):
+def test_weight_histograms_from_a_saved_sidecar(inside_page, dense_models_dir):
     at = inside_page()
     assert at.selectbox(key="inside_histogram_layer").options == ["dense_1", "probabilities"]
     assert at.slider(key="inside_histogram_epoch").max == 2

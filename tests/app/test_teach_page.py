@@ -2,11 +2,9 @@
 waits for 20 drawings, and a fine-tuning run goes through the engine to its figures."""
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from mnist_core.data.drawings import (
     DrawingStore,
@@ -14,17 +12,18 @@ from mnist_core.data.drawings import (
     image_id,
 )
 
-APP_PATH = str(Path(__file__).parents[2] / "app.py")
 BUTTON = "teach_start"
 
 
-def page(user: str, path: str = "app_pages/teach.py") -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.session_state["user_name"] = user
-    at.run()
-    at.switch_page(path).run()
-    assert not at.exception
-    return at
+@pytest.fixture
+def page(open_page):
+    def page(user: str, path: str = "app_pages/teach.py"):
+        at = open_page(user=user)
+        at.switch_page(path).run()
+        assert not at.exception
+        return at
+
+    return page
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,7 @@ def pen_images():
 
 
 def test_labelling_a_drawing_on_the_draw_page_keeps_it_and_a_second_click_corrects_it(
-    app_run_log, mnist
+    page, app_run_log, mnist
 ):
     from tests.app.test_draw_page import drawn
 
@@ -59,7 +58,7 @@ def test_labelling_a_drawing_on_the_draw_page_keeps_it_and_a_second_click_correc
 
 
 def test_the_button_waits_for_twenty_drawings_then_fine_tunes_on_the_engine(
-    app_run_log, pen_images, mnist, record_trained_run
+    page, app_run_log, pen_images, mnist, record_trained_run
 ):
     from mnist_core.modeling.presets import get_preset
     from mnist_core.training.train import train_model

@@ -7,7 +7,6 @@ the job is done.
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -17,16 +16,15 @@ from mnist_core.modeling.form import layer_key
 from mnist_core.modeling.presets import PRESETS
 from mnist_core.modeling.summary import count_parameters
 
-APP_PATH = str(Path(__file__).parents[2] / "app.py")
 TEST_ACCURACY = "Test accuracy"
 
 
-def train_page() -> AppTest:
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/train.py").run()
-    assert not at.exception
-    return at
+@pytest.fixture
+def train_page(open_page):
+    def train_page():
+        return open_page("train")
+
+    return train_page
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -102,14 +100,14 @@ CONTROL_KEYS = {
 }
 
 
-def test_every_control_exists_with_its_key():
+def test_every_control_exists_with_its_key(train_page):
     at = train_page()  # the default preset is a CNN, so the CNN-only controls show too
     for kind, keys in CONTROL_KEYS.items():
         present = {widget.key for widget in getattr(at, kind)}
         assert set(keys) <= present, f"missing {kind}: {set(keys) - present}"
 
 
-def test_each_preset_loads_its_values_into_the_controls():
+def test_each_preset_loads_its_values_into_the_controls(train_page):
     at = train_page()
     for name, preset in PRESETS.items():
         at.selectbox(key="train_preset").set_value(name).run()
@@ -140,7 +138,7 @@ def test_each_preset_loads_its_values_into_the_controls():
         assert preset.description in [caption.value for caption in at.caption]
 
 
-def test_an_edit_after_a_preset_makes_it_custom_and_the_summary_follows():
+def test_an_edit_after_a_preset_makes_it_custom_and_the_summary_follows(train_page):
     at = train_page()
     at.selectbox(key="train_preset").set_value("relu_784_128_adam").run()
     assert parameter_total(at) == 717_210
@@ -153,7 +151,7 @@ def test_an_edit_after_a_preset_makes_it_custom_and_the_summary_follows():
     assert layers["parameters"].sum() == count_parameters(expected)
 
 
-def test_a_bad_combination_shows_an_error_and_cannot_be_trained():
+def test_a_bad_combination_shows_an_error_and_cannot_be_trained(train_page):
     at = train_page()
     at.radio(key="train_architecture").set_value("cnn").run()
     at.slider(key="train_num_hidden_layers").set_value(4).run()
@@ -162,7 +160,7 @@ def test_a_bad_combination_shows_an_error_and_cannot_be_trained():
     assert at.button(key="train_start").disabled
 
 
-def test_settings_stay_when_leaving_the_page_and_coming_back():
+def test_settings_stay_when_leaving_the_page_and_coming_back(train_page):
     at = train_page()
     at.selectbox(key="train_preset").set_value("softmax_regression").run()
     at.slider(key="train_epochs").set_value(7).run()
@@ -175,7 +173,7 @@ def test_settings_stay_when_leaving_the_page_and_coming_back():
 
 
 @pytest.mark.skipif(not dataset_available("fashion_mnist"), reason="Fashion-MNIST not installed")
-def test_fashion_mnist_can_be_chosen_and_shows_its_class_names():
+def test_fashion_mnist_can_be_chosen_and_shows_its_class_names(train_page):
     at = train_page()
     at.selectbox(key="train_dataset").set_value("fashion_mnist").run()
     assert not at.exception
@@ -183,7 +181,7 @@ def test_fashion_mnist_can_be_chosen_and_shows_its_class_names():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(train_page, tmp_path_factory):
     """A page after a tiny training run on the engine, saving into a temporary models folder."""
     models_dir = tmp_path_factory.mktemp("models")
     with pytest.MonkeyPatch.context() as patch:
@@ -217,10 +215,10 @@ def test_a_tiny_training_run_completes_on_a_worker_with_final_metrics(trained):
     assert history["epoch"].tolist() == [1]
 
 
-def test_a_new_session_of_the_same_user_shows_the_same_run(trained):
+def test_a_new_session_of_the_same_user_shows_the_same_run(new_app, trained):
     at, _ = trained
     run = shown_run(at)
-    again = AppTest.from_file(APP_PATH, default_timeout=120)
+    again = new_app()
     again.query_params["user"] = run.user
     again.run()
     again.switch_page("app_pages/train.py").run()
@@ -305,7 +303,7 @@ def test_change_one_thing_trains_the_variant_and_opens_the_comparison(trained):
     assert at.session_state["compare_selection"] == [parent.id, variant.id]
 
 
-def test_stop_ends_a_long_run_and_keeps_the_model():
+def test_stop_ends_a_long_run_and_keeps_the_model(train_page):
     at = train_page()
     # 50 epochs of 10,000 images in batches of 8: minutes, far longer than the stop may take.
     choose_tiny_dense(at, epochs=50, batch_size=8, training_images=10_000)
@@ -319,14 +317,14 @@ def test_stop_ends_a_long_run_and_keeps_the_model():
     assert len(run.history) < 50
 
 
-def test_the_settings_live_in_the_url_and_a_link_restores_them():
+def test_the_settings_live_in_the_url_and_a_link_restores_them(new_app, train_page):
     at = train_page()
     choose_tiny_dense(at, epochs=3)
     query = dict(at.query_params)
     # Edited controls make the preset "custom": the link holds what differs from the default.
     assert query["preset"] in (["cnn_fast"], "cnn_fast")
     assert query["architecture"] in (["dense"], "dense") and query["epochs"] in (["3"], "3")
-    opened = AppTest.from_file(APP_PATH, default_timeout=120)
+    opened = new_app()
     for name, value in query.items():
         opened.query_params[name] = value[-1] if isinstance(value, list) else value
     opened.run()
@@ -338,8 +336,8 @@ def test_the_settings_live_in_the_url_and_a_link_restores_them():
     assert "user" not in dict(opened.query_params)
 
 
-def test_a_link_with_unknown_or_invalid_values_is_reported_and_ignored():
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
+def test_a_link_with_unknown_or_invalid_values_is_reported_and_ignored(new_app):
+    at = new_app()
     at.query_params["preset"] = "dense_fast"
     at.query_params["epochs"] = "many"
     at.query_params["colour"] = "red"
@@ -352,8 +350,8 @@ def test_a_link_with_unknown_or_invalid_values_is_reported_and_ignored():
     assert at.slider(key="train_epochs").value == PRESETS["dense_fast"].config.epochs
 
 
-def test_class_mode_link_shows_the_simple_controls_only():
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
+def test_class_mode_link_shows_the_simple_controls_only(new_app):
+    at = new_app()
     at.query_params["mode"] = "class"
     at.run()
     at.switch_page("app_pages/train.py").run()
@@ -364,7 +362,7 @@ def test_class_mode_link_shows_the_simple_controls_only():
     assert {"train_epochs", "train_num_hidden_layers"} <= sliders
 
 
-def test_class_caps_hold_for_a_session_without_the_class_link(app_run_log):
+def test_class_caps_hold_for_a_session_without_the_class_link(train_page, app_run_log):
     from mnist_core.runs.classroom import (
         ClassLimits,
         set_class_mode,
@@ -391,11 +389,11 @@ def test_class_caps_hold_for_a_session_without_the_class_link(app_run_log):
         set_class_mode(app_run_log, False)
 
 
-def test_a_damaged_run_log_is_explained_and_drawing_keeps_working(tmp_path, monkeypatch):
+def test_a_damaged_run_log_is_explained_and_drawing_keeps_working(new_app, tmp_path, monkeypatch):
     damaged = tmp_path / "runs.sqlite3"
     damaged.write_bytes(b"not a database" * 200)
     monkeypatch.setenv("MNIST_RUNS_DB", str(damaged))
-    at = AppTest.from_file(APP_PATH, default_timeout=120)
+    at = new_app()
     at.run()
     assert not at.exception
     assert at.title[0].value == "Draw a digit"
@@ -410,7 +408,7 @@ def test_a_damaged_run_log_is_explained_and_drawing_keeps_working(tmp_path, monk
     assert any("is damaged" in box.value for box in at.error)
 
 
-def test_an_unreachable_cluster_is_explained_and_the_rest_keeps_working(tmp_path, monkeypatch):
+def test_an_unreachable_cluster_is_explained_and_the_rest_keeps_working(train_page, tmp_path, monkeypatch):
     import socket
 
     with socket.socket() as probe:

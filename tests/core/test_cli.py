@@ -143,7 +143,7 @@ def test_models_lists_stored_models_and_broken_entries(models_dir, tiny_training
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
     assert lines[0] == f"models in {models_dir}:"
-    assert lines[1].split() == ["name", "dataset", "test", "accuracy", "parameters", "created"]
+    assert lines[1].split() == ["name", "dataset", "test", "accuracy", "parameters", "saved"]
     rows = {line.split()[0]: line for line in lines[2:]}
     assert set(rows) == {"default", "half_saved", "tiny"}
     metadata = json.loads((models_dir / "tiny.json").read_text())

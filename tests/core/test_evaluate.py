@@ -314,17 +314,3 @@ def tiny_data():
     return images, labels
 
 
-@pytest.fixture(scope="module")
-def tiny_model():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
-    return model

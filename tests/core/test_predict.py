@@ -25,24 +25,6 @@ from mnist_core.reading.predict import (
 
 
 @pytest.fixture(scope="module")
-def tiny_model():
-    """A small untrained model of the project's shape: (28, 28) in, 10 probabilities out."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28)),
-            keras.layers.Reshape((28, 28, 1)),
-            keras.layers.Conv2D(4, 3, activation="relu"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    return model
-
-
-@pytest.fixture(scope="module")
 def images():
     return np.random.default_rng(0).random((300, 28, 28), dtype=np.float32)
 

@@ -30,29 +30,14 @@ METADATA = {
 }
 
 
-def build_tiny_model(seed=0):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="sgd", loss="categorical_crossentropy")
-    return model
-
-
 @pytest.fixture(scope="module")
-def tiny_model():
-    return build_tiny_model(seed=0)
+def other_model(tiny_config):
+    """A second tiny model with other weights (to tell an overwrite from the original)."""
+    from mnist_core.base.keras_import import import_keras
+    from mnist_core.modeling.build import build_model
 
-
-@pytest.fixture(scope="module")
-def other_model():
-    return build_tiny_model(seed=1)
+    import_keras().utils.set_random_seed(1)
+    return build_model(tiny_config)
 
 
 @pytest.fixture(scope="module")
