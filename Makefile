@@ -10,10 +10,15 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export MNIST_DATA_DIR ?= $(CURDIR)/$(DATA_DIR)
 
-.PHONY: run test lint bench setup setup-dev data fashion-data browser clean
+.PHONY: run dev test lint bench setup setup-dev data fashion-data browser clean
 
 run: setup data fashion-data
 	$(PY) serve.py --server.port $(PORT) --browser.gatherUsageStats false
+
+# The app for a developer: Streamlit reloads a page when its source changes.
+dev: setup data fashion-data
+	$(PY) serve.py --server.port $(PORT) --browser.gatherUsageStats false \
+	  --server.fileWatcherType auto --server.runOnSave true
 
 test: setup-dev data fashion-data browser lint
 	$(PY) -m pytest

@@ -12,16 +12,23 @@ message says what is wrong and what to do; callers show it and carry on.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from mnist_core.base.paths import RUNS_DB_ENVIRONMENT_VARIABLE
+from mnist_core.modeling.config import ModelConfig
+from mnist_core.runs.record import Run, upgraded_metrics, upgraded_plan
 
 # How long a writer waits for another writer before the log counts as locked.
 LOCK_TIMEOUT_SECONDS = 10.0
 # An engine (a server's engine) that has not said it is alive for this long is gone.
 ENGINE_SILENCE_SECONDS = 60.0
+# The batch curve keeps at most this many points: when it is full, every other point goes,
+# so a long run keeps its whole shape at half the resolution instead of losing its start.
+MAX_BATCH_CURVE_POINTS = 400
 SCHEMA_VERSION = 3
 # Columns added after the first version, with their definitions: a log made by an older
 # version gets them on first use (`ALTER TABLE ... ADD COLUMN`), its runs keep their data.
@@ -182,6 +189,21 @@ class Database:
 
 
 
+    def get_setting(self, name: str, default: str | None = None) -> str | None:
+        """A server-wide setting (e.g. whether class mode is on)."""
+        with self.connect() as connection:
+            row = connection.execute(
+                "SELECT value FROM settings WHERE name = ?", (name,)
+            ).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, name: str, value: str) -> None:
+        """Change a server-wide setting."""
+        with self.connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", (name, value)
+            )
+
 def _rename_old_names(connection: sqlite3.Connection) -> None:
     """Give the tables and columns of an older version's file their present names."""
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -196,3 +218,60 @@ def _rename_old_names(connection: sqlite3.Connection) -> None:
         for old, new in renames.items():
             if old in present and new not in present:
                 connection.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, allow_nan=True, separators=(",", ":"))
+
+
+def from_json(text: str | None, default: Any) -> Any:
+    if text is None:
+        return default
+    return json.loads(text)
+
+
+def thinned(points: list[Any]) -> list[Any]:
+    while len(points) > MAX_BATCH_CURVE_POINTS:
+        points = points[::2]
+    return points
+
+
+def run_from_row(row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
+    """A run from its row of the runs table and its epochs' metrics."""
+    return Run(
+        id=row["id"],
+        user=row["user"],
+        config=ModelConfig.from_json(row["config"]),
+        preset=row["preset"],
+        lesson=row["lesson"],
+        request_id=row["request_id"],
+        label=row["label"],
+        parent_id=row["parent_id"],
+        dataset=row["dataset"],
+        training_images=row["training_images"],
+        status=row["status"],
+        reason=row["reason"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        engine=row["engine"],
+        worker=row["worker"],
+        plan=upgraded_plan(from_json(row["plan"], None)),
+        progress=from_json(row["progress"], None),
+        batch_curve=tuple(
+            tuple(point)
+            for point in from_json(
+                # `in row` would look at the values; a listing may leave the column out.
+                row["batch_curve"] if "batch_curve" in row.keys() else None,  # noqa: SIM118
+                [],
+            )
+        ),
+        history=tuple(history),
+        metrics=upgraded_metrics(from_json(row["metrics"], {})),
+        model_path=row["model_path"],
+        model_name=row["model_name"],
+        hidden=bool(row["hidden"]),
+        stop_requested=bool(row["stop_requested"]),
+        limits=from_json(row["limits"], {}),
+        finetune=from_json(row["finetune"] if "finetune" in row.keys() else None, None),  # noqa: SIM118
+    )

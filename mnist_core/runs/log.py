@@ -36,7 +36,14 @@ from typing import Any
 
 from mnist_core.base.paths import default_runs_path
 from mnist_core.modeling.config import ModelConfig
-from mnist_core.runs.database import ENGINE_SILENCE_SECONDS, Database, UnknownRunError
+from mnist_core.runs.database import (
+    ENGINE_SILENCE_SECONDS,
+    Database,
+    UnknownRunError,
+    run_from_row,
+    thinned,
+    to_json,
+)
 from mnist_core.runs.record import (
     ACTIVE_STATUSES,
     CLI_USER,
@@ -48,32 +55,12 @@ from mnist_core.runs.record import (
     STOPPED,
     Run,
     new_id,
-    upgraded_metrics,
-    upgraded_plan,
 )
 
-# The batch curve keeps at most this many points: when it is full, every other point goes,
-# so a long run keeps its whole shape at half the resolution instead of losing its start.
-MAX_BATCH_CURVE_POINTS = 400
+
 def this_process_engine() -> str:
     """An engine name for this process: host, process id and a random part (ids get reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, allow_nan=True, separators=(",", ":"))
-
-
-def _loads(text: str | None, default: Any) -> Any:
-    if text is None:
-        return default
-    return json.loads(text)
-
-
-def _thin(points: list[Any]) -> list[Any]:
-    while len(points) > MAX_BATCH_CURVE_POINTS:
-        points = points[::2]
-    return points
 
 
 class RunLog:
@@ -98,45 +85,6 @@ class RunLog:
             connection.execute("SELECT count(*) FROM runs").fetchone()
 
     # --- reading ----------------------------------------------------------------------------
-    def _run_from_row(self, row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
-        return Run(
-            id=row["id"],
-            user=row["user"],
-            config=ModelConfig.from_json(row["config"]),
-            preset=row["preset"],
-            lesson=row["lesson"],
-            request_id=row["request_id"],
-            label=row["label"],
-            parent_id=row["parent_id"],
-            dataset=row["dataset"],
-            training_images=row["training_images"],
-            status=row["status"],
-            reason=row["reason"],
-            created_at=row["created_at"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-            engine=row["engine"],
-            worker=row["worker"],
-            plan=upgraded_plan(_loads(row["plan"], None)),
-            progress=_loads(row["progress"], None),
-            batch_curve=tuple(
-                tuple(point)
-                for point in _loads(
-                    # `in row` would look at the values; a listing may leave the column out.
-                    row["batch_curve"] if "batch_curve" in row.keys() else None,  # noqa: SIM118
-                    [],
-                )
-            ),
-            history=tuple(history),
-            metrics=upgraded_metrics(_loads(row["metrics"], {})),
-            model_path=row["model_path"],
-            model_name=row["model_name"],
-            hidden=bool(row["hidden"]),
-            stop_requested=bool(row["stop_requested"]),
-            limits=_loads(row["limits"], {}),
-            finetune=_loads(row["finetune"] if "finetune" in row.keys() else None, None),  # noqa: SIM118
-        )
-
     def _histories(
         self, connection: sqlite3.Connection, run_ids: Sequence[str]
     ) -> dict[str, list[dict[str, Any]]]:
@@ -161,7 +109,7 @@ class RunLog:
                 raise UnknownRunError(
                     f"No run has the id {run_id!r}; `python -m mnist_core runs` lists them."
                 )
-            return self._run_from_row(row, self._histories(connection, [run_id])[run_id])
+            return run_from_row(row, self._histories(connection, [run_id])[run_id])
 
     def list_runs(
         self,
@@ -220,7 +168,7 @@ class RunLog:
             histories = (
                 self._histories(connection, ids) if include_curves else {key: [] for key in ids}
             )
-        return [self._run_from_row(row, histories[row["id"]]) for row in rows]
+        return [run_from_row(row, histories[row["id"]]) for row in rows]
 
     def weight_summaries(self, run_id: str) -> list[list[dict[str, Any]]]:
         """Every epoch's summary of the layers' weights (for the Inside page)."""
@@ -233,6 +181,36 @@ class RunLog:
     def active_runs(self) -> list[Run]:
         """Queued and running runs, oldest first: the line."""
         return list(reversed(self.list_runs(statuses=ACTIVE_STATUSES, include_hidden=True)))
+
+    def latest_run(self, user: str, *, fine_tuned: bool | None = None) -> Run | None:
+        """A user's newest run (with its curves), or None.
+
+        Args:
+            user: whose.
+            fine_tuned: only fine-tuning runs (True), only runs trained from scratch (False),
+                or either (None, the default).
+        """
+        candidates = self.list_runs(user=user, limit=50, include_curves=False)
+        newest = next(
+            (run for run in candidates if fine_tuned is None or run.fine_tuned == fine_tuned),
+            None,
+        )
+        return self.get_run(newest.id) if newest is not None else None
+
+    def runs_with(self, runs: list[Run], run_ids: Sequence[str]) -> list[Run]:
+        """`runs` followed by those of `run_ids` it lacks (read without their curves); ids
+        of runs that are gone are left out."""
+        known = {run.id for run in runs}
+        added = []
+        for run_id in run_ids:
+            if run_id in known:
+                continue
+            try:
+                added.append(self.get_run(run_id))
+            except UnknownRunError:
+                continue
+            known.add(run_id)
+        return [*runs, *added]
 
     # --- the lifecycle ----------------------------------------------------------------------
     def create_run(
@@ -290,8 +268,8 @@ class RunLog:
                     now,
                     now if status == RUNNING else None,
                     engine,
-                    _dumps(limits or {}),
-                    _dumps(finetune) if finetune is not None else None,
+                    to_json(limits or {}),
+                    to_json(finetune) if finetune is not None else None,
                 ),
             )
         return self.get_run(run_id)
@@ -320,7 +298,7 @@ class RunLog:
 
     def record_plan(self, run_id: str, plan: dict[str, Any]) -> None:
         """What the running run is about to do (epochs, batches, samples)."""
-        self._update(run_id, "plan = ?", (_dumps(plan),))
+        self._update(run_id, "plan = ?", (to_json(plan),))
 
     def record_progress(self, run_id: str, *progress: dict[str, Any]) -> None:
         """Batch progress, oldest first: the last is the latest; each is a batch-curve point."""
@@ -340,10 +318,10 @@ class RunLog:
             ).fetchone()
             if row is None:
                 return
-            curve = _thin([*json.loads(row[0]), *points])
+            curve = thinned([*json.loads(row[0]), *points])
             connection.execute(
                 "UPDATE runs SET progress = ?, batch_curve = ? WHERE id = ?",
-                (_dumps(progress[-1]), _dumps(curve), run_id),
+                (to_json(progress[-1]), to_json(curve), run_id),
             )
 
     def record_epoch(
@@ -354,7 +332,7 @@ class RunLog:
             connection.execute(
                 "INSERT OR REPLACE INTO epochs (run_id, epoch, metrics, weight_summary) "
                 "VALUES (?, ?, ?, ?)",
-                (run_id, int(metrics["epoch"]), _dumps(metrics), _dumps(weight_summary)),
+                (run_id, int(metrics["epoch"]), to_json(metrics), to_json(weight_summary)),
             )
 
     def finish_run(
@@ -382,7 +360,7 @@ class RunLog:
                     status,
                     reason,
                     time.time(),
-                    _dumps(metrics) if metrics is not None else None,
+                    to_json(metrics) if metrics is not None else None,
                     model_path,
                     status,
                     run_id,
@@ -525,17 +503,8 @@ class RunLog:
     # --- server-wide settings ---------------------------------------------------------------
     def get_setting(self, name: str, default: str | None = None) -> str | None:
         """A server-wide setting (e.g. whether class mode is on)."""
-        with self._connect() as connection:
-            row = connection.execute(
-                "SELECT value FROM settings WHERE name = ?", (name,)
-            ).fetchone()
-        return row[0] if row else default
+        return self.database.get_setting(name, default)
 
     def set_setting(self, name: str, value: str) -> None:
         """Change a server-wide setting."""
-        with self._connect() as connection:
-            connection.execute(
-                "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", (name, value)
-            )
-
-
+        self.database.set_setting(name, value)
