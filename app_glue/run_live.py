@@ -109,11 +109,11 @@ def limits_text(limits: dict[str, Any]) -> str:
     """The class caps a run was held to, in words."""
     parts = [
         f"at most {limits['max_epochs']} epochs",
-        f"{limits['max_train_images']:,} training images",
+        f"{limits['max_training_images']:,} training images",
         f"{limits['max_seconds']:.0f} s",
     ]
     text = ", ".join(parts)
-    if "asked_epochs" in limits or "asked_train_images" in limits:
+    if "asked_epochs" in limits or "asked_training_images" in limits:
         text += " (this run asked for more and was cut to the caps)"
     return text
 

@@ -32,17 +32,17 @@ from mnist_core.data.drawings import (
     read_zip,
 )
 from mnist_core.runs.database import RunLogError
-from mnist_core.runs.finetune import finetune_request
+from mnist_core.runs.finetune import (
+    DRAWINGS_NEEDED,
+    DRAWINGS_PER_DIGIT_NEEDED,
+    check_readiness,
+    finetune_request,
+    finetune_summary,
+)
 from mnist_core.runs.record import (
     FINISHED,
     STOPPED,
     run_model_name,
-)
-from mnist_core.training.finetune import (
-    DRAWINGS_NEEDED,
-    DRAWINGS_PER_DIGIT_NEEDED,
-    check_readiness,
-    finetune_summary,
 )
 
 # Thumbnails of the drawings (4x 28 pixels would be too many on one screen).

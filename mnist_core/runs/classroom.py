@@ -35,19 +35,19 @@ class ClassLimits:
 
     Attributes:
         max_epochs: epochs (default 3).
-        max_train_images: training images before the validation split (default 10,000).
+        max_training_images: training images before the validation split (default 10,000).
         max_seconds: training time; a run over it is stopped and keeps its model
             (default 120 s).
     """
 
     max_epochs: int = 3
-    max_train_images: int = 10000
+    max_training_images: int = 10000
     max_seconds: float = 120.0
 
     def describe(self) -> str:
         """One line for the page."""
         return (
-            f"at most {self.max_epochs} epochs, {self.max_train_images:,} training images "
+            f"at most {self.max_epochs} epochs, {self.max_training_images:,} training images "
             f"and {self.max_seconds:.0f} s of training per run"
         )
 
@@ -63,16 +63,16 @@ def apply_class_limits(
     """
     applied: dict[str, Any] = {
         "max_epochs": limits.max_epochs,
-        "max_train_images": limits.max_train_images,
+        "max_training_images": limits.max_training_images,
         "max_seconds": limits.max_seconds,
     }
     if config.epochs > limits.max_epochs:
         applied["asked_epochs"] = config.epochs
         config = config.replace(epochs=limits.max_epochs)
     images = training_images if training_images is not None else 60000
-    if images > limits.max_train_images:
-        applied["asked_train_images"] = training_images
-        images = limits.max_train_images
+    if images > limits.max_training_images:
+        applied["asked_training_images"] = training_images
+        images = limits.max_training_images
     return config, images, applied
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from mnist_core.base.paths import RUNS_DB_ENVIRONMENT_VARIABLE
 from mnist_core.modeling.config import ModelConfig
-from mnist_core.runs.record import Run, upgraded_metrics, upgraded_plan
+from mnist_core.runs.record import Run, upgraded_limits, upgraded_metrics, upgraded_plan
 
 # How long a writer waits for another writer before the log counts as locked.
 LOCK_TIMEOUT_SECONDS = 10.0
@@ -272,6 +272,6 @@ def run_from_row(row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
         model_name=row["model_name"],
         hidden=bool(row["hidden"]),
         stop_requested=bool(row["stop_requested"]),
-        limits=from_json(row["limits"], {}),
+        limits=upgraded_limits(from_json(row["limits"], {})),
         finetune=from_json(row["finetune"] if "finetune" in row.keys() else None, None),  # noqa: SIM118
     )

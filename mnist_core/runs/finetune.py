@@ -6,6 +6,7 @@ What happens on the worker is `training.finetune`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ from mnist_core.runs.saved_models import saved_model_records
 from mnist_core.training.finetune import (
     DEFAULT_MNIST_IMAGES,
     FineTuneSpec,
-    check_readiness,
     finetune_config,
+    held_out_size,
     split_held_out,
 )
 
@@ -124,3 +125,86 @@ def finetune_request(
         training_images=mnist_images,
         finetune=spec.to_dict(),
     )
+
+
+DRAWINGS_NEEDED = 20
+
+
+DRAWINGS_PER_DIGIT_NEEDED = 2
+
+
+# --- Whether there is enough to learn from --------------------------------------------------
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a user's drawings are enough to fine-tune on, and what to do if not.
+
+    Attributes:
+        ready: at least DRAWINGS_NEEDED drawings, every digit among them at least
+            DRAWINGS_PER_DIGIT_NEEDED times.
+        reason: what is missing, or (when ready) what will happen, in one sentence.
+        drawing_count: the drawings.
+        per_digit: drawings of each digit 0 to 9 (0 for a digit not taught).
+        held_out_count: how many would be held out to measure the result.
+    """
+
+    ready: bool
+    reason: str
+    drawing_count: int
+    per_digit: dict[int, int]
+    held_out_count: int
+
+
+def check_readiness(label_counts: dict[int, int]) -> Readiness:
+    """Say whether the drawings (counted by digit) are enough to fine-tune on.
+
+    Args:
+        label_counts: drawings of each digit (as `DrawingStore.label_counts` gives them).
+    """
+    per_digit = {digit: int(label_counts.get(digit, 0)) for digit in range(10)}
+    count = sum(per_digit.values())
+    held_out = held_out_size(count)
+    short = [digit for digit, number in per_digit.items() if 0 < number < DRAWINGS_PER_DIGIT_NEEDED]
+    if count < DRAWINGS_NEEDED:
+        missing = DRAWINGS_NEEDED - count
+        reason = (
+            f"{count} of the {DRAWINGS_NEEDED} drawings needed so far: label {missing} more "
+            "on the Draw page (under “Was it right?”)."
+        )
+        return Readiness(False, reason, count, per_digit, held_out)
+    if short:
+        listed = ", ".join(str(digit) for digit in short)
+        reason = (
+            f"Every digit you teach needs at least {DRAWINGS_PER_DIGIT_NEEDED} drawings, one to "
+            f"learn from and one to test on: {listed} "
+            + ("has" if len(short) == 1 else "have")
+            + " only 1. Draw another, or delete it."
+        )
+        return Readiness(False, reason, count, per_digit, held_out)
+    digits = sum(1 for number in per_digit.values() if number)
+    reason = (
+        f"Ready: {count} drawings of {digits} digit(s); {held_out} of them are held out to "
+        f"measure the result, the model learns from the other {count - held_out}."
+    )
+    return Readiness(True, reason, count, per_digit, held_out)
+
+
+def finetune_summary(figures: dict[str, Any]) -> tuple[str, str]:
+    """The two figures a page shows: ("7 of 8 → 8 of 8", "99.1% → 99.0%").
+
+    Args:
+        figures: a run's `metrics["finetune"]`.
+    """
+    count = figures.get("held_out_count") or 0
+    before, after = figures.get("held_out_correct_before"), figures.get("held_out_correct_after")
+    drawings = (
+        f"{before} of {count} → {after} of {count}"
+        if before is not None and after is not None
+        else f"{before} of {count} → –"
+    )
+    mnist_before = figures.get("mnist_test_accuracy_before")
+    mnist_after = figures.get("mnist_test_accuracy_after")
+
+    def percent(value: Any) -> str:
+        return f"{value:.1%}" if isinstance(value, int | float) else "–"
+
+    return drawings, f"{percent(mnist_before)} → {percent(mnist_after)}"

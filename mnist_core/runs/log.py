@@ -1,24 +1,15 @@
-"""The run log: every training is a `Run`, kept in SQLite, compared and shared.
+"""The run log: every training is a `Run` (`runs.record`), kept in SQLite, compared, shared.
 
-A run is shaped like an MLflow run: an identity and a lifecycle (id, status and its reason,
-created / started / finished times), its parameters (the whole `ModelConfig`), metrics by step
-(one `EpochMetrics` an epoch, plus a thinned curve of batch progress), tags (preset, lesson,
-user) and an artifact (the trained model, kept as a `.keras` file beside the log).
-
-The lifecycle, and the only functions that change a run:
+The queries and the single-row writes the lifecycle (`runs.lifecycle`) is made of:
 
     create_run ──► queued ──mark_running──► running ──finish_run──► finished | stopped
                      │                        │                      | failed | diverged
                      └──── cancel_run ────────┴── recover_interrupted ──► interrupted
 
 While a run trains, `record_progress` (at most four times a second) and `record_epoch` (each
-epoch, committed) write what the live view draws, so a reload or another tab reads the same
-run. Every write is one transaction: a run is never half-written. The log lives in
-`<data directory>/runs.sqlite3` (WAL mode, so readers never wait for the writer);
-`MNIST_RUNS_DB` points elsewhere. Any number of threads and processes may use it at once.
-
-Problems with the database file itself (missing folder, locked, damaged) raise `RunLogError`,
-whose message says what is wrong and what to do; callers show it and carry on.
+epoch) write what the live view draws, so a reload or another tab reads the same run. Every
+write is one transaction: a run is never half-written. The file, its schema and its errors
+(`RunLogError`) are `runs.database`'s.
 """
 
 from __future__ import annotations
@@ -495,10 +486,6 @@ class RunLog:
         for run_id in ids:
             self.delete_run(run_id)
         return len(ids)
-
-    def adopt(self, run_id: str, engine: str) -> None:
-        """Make `engine` the engine that schedules a queued run."""
-        self._update(run_id, "engine = ?", (engine,))
 
     # --- server-wide settings ---------------------------------------------------------------
     def get_setting(self, name: str, default: str | None = None) -> str | None:

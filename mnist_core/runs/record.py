@@ -39,6 +39,11 @@ RUN_MODEL_PREFIX = "run:"
 # Keys an older version used in a run's metrics and plan, and their names now.
 _OLD_METRIC_KEYS = {"wall_seconds": "training_seconds", "train_samples": "training_images_used"}
 _OLD_PLAN_KEYS = {"train_samples": "training_images_used", "validation_samples": "validation_images"}
+_OLD_LIMIT_KEYS = {
+    "max_train_images": "max_training_images",
+    "asked_train_images": "asked_training_images",
+    "max_wall_seconds": "max_seconds",
+}
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,11 @@ def run_id_of_model(name: str) -> str | None:
 def upgraded_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     """A run's metrics with the keys an older version wrote under their present names."""
     return {_OLD_METRIC_KEYS.get(key, key): value for key, value in metrics.items()}
+
+
+def upgraded_limits(limits: dict[str, Any]) -> dict[str, Any]:
+    """The class caps a run was held to, with an older version's keys under today's names."""
+    return {_OLD_LIMIT_KEYS.get(key, key): value for key, value in limits.items()}
 
 
 def upgraded_plan(plan: dict[str, Any] | None) -> dict[str, Any] | None:

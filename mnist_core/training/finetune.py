@@ -50,8 +50,6 @@ from mnist_core.modeling.config import ModelConfig
 from mnist_core.training.progress import STOP_NAN
 from mnist_core.training.train import TrainingResult, encode_labels, train_model
 
-DRAWINGS_NEEDED = 20
-DRAWINGS_PER_DIGIT_NEEDED = 2
 HELD_OUT_FRACTION = 0.25
 # At most this much MNIST test accuracy (a fraction: 0.003 is 0.3 points) may be lost.
 MNIST_DROP_ALLOWED = 0.003
@@ -85,61 +83,6 @@ FINETUNE_SETTINGS: dict[str, Any] = {
     "redraw_fraction": 0.0,
     "pen_digit_copies": 0,
 }
-
-
-# --- Whether there is enough to learn from --------------------------------------------------
-@dataclass(frozen=True)
-class Readiness:
-    """Whether a user's drawings are enough to fine-tune on, and what to do if not.
-
-    Attributes:
-        ready: at least DRAWINGS_NEEDED drawings, every digit among them at least
-            DRAWINGS_PER_DIGIT_NEEDED times.
-        reason: what is missing, or (when ready) what will happen, in one sentence.
-        drawing_count: the drawings.
-        per_digit: drawings of each digit 0 to 9 (0 for a digit not taught).
-        held_out_count: how many would be held out to measure the result.
-    """
-
-    ready: bool
-    reason: str
-    drawing_count: int
-    per_digit: dict[int, int]
-    held_out_count: int
-
-
-def check_readiness(label_counts: dict[int, int]) -> Readiness:
-    """Say whether the drawings (counted by digit) are enough to fine-tune on.
-
-    Args:
-        label_counts: drawings of each digit (as `DrawingStore.label_counts` gives them).
-    """
-    per_digit = {digit: int(label_counts.get(digit, 0)) for digit in range(10)}
-    count = sum(per_digit.values())
-    held_out = held_out_size(count)
-    short = [digit for digit, number in per_digit.items() if 0 < number < DRAWINGS_PER_DIGIT_NEEDED]
-    if count < DRAWINGS_NEEDED:
-        missing = DRAWINGS_NEEDED - count
-        reason = (
-            f"{count} of the {DRAWINGS_NEEDED} drawings needed so far: label {missing} more "
-            "on the Draw page (under “Was it right?”)."
-        )
-        return Readiness(False, reason, count, per_digit, held_out)
-    if short:
-        listed = ", ".join(str(digit) for digit in short)
-        reason = (
-            f"Every digit you teach needs at least {DRAWINGS_PER_DIGIT_NEEDED} drawings, one to "
-            f"learn from and one to test on: {listed} "
-            + ("has" if len(short) == 1 else "have")
-            + " only 1. Draw another, or delete it."
-        )
-        return Readiness(False, reason, count, per_digit, held_out)
-    digits = sum(1 for number in per_digit.values() if number)
-    reason = (
-        f"Ready: {count} drawings of {digits} digit(s); {held_out} of them are held out to "
-        f"measure the result, the model learns from the other {count - held_out}."
-    )
-    return Readiness(True, reason, count, per_digit, held_out)
 
 
 def held_out_size(count: int) -> int:
@@ -480,23 +423,3 @@ def fine_tune(
     return FineTuneOutcome(result, figures, summary)
 
 
-def finetune_summary(figures: dict[str, Any]) -> tuple[str, str]:
-    """The two figures a page shows: ("7 of 8 → 8 of 8", "99.1% → 99.0%").
-
-    Args:
-        figures: a run's `metrics["finetune"]`.
-    """
-    count = figures.get("held_out_count") or 0
-    before, after = figures.get("held_out_correct_before"), figures.get("held_out_correct_after")
-    drawings = (
-        f"{before} of {count} → {after} of {count}"
-        if before is not None and after is not None
-        else f"{before} of {count} → –"
-    )
-    mnist_before = figures.get("mnist_test_accuracy_before")
-    mnist_after = figures.get("mnist_test_accuracy_after")
-
-    def percent(value: Any) -> str:
-        return f"{value:.1%}" if isinstance(value, int | float) else "–"
-
-    return drawings, f"{percent(mnist_before)} → {percent(mnist_after)}"

@@ -380,7 +380,7 @@ def test_class_caps_hold_for_a_session_without_the_class_link(train_page, app_ru
         run = shown_run(at)
         limits = ClassLimits()
         assert run.config.epochs == limits.max_epochs
-        assert run.training_images == limits.max_train_images
+        assert run.training_images == limits.max_training_images
         assert run.limits["asked_epochs"] == 40
         # Leave the line (or stop) so the next tests find the workers free.
         app_run_log.cancel_run(run.id, "test over") or app_run_log.request_stop(run.id)

@@ -23,6 +23,7 @@ from mnist_core import cli
 from mnist_core.cli import model_commands
 from mnist_core.cli.progress import ProgressPrinter
 from mnist_core.modeling.presets import PRESETS
+from mnist_core.runs.saved_models import ModelRecord
 from mnist_core.training.progress import (
     STOP_NAN,
     STOP_REQUESTED,
@@ -146,8 +147,8 @@ def test_models_lists_stored_models_and_broken_entries(models_dir, tiny_training
     assert lines[1].split() == ["name", "dataset", "test", "accuracy", "parameters", "saved"]
     rows = {line.split()[0]: line for line in lines[2:]}
     assert set(rows) == {"default", "half_saved", "tiny"}
-    metadata = json.loads((models_dir / "tiny.json").read_text())
-    accuracy = f"{metadata['metrics']['test_accuracy']:.2%}"
+    record = ModelRecord.from_sidecar(json.loads((models_dir / "tiny.json").read_text()))
+    accuracy = f"{record.test_accuracy:.2%}"
     assert re.fullmatch(
         rf"tiny +mnist +{re.escape(accuracy)} +535,818 +\d{{4}}-\d\d-\d\d \d\d:\d\d UTC",
         rows["tiny"],
@@ -177,21 +178,20 @@ def test_train_saves_the_model_and_prints_progress_per_epoch(models_dir, tiny_tr
     assert lines[4] == f"saved {models_dir / 'tiny.keras'} and {models_dir / 'tiny.json'}"
     assert (models_dir / "tiny.keras").is_file()
 
-    metadata = json.loads((models_dir / "tiny.json").read_text())
-    assert metadata["dataset"] == "mnist"
-    assert metadata["config"]["epochs"] == 1
-    assert metadata["config"]["layer_sizes"] == [512, 256]
-    assert metadata["metrics"]["epochs_completed"] == 1
-    assert metadata["metrics"]["stop_reason"] == "completed"
-    assert [epoch["epoch"] for epoch in metadata["history"]] == [1]
-    assert len(metadata["extras"]["weight_summaries"]) == 1
+    record = ModelRecord.from_sidecar(json.loads((models_dir / "tiny.json").read_text()))
+    assert record.dataset == "mnist" and record.training_images == 1000
+    assert record.config.epochs == 1 and record.config.layer_sizes == (512, 256)
+    assert record.metrics["epochs_completed"] == 1
+    assert record.metrics["stop_reason"] == "completed"
+    assert [epoch["epoch"] for epoch in record.history] == [1]
+    assert len(record.weight_summaries) == 1
     # The sidecar names its preset and says what the model learned from.
-    assert metadata["preset"] == "dense_fast"
-    assert metadata["training_data"] == (
+    assert record.preset == "dense_fast" and record.saved_by is None
+    assert record.training_data == (
         "MNIST's training images (10% held out for validation) (900 training images)."
     )
     accuracy = float(re.search(r"test accuracy (\d+\.\d\d)%", lines[3]).group(1))
-    assert accuracy == pytest.approx(100 * metadata["metrics"]["test_accuracy"], abs=0.006)
+    assert accuracy == pytest.approx(100 * record.test_accuracy, abs=0.006)
 
 
 def test_ctrl_c_stops_training_and_saves_the_epochs_done(models_dir):
@@ -222,14 +222,16 @@ def test_ctrl_c_stops_training_and_saves_the_epochs_done(models_dir):
     assert errors == ""
     assert "Ctrl-C: stopping after this batch (press it again to abort)\n" in stdout
     assert re.search(r"stopped on request \(Ctrl-C\) after \d+ of 200 epoch\(s\)", stdout)
-    metrics = json.loads((models_dir / "interrupted.json").read_text())["metrics"]
+    metrics = ModelRecord.from_sidecar(
+        json.loads((models_dir / "interrupted.json").read_text())
+    ).metrics
     assert metrics["stop_reason"] == "stopped"
     assert 1 <= metrics["epochs_completed"] < 200
 
 
-def fake_result(stop_reason: str, message: str) -> TrainingResult:
+def fake_result(stop_reason: str, message: str, model) -> TrainingResult:
     return TrainingResult(
-        model=None,
+        model=model,
         config=PRESETS["dense_fast"].config,
         history=[],
         weight_summaries=[],
@@ -261,13 +263,15 @@ def fake_result(stop_reason: str, message: str) -> TrainingResult:
     ],
 )
 def test_a_run_without_a_usable_model_saves_nothing(
-    monkeypatch, tmp_path, capsys, stop_reason, message, status, expected_error
+    monkeypatch, tmp_path, capsys, tiny_model, stop_reason, message, status, expected_error
 ):
     import mnist_core.training.train
 
     monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path))
     monkeypatch.setattr(
-        mnist_core.training.train, "train_model", lambda *args, **kwargs: fake_result(stop_reason, message)
+        mnist_core.training.train,
+        "train_model",
+        lambda *args, **kwargs: fake_result(stop_reason, message, tiny_model),
     )
 
     arguments = ["train", "--preset", "dense_fast", "--training-images", "100", "--name", "lost"]
@@ -366,8 +370,8 @@ def test_evaluate_json_is_the_report_as_a_dict(models_dir, tiny_training, monkey
     assert report["num_examples"] == 10000
     assert np.sum(report["confusion_matrix"]) == 10000
     assert len(report["per_class"]) == 10
-    metadata = json.loads((models_dir / "tiny.json").read_text())
-    assert report["accuracy"] == pytest.approx(metadata["metrics"]["test_accuracy"], abs=1e-6)
+    record = ModelRecord.from_sidecar(json.loads((models_dir / "tiny.json").read_text()))
+    assert report["accuracy"] == pytest.approx(record.test_accuracy, abs=1e-6)
 
 
 # --- predict ---------------------------------------------------------------------------------

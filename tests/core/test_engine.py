@@ -198,7 +198,7 @@ def test_class_caps_hold_whatever_the_page_asked_for(engine):
         set_class_mode(log, False)
     limits = ClassLimits()
     assert run.config.epochs == limits.max_epochs
-    assert run.training_images == limits.max_train_images
+    assert run.training_images == limits.max_training_images
     assert run.limits["asked_epochs"] == 50
     engine.stop(run.id)
     wait_for(lambda: ended(log, run.id))
@@ -215,7 +215,7 @@ def test_a_run_over_the_class_time_limit_is_stopped_and_keeps_its_model(tmp_path
         (run,) = engine.submit([RunRequest(LONG, training_images=10_000)], user="hal")
         done = wait_for(lambda: ended(log, run.id))
         assert done.status == STOPPED
-        assert "class time limit of 4 s" in done.reason
+        assert "time limit of 4 s" in done.reason
         assert done.model_kept
     finally:
         engine.close()

@@ -16,7 +16,13 @@ from mnist_core.data.drawings import (
     image_id,
 )
 from mnist_core.modeling.config import ModelConfig
-from mnist_core.runs.finetune import finetune_request
+from mnist_core.runs.finetune import (
+    DRAWINGS_NEEDED,
+    check_readiness,
+    finetune_request,
+    finetune_summary,
+)
+from mnist_core.runs.lifecycle import ended_status
 from mnist_core.runs.log import RunLog
 from mnist_core.runs.record import (
     FINISHED,
@@ -24,13 +30,10 @@ from mnist_core.runs.record import (
 )
 from mnist_core.teaching import export
 from mnist_core.training.finetune import (
-    DRAWINGS_NEEDED,
     FINETUNE_SETTINGS,
     MNIST_DROP_ALLOWED,
     FineTuneSpec,
-    check_readiness,
     fine_tune,
-    finetune_summary,
     mixed_training_set,
     split_held_out,
 )
@@ -137,9 +140,10 @@ def test_fine_tuning_the_default_model_on_pen_drawings_keeps_mnist_within_the_bo
     loaded = load_model("default")
     config = ModelConfig.from_dict(loaded.metadata["config"]).replace(**FINETUNE_SETTINGS)
     spec = spec_of(pen_drawings)
-    result, status, reason, figures = fine_tune(
-        config, spec, loaded.model, mnist, TrainingObserver(), mnist_images=3000
-    )
+    outcome = fine_tune(config, spec, loaded.model, mnist, TrainingObserver(), mnist_images=3000)
+    result, figures = outcome.result, outcome.figures
+    status, reason = ended_status(result)
+    reason = outcome.summary
     assert status == FINISHED, reason
     assert figures["held_out_count"] == 8 and figures["train_drawings"] == 22
     before, after = figures["mnist_test_accuracy_before"], figures["mnist_test_accuracy_after"]
@@ -178,10 +182,11 @@ def test_the_guard_pulls_a_harmful_fine_tuning_back_within_the_bound(
     mislabelled = [
         dataclasses.replace(drawing, label=(drawing.label + 1) % 10) for drawing in pen_drawings
     ]
-    result, status, _, figures = fine_tune(
+    outcome = fine_tune(
         harmful, spec_of(mislabelled), base.model, mnist, TrainingObserver(), mnist_images=300
     )
-    assert status == FINISHED, figures
+    result, figures = outcome.result, outcome.figures
+    assert ended_status(result)[0] == FINISHED, figures
     assert figures["weight_fraction"] < 1.0, figures
     before = figures["mnist_test_accuracy_before"]
     assert before == pytest.approx(base.test_accuracy, abs=1e-6)
@@ -196,7 +201,7 @@ def test_the_run_log_keeps_what_a_fine_tuning_run_carries_and_an_old_log_gains_t
     old.execute(
         "CREATE TABLE runs (id TEXT PRIMARY KEY, user TEXT NOT NULL, preset TEXT, lesson TEXT, "
         "request_id TEXT NOT NULL, label TEXT, parent_id TEXT, dataset TEXT NOT NULL, "
-        "training_images INTEGER, config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL "
+        "train_images INTEGER, config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL "
         "DEFAULT '', created_at REAL NOT NULL, started_at REAL, finished_at REAL, owner TEXT, "
         "worker TEXT, plan TEXT, progress TEXT, batch_curve TEXT NOT NULL DEFAULT '[]', "
         "metrics TEXT NOT NULL DEFAULT '{}', model_path TEXT, model_name TEXT, hidden INTEGER "

@@ -1,7 +1,8 @@
 """The core's layers: every import of mnist_core, read with `ast`, goes one way, in no circle.
 
     base ← data ← modeling ← training ← runs ← engine
-                      ↖ reading ← evaluation ↗      teaching (never the engine), cli (all)
+          ↖ reading ↙ (training draws digits the way the Draw page reads them)
+                 evaluation ← runs;   teaching (never the engine), cli (all)
 
 Lazy imports inside functions count as much as those at the top: a circle or an arrow
 against the direction is a design problem whenever it is taken.
@@ -23,7 +24,7 @@ ALLOWED = {
     "modeling": {"base", "data"},
     "reading": {"base", "data", "modeling"},
     "evaluation": {"base", "data", "modeling", "reading"},
-    "training": {"base", "data", "modeling"},
+    "training": {"base", "data", "modeling", "reading"},
     "runs": {"base", "data", "modeling", "training", "evaluation"},
     "engine": {"base", "data", "modeling", "training", "evaluation", "runs"},
     "teaching": {"base", "data", "modeling", "reading", "evaluation", "training", "runs"},

@@ -110,7 +110,7 @@ def test_a_local_run_without_a_usable_log_trains_unrecorded(tmp_path, tiny_confi
         observer=TrainingObserver(),
         run_log=RunLog(blocker / "runs.sqlite3"),
     )
-    assert not local.recorded and "cannot be made" in local.problem
+    assert not local.recorded and "cannot be opened" in local.problem
     from mnist_core.training.train import train_model
 
     result = train_model(tiny_config, tiny_mnist, local.observer)

@@ -16,11 +16,11 @@ from mnist_core.base.paths import default_runs_path
 from mnist_core.modeling.config import ModelConfig
 from mnist_core.modeling.presets import get_preset
 from mnist_core.runs.database import (
+    MAX_BATCH_CURVE_POINTS,
     RunLogError,
     UnknownRunError,
 )
 from mnist_core.runs.log import (
-    MAX_BATCH_CURVE_POINTS,
     RunLog,
     this_process_engine,
 )
@@ -330,3 +330,56 @@ def test_settings_are_kept_server_wide(tmp_path):
     assert log.get_setting("class_mode") is None
     log.set_setting("class_mode", "on")
     assert RunLog(tmp_path / "runs.sqlite3").get_setting("class_mode") == "on"
+
+
+def test_a_log_of_an_older_version_is_brought_up_to_date_and_keeps_its_runs(tmp_path):
+    """Schema 2 (before 2026-12-03): `train_images` and `owner` columns, an `owners` table,
+    metrics with `wall_seconds` and `train_samples`, a plan with `train_samples`."""
+    path = tmp_path / "runs.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE runs (id TEXT PRIMARY KEY, user TEXT NOT NULL, preset TEXT, lesson TEXT,
+            request_id TEXT NOT NULL, label TEXT, parent_id TEXT, dataset TEXT NOT NULL,
+            train_images INTEGER, config TEXT NOT NULL, status TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, started_at REAL,
+            finished_at REAL, owner TEXT, worker TEXT, plan TEXT, progress TEXT,
+            batch_curve TEXT NOT NULL DEFAULT '[]', metrics TEXT NOT NULL DEFAULT '{}',
+            model_path TEXT, model_name TEXT, hidden INTEGER NOT NULL DEFAULT 0,
+            stop_requested INTEGER NOT NULL DEFAULT 0, limits TEXT NOT NULL DEFAULT '{}',
+            finetune TEXT);
+        CREATE TABLE owners (owner TEXT PRIMARY KEY, seen_at REAL NOT NULL);
+        CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO settings VALUES ('schema_version', '2'), ('class_mode', 'on');
+        INSERT INTO owners VALUES ('host:1:abc', 5.0);
+        """
+    )
+    old.execute(
+        "INSERT INTO runs (id, user, request_id, dataset, train_images, config, status, "
+        "created_at, owner, plan, metrics) VALUES ('old', 'ada', 'old', 'mnist', 5000, ?, "
+        "'finished', 1.0, 'host:1:abc', ?, ?)",
+        (
+            CONFIG.to_json(),
+            '{"epochs": 1, "batches_per_epoch": 4, "train_samples": 4500, '
+            '"validation_samples": 500, "validation": "split"}',
+            '{"test_accuracy": 0.9, "wall_seconds": 2.5, "train_samples": 4500}',
+        ),
+    )
+    old.commit()
+    old.close()
+
+    log = RunLog(path)
+    run = log.get_run("old")
+    assert run.training_images == 5000 and run.engine == "host:1:abc"
+    assert run.training_seconds == 2.5 and run.metrics["training_images_used"] == 4500
+    assert run.plan["training_images_used"] == 4500 and run.plan["validation_images"] == 500
+    assert log.get_setting("class_mode") == "on"
+    with sqlite3.connect(path) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        version = connection.execute(
+            "SELECT value FROM settings WHERE name = 'schema_version'"
+        ).fetchone()[0]
+    assert "engines" in tables and "owners" not in tables and version == "3"
+    assert not log.engine_alive("host:1:abc")  # known, but silent for long
+    again = log.create_run(CONFIG, user="bo", training_images=100)
+    assert log.get_run(again.id).training_images == 100
