@@ -10,7 +10,7 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export MNIST_DATA_DIR ?= $(CURDIR)/$(DATA_DIR)
 
-.PHONY: run dev test lint bench setup setup-dev data fashion-data browser clean
+.PHONY: run dev test test-fast lint bench setup setup-dev data fashion-data browser clean
 
 run: setup data fashion-data
 	$(PY) serve.py --server.port $(PORT) --browser.gatherUsageStats false
@@ -22,6 +22,10 @@ dev: setup data fashion-data
 
 test: setup-dev data fashion-data browser lint
 	$(PY) -m pytest
+
+# The inner loop: everything but the browser, cluster and slow tests (a few minutes).
+test-fast: setup-dev data fashion-data lint
+	$(PY) -m pytest -m "not browser and not cluster and not slow"
 
 lint: setup-dev
 	$(PY) -m ruff check .

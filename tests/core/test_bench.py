@@ -52,6 +52,7 @@ def check_result(result: dict, name: str) -> None:
 @pytest.mark.parametrize(
     "name", ["training_overhead", "time_to_accuracy", "lessons", "unsure", "attribution"]
 )
+@pytest.mark.slow
 def test_core_benchmark_runs_on_its_quick_setting(name):
     import importlib
 
@@ -59,6 +60,7 @@ def test_core_benchmark_runs_on_its_quick_setting(name):
     check_result(module.run(quick=True), name)
 
 
+@pytest.mark.slow
 def test_run_all_prints_one_table_and_writes_results(tmp_path):
     output = tmp_path / "results.json"
     completed = subprocess.run(

@@ -254,6 +254,7 @@ def test_train_trains_anyway_when_the_log_cannot_be_used(tmp_path, monkeypatch, 
     assert "recorded as run" not in out
 
 
+@pytest.mark.cluster
 def test_train_on_a_dask_scheduler(runs_db, capsys):
     from mnist_core.engine.cluster import start_embedded_cluster
 

@@ -35,6 +35,8 @@ from mnist_core.runs.record import (
 )
 from mnist_core.runs.request import RunRequest
 
+pytestmark = pytest.mark.cluster
+
 REPOSITORY = Path(__file__).parents[2]
 TINY = get_preset("dense_fast").config.replace(
     layer_sizes=(32,), layer_activations=("relu",), layer_dropout_rates=(0.0,), epochs=1

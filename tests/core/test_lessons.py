@@ -255,6 +255,7 @@ def test_speed(run_log):
     assert sentences[0].startswith("cnn reached 98.9% test accuracy after 1 epoch, dense 97.5%.")
 
 
+@pytest.mark.cluster
 def test_a_lesson_is_one_request_trained_on_the_free_workers(tmp_path, monkeypatch):
     """Real engine, real two-worker cluster: the runs share a request and train at once."""
     from mnist_core.engine.engine import Engine
