@@ -83,6 +83,19 @@ CREATE TABLE IF NOT EXISTS engines (
     engine TEXT PRIMARY KEY,
     seen_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT UNIQUE,
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    released INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS device_codes (
+    code TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -148,6 +161,8 @@ class Database:
             connection.execute("PRAGMA foreign_keys = ON")
             with connection:
                 yield connection
+        except sqlite3.IntegrityError:
+            raise  # a rule of the schema (a name already taken): the caller says what to do
         except sqlite3.Error as error:
             raise self.explain(error) from None
         finally:
