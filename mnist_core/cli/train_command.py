@@ -204,8 +204,8 @@ def _train_on_cluster(
     from mnist_core.engine.cluster import ClusterUnavailableError
     from mnist_core.engine.engine import Engine
     from mnist_core.runs.log import RunLog
-    from mnist_core.runs.record import CLI_USER
     from mnist_core.runs.request import RunRequest
+    from mnist_core.runs.users import CLI_USER
 
     run_log = RunLog()
     run_log.check()  # the cluster's runs live in the log: without it, nothing can train

@@ -14,8 +14,8 @@ writes what the workers report back into the log, which the pages read. The inte
 
 The line is fair: one running request per user (a lesson, whose runs were asked for together,
 is one request and may use every free worker); a user's further requests wait behind it;
-across users, first come, first served. In class mode the caps of `classroom.ClassLimits`
-are applied here, on the server, whatever the page sent.
+across users, first come, first served. The server's limits (`runs.limits.Limits`: the class
+caps, a network's size, one waiting request a user) are applied here, whatever the page sent.
 
 What a worker runs is `train_run_on_worker`, a plain importable function: it trains with the
 same `train_model` the command line uses, sends the plan, throttled batch progress and every
@@ -47,16 +47,15 @@ from mnist_core.engine.worker import (
     channel_names,
     train_run_on_worker,
 )
-from mnist_core.runs.classroom import (
-    ClassLimits,
-)
 from mnist_core.runs.database import RunLogError
 from mnist_core.runs.lifecycle import RunEnding, end_run, fail_run
+from mnist_core.runs.limits import Limits
 from mnist_core.runs.line import (
     DEFAULT_SAMPLES_PER_SECOND,
     LinePlace,
+    LineSnapshot,
     eligible_runs,
-    expected_start_times,
+    line_places,
 )
 from mnist_core.runs.log import (
     RunLog,
@@ -73,6 +72,8 @@ from mnist_core.runs.request import RunRequest, queue_runs
 
 DISPATCH_INTERVAL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 5.0
+# The line's places are worked out at most this often, however many pages ask.
+LINE_SNAPSHOT_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 5.0
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class Engine:
         run_log: where runs are kept.
         client: a connected `distributed.Client`.
         cluster: the embedded cluster the engine started, closed with it (if any).
-        class_limits: the caps applied while class mode is on (default `ClassLimits()`).
+        limits: what the server holds runs to (default: `Limits.from_environment()`).
         progress_interval_seconds: least time between two progress reports of a run.
     """
 
@@ -106,13 +107,13 @@ class Engine:
         client: Any,
         *,
         cluster: EmbeddedCluster | None = None,
-        class_limits: ClassLimits | None = None,
+        limits: Limits | None = None,
         progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS,
     ) -> None:
         self.run_log = run_log
         self.client = client
         self.cluster = cluster
-        self.class_limits = class_limits or ClassLimits()
+        self.limits = limits or Limits.from_environment()
         self.progress_interval_seconds = progress_interval_seconds
         self.engine_id = this_process_engine()
         self.problem: str | None = None
@@ -124,6 +125,7 @@ class Engine:
         self._closed = threading.Event()
         self._last_heartbeat = 0.0
         self._threads_cache: tuple[float, int] = (0.0, 0)
+        self._line_snapshot: LineSnapshot | None = None
         self.run_log.heartbeat(self.engine_id)
         self._recover()
         # Registering waits for every worker to import TensorFlow: not on the caller's time.
@@ -152,7 +154,7 @@ class Engine:
         address: str | None = None,
         *,
         workers: int | None = None,
-        class_limits: ClassLimits | None = None,
+        limits: Limits | None = None,
     ) -> Engine:
         """Connect to `address`, to `MNIST_DASK_SCHEDULER`, or else start an embedded cluster.
 
@@ -180,7 +182,7 @@ class Engine:
             ) from None
         if cluster is not None:
             client.wait_for_workers(1, timeout=60)
-        return cls(run_log, client, cluster=cluster, class_limits=class_limits)
+        return cls(run_log, client, cluster=cluster, limits=limits)
 
     # --- what pages and the command line call ---------------------------------------------
     def class_mode(self) -> bool:
@@ -195,7 +197,7 @@ class Engine:
         In class mode every run is held to the class caps, whatever it asked for.
         """
         runs = queue_runs(
-            self.run_log, requests, user=user, engine=self.engine_id, class_limits=self.class_limits
+            self.run_log, requests, user=user, engine=self.engine_id, limits=self.limits
         )
         self._wake.set()
         return runs
@@ -221,17 +223,34 @@ class Engine:
         self._threads_cache = (time.monotonic(), threads)
         return threads
 
+    def line(self) -> LineSnapshot:
+        """The line with every queued run's place and expected wait, worked out at most once
+        every LINE_SNAPSHOT_SECONDS however many pages ask (3 runs waiting or 300)."""
+        with self._lock:
+            snapshot = self._line_snapshot
+            if snapshot is not None and time.monotonic() - snapshot.taken_at < LINE_SNAPSHOT_SECONDS:
+                return snapshot
+            line = tuple(self.run_log.active_runs())
+            workers = self.worker_threads()
+            snapshot = LineSnapshot(
+                line, line_places(line, max(1, workers), self._rates()), workers, time.monotonic()
+            )
+            self._line_snapshot = snapshot
+            return snapshot
+
     def place_in_line(self, run_id: str) -> LinePlace | None:
         """Position, users ahead and expected wait of a queued run; None when not queued."""
-        line = self.run_log.active_runs()
-        queued = [run for run in line if run.status == QUEUED]
-        index = next((i for i, run in enumerate(queued) if run.id == run_id), None)
-        if index is None:
-            return None
-        ahead = queued[:index]
-        users = tuple(dict.fromkeys(run.user for run in ahead))
-        waits = expected_start_times(line, max(1, self.worker_threads()), self._rates())
-        return LinePlace(index + 1, users, waits.get(run_id))
+        return self.line().places.get(run_id)
+
+    def cancel_waiting(self, user_id: str | None = None, *, reason: str) -> int:
+        """Take every waiting run out of the line (the teacher's), or every one of a user's;
+        returns how many."""
+        cancelled = 0
+        for run in self.run_log.active_runs():
+            if run.status == QUEUED and (user_id is None or run.owner_id == user_id):
+                cancelled += bool(self.run_log.cancel_run(run.id, reason))
+        self._line_snapshot = None
+        return cancelled
 
     def close(self) -> None:
         """Stop the dispatcher, cancel what runs, and close the client (and our cluster)."""

@@ -18,38 +18,15 @@ from __future__ import annotations
 
 import hmac
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from mnist_core.modeling.config import ModelConfig
+from mnist_core.runs.limits import ClassLimits
 
 CLASS_MODE_ENVIRONMENT_VARIABLE = "MNIST_CLASS_MODE"
 TEACHER_KEY_ENVIRONMENT_VARIABLE = "MNIST_TEACHER_KEY"
 CLASS_MODE_SETTING = "class_mode"
 PROTECTED_MODEL_NAMES = ("default",)
-
-
-@dataclass(frozen=True)
-class ClassLimits:
-    """The caps on one run while class mode is on (the one place their defaults live).
-
-    Attributes:
-        max_epochs: epochs (default 3).
-        max_training_images: training images before the validation split (default 10,000).
-        max_seconds: training time; a run over it is stopped and keeps its model
-            (default 120 s).
-    """
-
-    max_epochs: int = 3
-    max_training_images: int = 10000
-    max_seconds: float = 120.0
-
-    def describe(self) -> str:
-        """One line for the page."""
-        return (
-            f"at most {self.max_epochs} epochs, {self.max_training_images:,} training images "
-            f"and {self.max_seconds:.0f} s of training per run"
-        )
 
 
 def apply_class_limits(
@@ -62,6 +39,7 @@ def apply_class_limits(
         (with what was asked for where it was cut) to keep beside the run.
     """
     applied: dict[str, Any] = {
+        "class_mode": True,
         "max_epochs": limits.max_epochs,
         "max_training_images": limits.max_training_images,
         "max_seconds": limits.max_seconds,

@@ -32,7 +32,7 @@ MAX_BATCH_CURVE_POINTS = 400
 SCHEMA_VERSION = 3
 # Columns added after the first version, with their definitions: a log made by an older
 # version gets them on first use (`ALTER TABLE ... ADD COLUMN`), its runs keep their data.
-_ADDED_COLUMNS = {"finetune": "TEXT"}
+_ADDED_COLUMNS = {"finetune": "TEXT", "user_id": "TEXT"}
 # Names an older version used (schema 2 and before), and what they are called now.
 _RENAMED_TABLES = {"owners": "engines"}
 _RENAMED_COLUMNS = {
@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS runs (
     hidden INTEGER NOT NULL DEFAULT 0,
     stop_requested INTEGER NOT NULL DEFAULT 0,
     limits TEXT NOT NULL DEFAULT '{}',
-    finetune TEXT
+    finetune TEXT,
+    user_id TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
@@ -190,6 +191,9 @@ class Database:
                     if column not in present:
                         connection.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
                 connection.execute(
+                    "CREATE INDEX IF NOT EXISTS runs_by_user_id ON runs (user_id, created_at)"
+                )
+                connection.execute(
                     "UPDATE settings SET value = ? WHERE name = 'schema_version' "
                     "AND CAST(value AS INTEGER) < ?",
                     (str(SCHEMA_VERSION), SCHEMA_VERSION),
@@ -289,4 +293,5 @@ def run_from_row(row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
         stop_requested=bool(row["stop_requested"]),
         limits=upgraded_limits(from_json(row["limits"], {})),
         finetune=from_json(row["finetune"] if "finetune" in row.keys() else None, None),  # noqa: SIM118
+        user_id=row["user_id"] if "user_id" in row.keys() else None,  # noqa: SIM118
     )

@@ -205,8 +205,9 @@ class LocalRun:
             run_log: the log (default: the server's).
         """
         from mnist_core.runs.log import this_process_engine
-        from mnist_core.runs.record import CLI_USER, RUNNING, new_id
+        from mnist_core.runs.record import RUNNING, new_id
         from mnist_core.runs.recorder import RunRecorder
+        from mnist_core.runs.users import CLI_USER
 
         engine = this_process_engine()
         try:

@@ -37,7 +37,6 @@ from mnist_core.runs.database import (
 )
 from mnist_core.runs.record import (
     ACTIVE_STATUSES,
-    CLI_USER,
     ENDED_STATUSES,
     INTERRUPTED,
     QUEUED,
@@ -47,6 +46,7 @@ from mnist_core.runs.record import (
     Run,
     new_id,
 )
+from mnist_core.runs.users import CLI_USER, NAME_ONLY_PREFIX, User, as_user
 
 
 def this_process_engine() -> str:
@@ -105,7 +105,8 @@ class RunLog:
     def list_runs(
         self,
         *,
-        user: str | None = None,
+        user: User | str | None = None,
+        user_name: str | None = None,
         statuses: Sequence[str] | None = None,
         include_hidden: bool = False,
         request_id: str | None = None,
@@ -115,7 +116,9 @@ class RunLog:
         """Runs, newest first.
 
         Args:
-            user: only this user's runs (default: everyone's).
+            user: only the runs this user owns (a `User`; a plain name: the user known by it
+                alone); default: everyone's.
+            user_name: only runs started under this name (whoever owns them).
             statuses: only runs in these statuses (default: all).
             include_hidden: also the runs their users hid (default False).
             request_id: only the runs of this request (a lesson's runs).
@@ -126,8 +129,17 @@ class RunLog:
         """
         clauses, values = [], []
         if user is not None:
+            owner = as_user(user)
+            if owner.id.startswith(NAME_ONLY_PREFIX) or owner.id == CLI_USER.id:
+                # Runs recorded before user ids were kept belong to their name alone.
+                clauses.append("(user_id = ? OR (user_id IS NULL AND user = ?))")
+                values.extend([owner.id, owner.name])
+            else:
+                clauses.append("user_id = ?")
+                values.append(owner.id)
+        if user_name is not None:
             clauses.append("user = ?")
-            values.append(user)
+            values.append(user_name)
         if statuses is not None:
             unknown = sorted(set(statuses) - set(STATUSES))
             if unknown:
@@ -173,7 +185,7 @@ class RunLog:
         """Queued and running runs, oldest first: the line."""
         return list(reversed(self.list_runs(statuses=ACTIVE_STATUSES, include_hidden=True)))
 
-    def latest_run(self, user: str, *, fine_tuned: bool | None = None) -> Run | None:
+    def latest_run(self, user: User | str, *, fine_tuned: bool | None = None) -> Run | None:
         """A user's newest run (with its curves), or None.
 
         Args:
@@ -208,7 +220,7 @@ class RunLog:
         self,
         config: ModelConfig,
         *,
-        user: str,
+        user: User | str,
         preset: str | None = None,
         lesson: str | None = None,
         request_id: str | None = None,
@@ -224,7 +236,7 @@ class RunLog:
 
         Args:
             config: what to build and train (validated before).
-            user: who asks (a non-empty name).
+            user: who asks (a `User`; a plain name stands for a user known by it alone).
             preset, lesson, label, parent_id: tags (see `Run`).
             request_id: shared by runs asked for together (default: a new id).
             training_images: training images before the validation split (None: all).
@@ -233,20 +245,20 @@ class RunLog:
             status: QUEUED (default) or RUNNING.
             finetune: what a fine-tuning run fine-tunes (see `Run.finetune`); default None.
         """
-        if not isinstance(user, str) or not user.strip():
-            raise ValueError(f"user must be a non-empty name, got {user!r}.")
+        user = as_user(user)
         if status not in (QUEUED, RUNNING):
             raise ValueError(f"status of a new run must be 'queued' or 'running', got {status!r}.")
         run_id = new_id()
         now = time.time()
         with self._connect() as connection:
             connection.execute(
-                "INSERT INTO runs (id, user, preset, lesson, request_id, label, parent_id, "
-                "dataset, training_images, config, status, created_at, started_at, engine, limits, "
-                "finetune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (id, user, user_id, preset, lesson, request_id, label, "
+                "parent_id, dataset, training_images, config, status, created_at, started_at, "
+                "engine, limits, finetune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
-                    user.strip(),
+                    user.name,
+                    user.id,
                     preset,
                     lesson,
                     request_id or run_id,
@@ -470,17 +482,17 @@ class RunLog:
         """Where a run's trained model is kept: `run_models/<id>.keras` beside the log."""
         return self.path.parent / "run_models" / f"{run_id}.keras"
 
-    def delete_runs(self, *, keep_users: Sequence[str] = (CLI_USER,)) -> int:
-        """Delete every ended run except those of `keep_users` (the teacher's "clear the
-        class's runs"); returns how many went. Queued and running runs stay."""
-        marks = ",".join("?" * len(keep_users)) or "''"
+    def delete_runs(self, *, keep_user_ids: Sequence[str] = (CLI_USER.id,)) -> int:
+        """Delete every ended run except those of the users `keep_user_ids` (the teacher's
+        "clear the class's runs"); returns how many went. Queued and running runs stay."""
+        marks = ",".join("?" * len(keep_user_ids)) or "''"
         with self._connect() as connection:
             ids = [
                 row[0]
                 for row in connection.execute(
-                    f"SELECT id FROM runs WHERE user NOT IN ({marks}) AND status IN "
-                    f"({','.join('?' * len(ENDED_STATUSES))})",
-                    (*keep_users, *ENDED_STATUSES),
+                    f"SELECT id FROM runs WHERE coalesce(user_id, user) NOT IN ({marks}) "
+                    f"AND status IN ({','.join('?' * len(ENDED_STATUSES))})",
+                    (*keep_user_ids, *ENDED_STATUSES),
                 )
             ]
         for run_id in ids:

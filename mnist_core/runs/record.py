@@ -16,6 +16,7 @@ from typing import Any
 
 from mnist_core.modeling.config import ModelConfig
 from mnist_core.modeling.summary import architecture_summary
+from mnist_core.runs.users import name_only_user_id
 from mnist_core.training.progress import (
     BatchProgress,
     EpochMetrics,
@@ -31,8 +32,6 @@ INTERRUPTED = "interrupted"
 STATUSES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
 ACTIVE_STATUSES = (QUEUED, RUNNING)
 ENDED_STATUSES = (FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
-# The user name of runs started from the command line.
-CLI_USER = "cli"
 # A run's kept model is named "run:<id>" wherever a model is picked (a saved model's name
 # cannot hold ":", so the two never collide).
 RUN_MODEL_PREFIX = "run:"
@@ -52,7 +51,7 @@ class Run:
 
     Attributes:
         id: short unique id (12 hex digits).
-        user: who started it (a browser's user name, or "cli").
+        user: the name of who started it (as it was then; "cli" for the command line).
         config: the whole model and training description.
         preset: the preset it came from, if any.
         lesson: the lesson it belongs to, if any.
@@ -77,6 +76,8 @@ class Run:
         finetune: for a fine-tuning run (`mnist_core.finetune`), what it fine-tunes and on
             what: the base model, the user's drawings and which are held out (a plain-JSON
             `FineTuneSpec`); None for a run trained from scratch.
+        user_id: the id of the user who owns it (`runs.users`); None for a run recorded
+            before runs had owners' ids (then `owner_id` is its name's).
     """
 
     id: str
@@ -107,6 +108,7 @@ class Run:
     stop_requested: bool
     limits: dict[str, Any] = field(default_factory=dict)
     finetune: dict[str, Any] | None = None
+    user_id: str | None = None
 
     @classmethod
     def unrecorded(
@@ -129,6 +131,15 @@ class Run:
             batch_curve=(), history=(), metrics={}, model_path=None, model_name=None,
             hidden=False, stop_requested=False,
         )  # fmt: skip
+
+    @property
+    def owner_id(self) -> str:
+        """The id of the user who owns the run (a run from before user ids: its name's)."""
+        return self.user_id or name_only_user_id(self.user)
+
+    def owned_by(self, user: Any) -> bool:
+        """Whether `user` (a `runs.users.User`) owns this run."""
+        return self.owner_id == user.id
 
     @property
     def display_name(self) -> str:
@@ -205,6 +216,7 @@ class Run:
         return {
             "id": self.id,
             "user": self.user,
+            "user_id": self.owner_id,
             "status": self.status,
             "reason": self.reason,
             "preset": self.preset,

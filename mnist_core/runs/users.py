@@ -84,6 +84,24 @@ class User:
 
 # The command line is a user of its own: runs it trains are the machine owner's.
 CLI_USER = User(id="cli", name="cli")
+# The id of a user known by a name alone (a run recorded before users had tokens, a script
+# that queues runs): no token hashes to it, so no browser owns what it owns.
+NAME_ONLY_PREFIX = "name:"
+
+
+def name_only_user_id(name: str) -> str:
+    """The id of a user known by a name alone (see NAME_ONLY_PREFIX)."""
+    return f"{NAME_ONLY_PREFIX}{name_key(name)}"
+
+
+def as_user(user: User | str) -> User:
+    """A `User`; a plain name (a script's, a test's) stands for the user known by it alone."""
+    if isinstance(user, User):
+        return user
+    if not isinstance(user, str) or not user.strip():
+        raise ValueError(f"user must be a User or a non-empty name, got {user!r}.")
+    name = user.strip()
+    return CLI_USER if name == CLI_USER.name else User(name_only_user_id(name), name)
 
 
 def new_token() -> str:

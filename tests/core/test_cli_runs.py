@@ -18,10 +18,10 @@ from mnist_core.modeling.summary import count_parameters
 from mnist_core.runs import database as run_log_module
 from mnist_core.runs.log import RunLog
 from mnist_core.runs.record import (
-    CLI_USER,
     FINISHED,
     RUNNING,
 )
+from mnist_core.runs.users import CLI_USER
 
 LIST_KEYS = {"id", "status", "preset", "user", "config", "metrics", "parameter_count"}
 
@@ -225,7 +225,7 @@ def test_train_records_its_run_like_the_app(runs_db, capsys):
     assert "epoch 2/2" in out  # the progress printer still prints
     run_id = out.strip().splitlines()[-1].split()[3].rstrip(";")
     run = RunLog(runs_db).get_run(run_id)
-    assert run.status == FINISHED and run.user == CLI_USER and run.preset == "dense_fast"
+    assert run.status == FINISHED and run.owned_by(CLI_USER) and run.preset == "dense_fast"
     assert run.training_images == 600 and run.model_name == "tiny"
     assert run.plan["epochs"] == 2 and run.plan["training_images_used"] == 540
     assert [entry["epoch"] for entry in run.history] == [1, 2]
@@ -269,7 +269,7 @@ def test_train_on_a_dask_scheduler(runs_db, capsys):
     assert status == 0, err
     assert f"on {cluster.address}" in out and "epoch 1/1" in out
     (run,) = RunLog(runs_db).list_runs()
-    assert run.status == FINISHED and run.user == CLI_USER and run.model_name == "remote"
+    assert run.status == FINISHED and run.owned_by(CLI_USER) and run.model_name == "remote"
     assert (runs_db.parent.parent / "models" / "remote.keras").is_file()
 
 
