@@ -16,13 +16,13 @@ from mnist_core.modeling.store import (
     ModelStoreError,
 )
 from mnist_core.runs.classroom import (
-    ClassLimits,
     ModelProtectedError,
     class_mode_on,
     set_class_mode,
     teacher_key_matches,
 )
 from mnist_core.runs.database import RunLogError
+from mnist_core.runs.limits import ClassLimits
 from mnist_core.runs.record import RUNNING
 from mnist_core.runs.saved_models import delete_saved_model
 from mnist_core.training.report import format_duration

@@ -20,15 +20,17 @@ from mnist_core.reading.attribution import (
     Explanation,
     explain_drawing,
 )
+from mnist_core.reading.images import (
+    ACCEPTED_IMAGE_FILES,
+    load_image_file,
+)
 from mnist_core.reading.predict import (
     Prediction,
     predict_image,
 )
 from mnist_core.reading.preprocess import (
-    ACCEPTED_IMAGE_FILES,
     PreprocessingSteps,
     add_gaussian_noise,
-    load_image_file,
     preprocess_drawing_steps,
 )
 from mnist_core.reading.tally import DrawingTally

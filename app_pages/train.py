@@ -150,7 +150,7 @@ except RunLogError as error:
     server_class_mode = False
 simple = server_class_mode or st.session_state.get("train_simple_link", False)
 if server_class_mode:
-    from mnist_core.runs.classroom import ClassLimits
+    from mnist_core.runs.limits import ClassLimits
 
     st.info(
         f"Class mode is on: the simple controls only, and every run is held to "

@@ -234,9 +234,9 @@ def predict(args: argparse.Namespace) -> int:
     """
     import numpy as np
 
+    from mnist_core.reading.images import load_image_file
     from mnist_core.reading.preprocess import (
         add_gaussian_noise,
-        load_image_file,
         preprocess_drawing,
     )
 

@@ -286,6 +286,17 @@ def read_zip(data: bytes) -> list[tuple[str, np.ndarray, int]]:
             raise DrawingImportError(
                 f"The zip has no {LABELS_FILE_NAME}; it needs one line 'file,label' per picture."
             )
+        for info in names.values():
+            if info.flag_bits & 0x1:
+                raise DrawingImportError(
+                    f"{info.filename!r} in the zip is protected with a password; zip the "
+                    "drawings again without one and upload that."
+                )
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise DrawingImportError(
+                    f"{info.filename!r} in the zip is packed in a way this page does not read "
+                    "(only stored or deflated, the usual); zip the drawings again."
+                )
         if sum(info.file_size for info in names.values()) > MAX_IMPORT_BYTES:
             raise DrawingImportError(
                 f"The zip holds more than {MAX_IMPORT_BYTES // (1024 * 1024)} MB once unpacked; "
@@ -310,6 +321,7 @@ def read_zip(data: bytes) -> list[tuple[str, np.ndarray, int]]:
                 f"{MAX_IMPORT_DRAWINGS} are taken at once."
             )
         drawings = []
+        seen: dict[str, int] = {}
         for number, row in enumerate(rows, start=1):
             if len(row) != 2:
                 raise DrawingImportError(
@@ -321,22 +333,28 @@ def read_zip(data: bytes) -> list[tuple[str, np.ndarray, int]]:
                     f"{LABELS_FILE_NAME} line {number}: label {label_text!r} of {file_name!r} "
                     "is not a digit from 0 to 9."
                 )
+            if file_name in seen:
+                raise DrawingImportError(
+                    f"{LABELS_FILE_NAME} lists {file_name!r} twice (lines {seen[file_name]} and "
+                    f"{number}); keep one line for each picture."
+                )
+            seen[file_name] = number
             member = folder + file_name
             if member not in names:
                 raise DrawingImportError(
                     f"{LABELS_FILE_NAME} line {number} names {file_name!r}, which is not in the zip."
                 )
             try:
-                with Image.open(io.BytesIO(archive.read(member))) as picture:
-                    picture.load()
+                with Image.open(io.BytesIO(archive.read(member))) as picture:  # the header
                     size = picture.size
+                    if size != (IMAGE_SIDE, IMAGE_SIDE):
+                        raise DrawingImportError(
+                            f"{file_name!r} is {size[0]}x{size[1]} pixels; drawings must be "
+                            f"{IMAGE_SIDE}x{IMAGE_SIDE}, as the Download button gives them."
+                        )
+                    picture.load()
                     image = np.asarray(picture.convert("L"), dtype=np.uint8)
-            except (OSError, zipfile.BadZipFile, Image.DecompressionBombError):
+            except (OSError, zipfile.BadZipFile, Image.DecompressionBombError, SyntaxError):
                 raise DrawingImportError(f"{file_name!r} is not a picture PIL can read.") from None
-            if size != (IMAGE_SIDE, IMAGE_SIDE):
-                raise DrawingImportError(
-                    f"{file_name!r} is {size[0]}x{size[1]} pixels; drawings must be "
-                    f"{IMAGE_SIDE}x{IMAGE_SIDE}, as the Download button gives them."
-                )
             drawings.append((image_id(image), image, int(label_text)))
     return drawings

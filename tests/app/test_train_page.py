@@ -363,10 +363,8 @@ def test_class_mode_link_shows_the_simple_controls_only(new_app):
 
 
 def test_class_caps_hold_for_a_session_without_the_class_link(train_page, app_run_log):
-    from mnist_core.runs.classroom import (
-        ClassLimits,
-        set_class_mode,
-    )
+    from mnist_core.runs.classroom import set_class_mode
+    from mnist_core.runs.limits import ClassLimits
 
     set_class_mode(app_run_log, True)
     try:

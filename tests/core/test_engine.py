@@ -16,10 +16,8 @@ from mnist_core.engine.cluster import ClusterUnavailableError
 from mnist_core.engine.engine import Engine
 from mnist_core.engine.worker import WORKER_LOST_REASON
 from mnist_core.modeling.presets import get_preset
-from mnist_core.runs.classroom import (
-    ClassLimits,
-    set_class_mode,
-)
+from mnist_core.runs.classroom import set_class_mode
+from mnist_core.runs.limits import ClassLimits
 from mnist_core.runs.line import (
     eligible_runs,
     expected_start_times,
