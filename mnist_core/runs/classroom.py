@@ -9,15 +9,23 @@ the caps.
 The teacher key (`MNIST_TEACHER_KEY`, or `teacher_key` in Streamlit's secrets) unlocks what
 affects others: the whole line with names, cancelling anyone's run, class mode on and off,
 clearing the class's runs, replacing or deleting models that other users saved. With no key
-set (a single-user install at home) those are open to the one user. Nobody replaces or
-deletes `default` from the app, key or not; the command line (the machine's owner) keeps
-`--overwrite`.
+set (a single-user install at home) those are open to the one user. A key that is set but
+cannot be used (a secrets file that does not parse, a key that is not text) fails closed:
+`configured_teacher_key` raises, the server does not start, and the app unlocks nothing.
+Wrong keys are throttled (`UnlockThrottle`). Nobody replaces or deletes `default` from the
+app, key or not; the command line (the machine's owner) keeps `--overwrite`.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
+import threading
+import time
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from mnist_core.modeling.config import ModelConfig
@@ -27,6 +35,9 @@ CLASS_MODE_ENVIRONMENT_VARIABLE = "MNIST_CLASS_MODE"
 TEACHER_KEY_ENVIRONMENT_VARIABLE = "MNIST_TEACHER_KEY"
 CLASS_MODE_SETTING = "class_mode"
 PROTECTED_MODEL_NAMES = ("default",)
+# The name the whole server's wrong keys are counted under (besides each session's).
+SERVER = "the whole server"
+logger = logging.getLogger(__name__)
 
 
 def apply_class_limits(
@@ -74,16 +85,112 @@ def teacher_key_matches(configured_key: str | None, typed_key: str | None) -> bo
     return hmac.compare_digest(configured_key.encode(), typed_key.strip().encode())
 
 
-def configured_teacher_key(secrets: Any = None) -> str | None:
-    """The teacher key from Streamlit's secrets (`teacher_key`) or `MNIST_TEACHER_KEY`."""
+class TeacherKeyError(ValueError):
+    """A teacher key is set but cannot be used; the message names the place, the problem and
+    the fix. The server does not start with it (it would leave every student the teacher)."""
+
+
+def secrets_files(project_directory: Path | None = None) -> tuple[Path, ...]:
+    """Where Streamlit reads secrets from, in its order (a later file wins): the user's
+    `~/.streamlit/secrets.toml`, then the project's `.streamlit/secrets.toml`."""
+    project = project_directory if project_directory is not None else Path.cwd()
+    return (Path.home() / ".streamlit" / "secrets.toml", project / ".streamlit" / "secrets.toml")
+
+
+def configured_teacher_key(
+    environment: Mapping[str, str] | None = None, files: Sequence[Path] | None = None
+) -> str | None:
+    """The teacher key: `teacher_key` in Streamlit's secrets files, else `MNIST_TEACHER_KEY`;
+    None when neither sets one (a single user at home).
+
+    A number is taken as its text (`teacher_key = 4711` is the key "4711").
+
+    Raises:
+        TeacherKeyError: a secrets file that does not parse, a `teacher_key` that is not text
+            or a number, or a key that is empty: the server must not run open to everyone.
+    """
+    environment = os.environ if environment is None else environment
     key = None
-    if secrets is not None:
+    for path in secrets_files() if files is None else files:
+        if not path.is_file():
+            continue
         try:
-            key = secrets.get("teacher_key")
-        except Exception:  # noqa: BLE001 - no secrets file is the usual case
-            key = None
-    key = key or os.environ.get(TEACHER_KEY_ENVIRONMENT_VARIABLE)
-    return key.strip() if isinstance(key, str) and key.strip() else None
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
+            raise TeacherKeyError(
+                f"{path} cannot be read as TOML ({error}), so the teacher key it may hold "
+                'cannot be checked. Fix the file (the key is a line `teacher_key = "..."`), '
+                "or move it aside, and start the server again."
+            ) from None
+        if "teacher_key" in data:
+            key = _key_text(data["teacher_key"], f"teacher_key in {path}")
+    if key is None and TEACHER_KEY_ENVIRONMENT_VARIABLE in environment:
+        key = _key_text(environment[TEACHER_KEY_ENVIRONMENT_VARIABLE], TEACHER_KEY_ENVIRONMENT_VARIABLE)
+    return key
+
+
+def _key_text(value: object, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TeacherKeyError(
+            f"{where} is {type(value).__name__} {value!r:.40}, not a key; write it as text in "
+            'quotes (teacher_key = "...") and start the server again.'
+        )
+    text = str(value).strip()
+    if not text:
+        raise TeacherKeyError(
+            f"{where} is empty; give it a key, or remove it for a single user at home, and "
+            "start the server again."
+        )
+    return text
+
+
+class UnlockThrottle:
+    """Wrong teacher keys, counted per session and for the whole server.
+
+    After `allowed` wrong keys within `window_seconds` (5 a minute), the next try waits
+    `wait_seconds`, and every further wrong key doubles the wait. A wrong key is logged with
+    the time, never the key. One throttle serves the whole server (the app caches it).
+    """
+
+    def __init__(
+        self, allowed: int = 5, window_seconds: float = 60.0, wait_seconds: float = 30.0
+    ) -> None:
+        self.allowed = allowed
+        self.window_seconds = window_seconds
+        self.wait_seconds = wait_seconds
+        self._lock = threading.Lock()
+        self._failures: dict[str, list[float]] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._next_wait: dict[str, float] = {}
+
+    def seconds_to_wait(self, session: str, *, now: float | None = None) -> float:
+        """How long this session (or, when the whole server is blocked, anyone) must wait."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            until = max(
+                self._blocked_until.get(session, 0.0), self._blocked_until.get(SERVER, 0.0)
+            )
+        return max(0.0, until - now)
+
+    def wrong_key(self, session: str, *, now: float | None = None) -> None:
+        """Count a wrong key from this session (and for the server); log the time only."""
+        now = time.monotonic() if now is None else now
+        logger.warning("a wrong teacher key was typed at %s", time.strftime("%Y-%m-%d %H:%M:%S"))
+        with self._lock:
+            for who, allowed in ((session, self.allowed), (SERVER, self.allowed * 6)):
+                recent = [t for t in self._failures.get(who, []) if now - t < self.window_seconds]
+                recent.append(now)
+                self._failures[who] = recent
+                if len(recent) >= allowed:
+                    wait = self._next_wait.get(who, self.wait_seconds)
+                    self._blocked_until[who] = now + wait
+                    self._next_wait[who] = wait * 2
+
+    def right_key(self, session: str) -> None:
+        """The key was right: this session starts afresh."""
+        with self._lock:
+            for table in (self._failures, self._blocked_until, self._next_wait):
+                table.pop(session, None)
 
 
 class ModelProtectedError(ValueError):
