@@ -157,18 +157,23 @@ chosen = [known[run_id] for run_id in picked if run_id in known][:MAX_COMPARED]
 mine_chosen = [run for run in chosen if run.user == current_user()]
 if mine_chosen:
     hide_column, delete_column, _ = st.columns([1, 1, 3])
-    if hide_column.button("Hide the ticked runs of mine", key=f"{PREFIX}hide"):
-        hide_runs(mine_chosen)
-        st.session_state["compare_selection"] = []
-        st.rerun()
-    if delete_column.button(
+    hide = hide_column.button("Hide the ticked runs of mine", key=f"{PREFIX}hide")
+    delete = delete_column.button(
         "Delete the ticked runs of mine",
         key=f"{PREFIX}delete",
         disabled=any(run.active for run in mine_chosen),
-    ):
-        delete_runs(mine_chosen)
-        st.session_state["compare_selection"] = []
-        st.rerun()
+    )
+    if hide or delete:
+        try:
+            if hide:
+                hide_runs(mine_chosen)
+            else:
+                delete_runs(mine_chosen)
+        except RunLogError as error:
+            st.error(f"{error}")
+        else:
+            st.session_state["compare_selection"] = []
+            st.rerun()
 
 if len(chosen) < 2:
     st.caption("Tick at least two runs to compare them.")
