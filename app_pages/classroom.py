@@ -7,6 +7,7 @@ from app_glue.resources import (
     run_log,
     training_engine,
 )
+from app_glue.run_queries import runs_in_line
 from app_glue.user import (
     configured_teacher_key,
     current_user,
@@ -98,7 +99,7 @@ st.header("The line")
 def show_line() -> None:
     engine = training_engine()
     try:
-        line = log.active_runs()
+        line = runs_in_line()
     except RunLogError as error:
         st.error(f"{error}")
         return

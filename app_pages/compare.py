@@ -1,22 +1,35 @@
 """Compare runs: every training is kept; pick two or more and see how they differ."""
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_glue.resources import (
-    run_log,
-    training_engine,
+from app_glue.chart_summaries import (
+    confusion_summary,
+    per_class_summary,
 )
+from app_glue.charts import (
+    MARKERS,
+    confusion_spec,
+    per_class_spec,
+    show_chart,
+    show_runs_curves,
+)
+from app_glue.resources import training_engine
 from app_glue.run_live import LIVE_REFRESH_SECONDS
+from app_glue.run_queries import (
+    delete_runs,
+    hide_runs,
+    runs_by_id,
+    runs_for_table,
+)
 from app_glue.user import current_user
+from mnist_core.data.format import class_names_of
+from mnist_core.evaluation.confusion import confusion_cells
 from mnist_core.modeling.summary import architecture_summary
 from mnist_core.runs.database import RunLogError
 from mnist_core.teaching.compare import (
-    curve_rows,
     differing_settings,
     per_class_accuracy_rows,
-    run_label,
     side_by_side_metrics,
 )
 from mnist_core.teaching.conclusions import lesson_conclusions
@@ -31,9 +44,10 @@ SORTS = {
     "best test accuracy": lambda run: -(run.test_accuracy or 0.0),
     "fastest": lambda run: run.metrics.get("training_seconds") or float("inf"),
 }
-# Up to eight runs are told apart by colour, line style and marker shape together.
-MARKERS = ("circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "wedge", "stroke")
+# Up to eight runs are told apart by colour and point shape together.
 MAX_COMPARED = len(MARKERS)
+# The pages a run's model opens on.
+OPEN_ON = {"evaluate": "Evaluate", "inside": "Inside", "draw": "Draw"}
 
 st.session_state.setdefault("compare_selection", [])
 st.session_state.setdefault(f"{PREFIX}lesson_request", None)
@@ -45,14 +59,12 @@ st.caption(
     "train together and the comparison writes its own conclusion."
 )
 
-try:
-    log = run_log()
-except RunLogError as error:
-    st.error(f"{error}")
-    st.stop()
-
 # --- Lessons -------------------------------------------------------------------------------
-with st.expander("Lessons: one click, several runs", expanded=not st.session_state["compare_selection"], icon=":material/school:"):
+with st.expander(
+    "Lessons: one click, several runs",
+    expanded=not st.session_state["compare_selection"],
+    icon=":material/school:",
+):
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     lesson_name = left.selectbox(
         "Lesson",
@@ -68,7 +80,9 @@ with st.expander("Lessons: one click, several runs", expanded=not st.session_sta
     )
     lesson = get_lesson(lesson_name)
     st.caption(lesson.what_to_look_for)
-    if st.button("Run this lesson", type="primary", icon=":material/play_arrow:", key=f"{PREFIX}start"):
+    if st.button(
+        "Run this lesson", type="primary", icon=":material/play_arrow:", key=f"{PREFIX}start"
+    ):
         engine = training_engine()
         if engine is not None:
             try:
@@ -84,21 +98,13 @@ with st.expander("Lessons: one click, several runs", expanded=not st.session_sta
 st.header("Runs")
 everyone = st.toggle("Everyone's runs on this server", key=f"{PREFIX}everyone")
 sort_name = st.radio("Sort", list(SORTS), horizontal=True, key=f"{PREFIX}sort")
+selection = list(st.session_state["compare_selection"])
 try:
-    # The table shows no curves: reading them was most of this page's time with 200 runs.
-    runs = log.list_runs(user=None if everyone else current_user(), limit=500, include_curves=False)
+    runs = runs_for_table(everyone=everyone, picked=selection)
 except RunLogError as error:
     st.error(f"{error}")
     st.stop()
-selection = [run_id for run_id in st.session_state["compare_selection"]]
 known = {run.id: run for run in runs}
-for run_id in selection:
-    if run_id not in known:
-        try:
-            known[run_id] = log.get_run(run_id)
-        except RunLogError:
-            continue
-        runs.append(known[run_id])
 runs.sort(key=SORTS[sort_name])
 if not runs:
     st.info(
@@ -110,7 +116,7 @@ if not runs:
 table = pd.DataFrame(
     {
         "compare": [run.id in selection for run in runs],
-        "run": [run_label(run) for run in runs],
+        "run": [run.display_label for run in runs],
         "user": [run.user for run in runs],
         "status": [run.status for run in runs],
         "test accuracy": [run.test_accuracy for run in runs],
@@ -151,18 +157,23 @@ chosen = [known[run_id] for run_id in picked if run_id in known][:MAX_COMPARED]
 mine_chosen = [run for run in chosen if run.user == current_user()]
 if mine_chosen:
     hide_column, delete_column, _ = st.columns([1, 1, 3])
-    if hide_column.button("Hide the ticked runs of mine", key=f"{PREFIX}hide"):
-        for run in mine_chosen:
-            log.set_hidden(run.id, True)
-        st.session_state["compare_selection"] = []
-        st.rerun()
-    if delete_column.button(
-        "Delete the ticked runs of mine", key=f"{PREFIX}delete", disabled=any(run.active for run in mine_chosen)
-    ):
-        for run in mine_chosen:
-            log.delete_run(run.id)
-        st.session_state["compare_selection"] = []
-        st.rerun()
+    hide = hide_column.button("Hide the ticked runs of mine", key=f"{PREFIX}hide")
+    delete = delete_column.button(
+        "Delete the ticked runs of mine",
+        key=f"{PREFIX}delete",
+        disabled=any(run.active for run in mine_chosen),
+    )
+    if hide or delete:
+        try:
+            if hide:
+                hide_runs(mine_chosen)
+            else:
+                delete_runs(mine_chosen)
+        except RunLogError as error:
+            st.error(f"{error}")
+        else:
+            st.session_state["compare_selection"] = []
+            st.rerun()
 
 if len(chosen) < 2:
     st.caption("Tick at least two runs to compare them.")
@@ -176,7 +187,7 @@ live = any(run.active for run in chosen)
 @st.fragment(run_every=LIVE_REFRESH_SECONDS if live else None)
 def show_comparison(run_ids: list[str]) -> None:
     try:
-        runs = [log.get_run(run_id) for run_id in run_ids]
+        runs = runs_by_id(run_ids)
     except RunLogError as error:
         st.error(f"{error}")
         return
@@ -188,7 +199,7 @@ def show_comparison(run_ids: list[str]) -> None:
             f"{len(active)} of these runs are still training or waiting; the curves grow live.",
             icon=":material/hourglass_top:",
         )
-    labels = [run_label(run) for run in runs]
+    labels = [run.display_label for run in runs]
     log_scale = st.toggle(
         "Log scale for the loss",
         value=True,
@@ -196,43 +207,7 @@ def show_comparison(run_ids: list[str]) -> None:
         help="The first batches' loss is far larger than the rest: on a log scale the "
         "differences later on stay visible.",
     )
-    frame = pd.DataFrame(curve_rows(runs))
-    if frame.empty:
-        st.caption("The curves appear after the first batches.")
-    else:
-        markers = alt.Scale(domain=labels, range=list(MARKERS[: len(labels)]))
-        for column, metric in zip(st.columns(2), ("loss", "accuracy")):
-            data = frame[frame["metric"] == metric]
-            if metric == "loss" and log_scale:
-                data = data[data["value"] > 0]
-            scale = alt.Scale(type="log") if metric == "loss" and log_scale else alt.Scale(zero=False)
-            base = alt.Chart(data).encode(
-                x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-                y=alt.Y("value:Q", title=metric, scale=scale),
-                color=alt.Color("run:N", title="run", sort=labels, legend=alt.Legend(orient="bottom", columns=1)),
-                strokeDash=alt.StrokeDash(
-                    "split:N",
-                    title="line",
-                    scale=alt.Scale(domain=["training", "validation"], range=[[1, 0], [6, 3]]),
-                    legend=alt.Legend(orient="bottom"),
-                ),
-                detail="split:N",
-                tooltip=["run:N", "split:N", alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")],
-            )
-            points = base.transform_filter(alt.datum.epoch % 1 == 0).mark_point(
-                filled=True, size=70
-            ).encode(shape=alt.Shape("run:N", scale=markers, sort=labels, legend=None))
-            column.container(key=f"{PREFIX}chart_{metric}").altair_chart(
-                (base.mark_line(strokeWidth=2.2) + points).properties(
-                    title="Loss (lower is better)" if metric == "loss" else "Accuracy (higher is better)",
-                    height=340,
-                ),
-                width="stretch",
-            )
-        st.caption(
-            "Training solid, validation dashed; each run has its own colour and marker. "
-            "x is in epochs (fractions are points within an epoch)."
-        )
+    show_runs_curves(runs, key=f"{PREFIX}chart", log_scale_loss=log_scale)
 
     st.subheader("What differs")
     differences = differing_settings(runs)
@@ -264,23 +239,25 @@ def show_comparison(run_ids: list[str]) -> None:
         key=f"{PREFIX}metrics",
     )
     st.caption("★ marks the best run of a row.")
-    per_class = pd.DataFrame(per_class_accuracy_rows(runs))
-    if not per_class.empty:
+    per_class_rows = per_class_accuracy_rows(runs)
+    if per_class_rows:
         st.subheader("Accuracy per class")
-        bars = alt.Chart(per_class).mark_bar().encode(
-            x=alt.X("class:N", sort=alt.SortField("class_index"), title=None),
-            xOffset=alt.XOffset("run:N", sort=labels),
-            y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False), axis=alt.Axis(format="%")),
-            color=alt.Color("run:N", sort=labels, legend=alt.Legend(orient="bottom", columns=1)),
-            tooltip=["run:N", "class:N", alt.Tooltip("accuracy:Q", format=".2%")],
+        show_chart(
+            per_class_spec(per_class_rows, labels),
+            per_class_summary(per_class_rows, labels),
+            key=f"{PREFIX}per_class_chart",
         )
-        st.altair_chart(bars.properties(height=260), width="stretch", key=f"{PREFIX}per_class_chart")
-        table = per_class.pivot_table(index=["class_index", "class"], columns="run", values="accuracy")
+        per_class = pd.DataFrame(per_class_rows)
+        table = per_class.pivot_table(
+            index=["class_index", "class"], columns="run", values="accuracy"
+        )
         table = table.reset_index().drop(columns="class_index")
         st.dataframe(
             table,
             hide_index=True,
-            column_config={label: st.column_config.NumberColumn(format="percent") for label in labels},
+            column_config={
+                label: st.column_config.NumberColumn(format="percent") for label in labels
+            },
             key=f"{PREFIX}per_class",
         )
     lesson_runs = [run for run in runs if run.lesson]
@@ -293,40 +270,35 @@ def show_comparison(run_ids: list[str]) -> None:
         columns = st.columns(min(3, len(runs)))
         for index, run in enumerate(runs):
             matrix = run.metrics.get("confusion_matrix")
-            target = columns[index % len(columns)]
-            if not matrix:
-                target.caption(f"{run_label(run)}: no confusion matrix (the run did not finish).")
-                continue
-            cells = pd.DataFrame(
-                [
-                    {"true": str(true), "predicted": str(predicted), "count": count}
-                    for true, row in enumerate(matrix)
-                    for predicted, count in enumerate(row)
-                ]
-            )
-            heat = alt.Chart(cells).mark_rect().encode(
-                x=alt.X("predicted:O"),
-                y=alt.Y("true:O"),
-                color=alt.Color("count:Q", scale=alt.Scale(type="symlog"), legend=None),
-                tooltip=["true", "predicted", "count"],
-            )
-            target.altair_chart(
-                heat.properties(title=run_label(run), height=260), width="stretch", key=f"{PREFIX}confusion_{run.id}"
-            )
+            with columns[index % len(columns)]:
+                if not matrix:
+                    st.caption(
+                        f"{run.display_label}: no confusion matrix (the run did not finish)."
+                    )
+                    continue
+                cells = confusion_cells(matrix, class_names_of(run.dataset))
+                show_chart(
+                    confusion_spec(
+                        cells,
+                        class_names_of(run.dataset),
+                        counts=False,
+                        height=300,
+                        title=run.display_label,
+                    ),
+                    confusion_summary(cells),
+                    key=f"{PREFIX}confusion_{run.id}",
+                )
     st.subheader("Open a run's model")
     kept = [run for run in runs if run.model_kept]
     if not kept:
         st.caption("None of these runs kept a model (still training, or diverged).")
     for run in kept:
         columns = st.columns([3, 1, 1, 1], vertical_alignment="center")
-        columns[0].write(run_label(run))
-        for column, (title, page) in zip(
-            columns[1:],
-            (("Evaluate", "app_pages/evaluate.py"), ("Inside", "app_pages/inside.py"), ("Draw", "app_pages/draw.py")),
-        ):
+        columns[0].write(run.display_label)
+        for column, (page, title) in zip(columns[1:], OPEN_ON.items()):
             if column.button(title, key=f"{PREFIX}open_{page}_{run.id}"):
                 st.session_state["model_name"] = run.model_name_in_pickers
-                st.switch_page(page)
+                st.switch_page(f"app_pages/{page}.py")
 
 
 show_comparison([run.id for run in chosen])

@@ -1,13 +1,20 @@
 """Data: what the network learns from, looked at the way the notebooks look at it."""
 
-import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_glue.chart_summaries import (
+    bars_summary,
+    histogram_summary,
+)
+from app_glue.charts import show_chart
 from app_glue.resources import (
     dataset_choices,
     get_dataset,
+)
+from app_glue.value_charts import (
+    bars_spec,
+    histogram_spec,
 )
 from mnist_core.data.datasets import (
     flatten_images,
@@ -15,6 +22,7 @@ from mnist_core.data.datasets import (
 )
 from mnist_core.data.explore import (
     describe_arrays,
+    describe_values,
     enlarge_image,
     flattened_strip,
     label_counts,
@@ -90,7 +98,9 @@ grid_header.caption(
     f"{GRID_SIZE} training images picked at random, with their labels and their index in "
     "`x_train`. Some are hard to read even for a person."
 )
-if grid_button.button("Reshuffle", icon=":material/shuffle:", key="data_reshuffle", help="Pick other random images."):
+if grid_button.button(
+    "Reshuffle", icon=":material/shuffle:", key="data_reshuffle", help="Pick other random images."
+):
     st.session_state["data_sample_seed"] += 1
 indices = sample_indices(len(dataset.x_train), GRID_SIZE, st.session_state["data_sample_seed"])
 st.image(
@@ -107,18 +117,21 @@ st.caption(
 for column, split, labels in zip(
     st.columns(2), ("training", "test"), (dataset.y_train, dataset.y_test)
 ):
-    counts = pd.DataFrame(label_counts(labels, class_names))
-    chart = (
-        alt.Chart(counts)
-        .mark_bar()
-        .encode(
-            x=alt.X("class_name:N", sort=list(class_names), title="label"),
-            y=alt.Y("count:Q", title="images"),
-            tooltip=["label", "class_name", "count", alt.Tooltip("share:Q", format=".1%")],
+    counts = label_counts(labels, class_names)
+    with column:
+        show_chart(
+            bars_spec(
+                counts,
+                "class_name",
+                "count",
+                category_title="label",
+                value_title="images",
+                order=class_names,
+                height=260,
+                title=f"{split} set: {len(labels):,} images",
+            ),
+            bars_summary(counts, "class_name", "count", unit="images"),
         )
-        .properties(title=f"{split} set: {len(labels):,} images", height=260)
-    )
-    column.altair_chart(chart, width="stretch")
 
 # --- One image as numbers --------------------------------------------------------------------
 st.header("One image, pixel by pixel")
@@ -150,8 +163,7 @@ st.dataframe(
     row_height=PIXEL_ROW_HEIGHT,
     width="content",
     column_config={
-        str(column): st.column_config.NumberColumn(width=PIXEL_COLUMN_WIDTH)
-        for column in range(28)
+        str(column): st.column_config.NumberColumn(width=PIXEL_COLUMN_WIDTH) for column in range(28)
     },
     key="data_pixels",
 )
@@ -182,29 +194,21 @@ st.markdown(
     f"The histograms count the pixels of {len(sample):,} random training images."
 )
 before, after = st.columns(2)
-for column, values, value_range, title in (
-    (before, sample, (0.0, 255.0), f"before: {sample.dtype}, {sample.min()} to {sample.max()}"),
-    (after, scaled, (0.0, 1.0), f"after: {scaled.dtype}, {scaled.min():g} to {scaled.max():g}"),
+for column, values, value_range, moment in (
+    (before, sample, (0.0, 255.0), "before"),
+    (after, scaled, (0.0, 1.0), "after"),
 ):
-    bins = pd.DataFrame(pixel_histogram(values, bins=32, value_range=value_range))
-    bins = bins[bins["count"] > 0]
-    chart = (
-        alt.Chart(bins)
-        .mark_bar()
-        .encode(
-            x=alt.X("start:Q", title="pixel value", scale=alt.Scale(domain=list(value_range))),
-            x2="end:Q",
-            y=alt.Y("count:Q", title="pixels (log scale)", scale=alt.Scale(type="log")),
-            y2=alt.datum(1),
-            tooltip=[
-                alt.Tooltip("start:Q", format=".3g"),
-                alt.Tooltip("end:Q", format=".3g"),
-                "count",
-            ],
-        )
-        .properties(title=title, height=240)
+    bins = pixel_histogram(values, bins=32, value_range=value_range)
+    spec = histogram_spec(
+        bins,
+        value_title="pixel value",
+        count_title="pixels (log scale)",
+        log_count=True,
+        domain=value_range,
+        title=f"{moment}: {describe_values(values)}",
     )
-    column.altair_chart(chart, width="stretch")
+    with column:
+        show_chart(spec, histogram_summary(bins, unit="pixels"))
 st.caption(
     "Most pixels are background (0); the log scale keeps the few ink values visible. "
     "Both histograms have the same shape: only the numbers on the axis changed."
@@ -222,9 +226,9 @@ label_column.selectbox(
     "Label",
     list(range(len(class_names))),
     key="data_one_hot_label",
-    format_func=lambda value: f"{value} ({class_names[value]})"
-    if dataset_name == "fashion_mnist"
-    else str(value),
+    format_func=lambda value: (
+        f"{value} ({class_names[value]})" if dataset_name == "fashion_mnist" else str(value)
+    ),
     persist_state="session",
 )
 toggle_column.toggle(
@@ -240,15 +244,15 @@ if st.session_state["data_one_hot_show"]:
     chosen = int(st.session_state["data_one_hot_label"])
     with st.spinner("Loading Keras…"):
         import_keras()
-        encoded = one_hot_encode(np.array([chosen]))
+        encoded = one_hot_encode([chosen])
     st.code(
         f"to_categorical({chosen}, num_classes=10)\n{encoded[0]}   # dtype {encoded.dtype}",
         language=None,
     )
     st.dataframe(
-        pd.DataFrame(encoded.astype(int), columns=list(class_names)).style.highlight_max(
-            axis=1, color="#ffd54f"
-        ),
+        pd.DataFrame(encoded, columns=list(class_names))
+        .astype(int)
+        .style.highlight_max(axis=1, color="#ffd54f"),
         hide_index=True,
         key="data_one_hot",
     )

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
-
-import numpy as np
 import streamlit as st
-from PIL import Image, ImageOps
 
+from app_glue.charts import show_probabilities
+from app_glue.drawing import (
+    CANVAS_TOOLBAR_SCRIPT,
+    clear_canvas,
+    drawing_canvas,
+    drawing_steps,
+    explanation,
+    init_drawing_state,
+    record,
+    reroll_noise,
+    reset_tally,
+    tally_of,
+    undo_stroke,
+)
 from app_glue.models import (
     ModelHandle,
     model_picker,
 )
-from app_glue.pictures import enlarged_picture
-from app_glue.resources import drawing_store
-from app_glue.user import current_user
-from mnist_core.reading.attribution import (
-    Explanation,
-    explain_drawing,
+from app_glue.pictures import (
+    ImageArray,
+    enlarged_picture,
+    framed,
+    picture,
+    shrunk_picture,
 )
 from mnist_core.reading.images import (
     ACCEPTED_IMAGE_FILES,
@@ -33,9 +42,7 @@ from mnist_core.reading.preprocess import (
     add_gaussian_noise,
     preprocess_drawing_steps,
 )
-from mnist_core.reading.tally import DrawingTally
 
-CANVAS_SIZE = 280
 # Side of the small pictures (pixels); 28x28 images are enlarged 5x without smoothing.
 PICTURE_SIZE = 140
 # The three "why" pictures: 4x 28 pixels, so that they stay side by side on a phone.
@@ -43,166 +50,11 @@ WHY_PICTURE_SIZE = 112
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"]
 # Width of the "what you meant" buttons of digits (pixels): big enough for a fingertip.
 MEANT_BUTTON_WIDTH = 52
-# Drawings kept for Undo (each a PNG of a few kB).
-UNDO_DEPTH = 30
-# The canvas' toolbar (streamlit-drawable-canvas 0.13) is invisible until the canvas is
-# hovered, but it still lies over the canvas' top right corner, and on its way up during the
-# first 0.2 s of a hover: a stroke started there (always the case on a touch screen, which has
-# no hover) lands on an invisible button, draws nothing, or resets the canvas. The toolbar
-# lives in the component's shadow root, out of reach of the page's CSS; this script adds a
-# style there, once per canvas, so that the hidden toolbar lets strokes through and the shown
-# one is in place at once.
-CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
-  if (window.drawPageToolbarFix) return;
-  window.drawPageToolbarFix = true;
-  const css = ".dc-toolbar {pointer-events: none;} "
-    + ".dc-root:hover > .dc-toolbar, .dc-toolbar:focus-within "
-    + "{pointer-events: auto; transition: opacity .15s .1s !important;}";
-  const watched = new WeakSet();
-  const fix = (root) => {
-    if (!root.querySelector("style[data-draw-page]")) {
-      const style = document.createElement("style");
-      style.dataset.drawPage = "toolbar";
-      style.textContent = css;
-      root.appendChild(style);
-    }
-  };
-  const scan = () => {
-    for (const element of document.querySelectorAll("[class*='st-key-draw_canvas_'] *")) {
-      const root = element.shadowRoot;
-      if (root && !watched.has(root)) {
-        watched.add(root);
-        fix(root);
-        new MutationObserver(() => fix(root)).observe(root, {childList: true});
-      }
-    }
-  };
-  new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});
-  scan();
-})();</script>"""
 
-st.session_state.setdefault("draw_canvas_version", 0)  # part of the canvas key: +1 clears it
-st.session_state.setdefault("draw_json", None)  # the canvas scene, to restore it after a visit
-st.session_state.setdefault("draw_png", None)  # the canvas image that goes with draw_json
-st.session_state.setdefault("draw_canvas_initial", None)  # what the mounted canvas was given
-st.session_state.setdefault("draw_steps", None)  # (png digest, PreprocessingSteps | None)
-st.session_state.setdefault("draw_noise_seed", 0)
-st.session_state.setdefault("draw_tally", {})  # model name -> DrawingTally
-# The canvas' drawings so far, oldest first, for Undo: (png digest, scene, png).
-st.session_state.setdefault("draw_history", [])
-st.session_state.setdefault("draw_explanation", None)  # (what it explains, Explanation)
+init_drawing_state()
 
 
-def clear_canvas() -> None:
-    """A new canvas key gives an empty canvas; forget the drawing everywhere."""
-    st.session_state["draw_canvas_version"] += 1
-    st.session_state["draw_json"] = None
-    st.session_state["draw_png"] = None
-    st.session_state["draw_steps"] = None
-    st.session_state["draw_history"] = []
-    st.session_state["current_drawing"] = None
-
-
-def undo_stroke() -> None:
-    """Go back to the drawing before the last one the canvas sent, on a fresh canvas."""
-    history = st.session_state["draw_history"][:-1]
-    if not history:
-        clear_canvas()
-        return
-    _, scene, png = history[-1]
-    st.session_state["draw_history"] = history
-    # A new canvas key mounts a canvas that starts from the restored scene (see below).
-    st.session_state["draw_canvas_version"] += 1
-    st.session_state["draw_json"] = scene
-    st.session_state["draw_png"] = png
-
-
-def png_digest(png: bytes) -> str:
-    """A short name of a canvas image: the same drawing gets the same name."""
-    return hashlib.sha1(png).hexdigest()[:16]
-
-
-def remember_drawing(png: bytes, scene: dict | None) -> None:
-    """Keep what the canvas sent for Undo (every rerun sends the same drawing again)."""
-    digest = png_digest(png)
-    history = st.session_state["draw_history"]
-    digests = [entry[0] for entry in history]
-    if digests and digests[-1] == digest:
-        return
-    if digest in digests:
-        # The toolbar's own undo went back to an earlier drawing: continue from there.
-        history = history[: digests.index(digest) + 1]
-    else:
-        history = [*history, (digest, scene, png)][-UNDO_DEPTH:]
-    st.session_state["draw_history"] = history
-
-
-def reroll_noise() -> None:
-    st.session_state["draw_noise_seed"] += 1
-
-
-def record(
-    model_name: str, true_label: int, predicted_label: int, drawing_id: str, keep: bool
-) -> None:
-    """on_click of "what you meant": score the model and (digits only) keep the drawing."""
-    tallies = dict(st.session_state["draw_tally"])
-    tally = tallies.get(model_name, DrawingTally())
-    tallies[model_name] = tally.record(true_label, predicted_label, drawing_id)
-    st.session_state["draw_tally"] = tallies
-    cached = st.session_state["draw_steps"]
-    if keep and cached is not None and cached[1] is not None:
-        # The drawing as drawn (no noise), under its canvas digest: labelling it again
-        # corrects the label instead of keeping a second copy.
-        from mnist_core.data.drawings import DrawingStoreError
-
-        try:
-            drawing_store().add_drawing(current_user(), cached[0], cached[1].result, true_label)
-        except (DrawingStoreError, ValueError) as error:
-            st.session_state["draw_keep_problem"] = f"The drawing was not kept: {error}"
-
-
-def reset_tally(model_name: str) -> None:
-    tallies = dict(st.session_state["draw_tally"])
-    tallies.pop(model_name, None)
-    st.session_state["draw_tally"] = tallies
-
-
-def picture(image: np.ndarray, box: int = PICTURE_SIZE, frame: bool = False) -> Image.Image:
-    """A float image in [0, 1] scaled to fit a `box`-pixel square; enlarged without smoothing.
-
-    Args:
-        image: (H, W) float image in [0, 1].
-        box: side of the square the picture must fit, in pixels.
-        frame: draw a thin grey frame (for white pictures on the white page).
-    """
-    height, width = image.shape
-    scale = box / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
-    pixels = Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8))
-    resized = pixels.resize(size, resample)
-    return framed(resized) if frame else resized
-
-
-def framed(image: Image.Image) -> Image.Image:
-    """A thin grey frame around a picture on white paper (the page is white too)."""
-    return ImageOps.expand(image, border=1, fill=200 if image.mode == "L" else (200, 200, 200))
-
-
-def drawing_steps(png: bytes | None) -> tuple[str | None, PreprocessingSteps | None]:
-    """Preprocess the canvas image, once per distinct image (reruns reuse the result)."""
-    if png is None:
-        return None, None
-    digest = png_digest(png)
-    cached = st.session_state["draw_steps"]
-    if cached is not None and cached[0] == digest:
-        return digest, cached[1]
-    steps = preprocess_drawing_steps(load_image_file(io.BytesIO(png)))
-    st.session_state["draw_steps"] = (digest, steps)
-    return digest, steps
-
-
-def classify(handle: ModelHandle, image28: np.ndarray) -> Prediction | None:
+def classify(handle: ModelHandle, image28: ImageArray) -> Prediction | None:
     """The model's reading of one image; on failure an error box and None."""
     try:
         return predict_image(handle.model, image28)
@@ -243,79 +95,14 @@ def show_answer(prediction: Prediction, class_names: tuple[str, ...], key: str) 
         st.caption(f"with {prediction.confidence:.1%} confidence")
 
 
-def show_probabilities(prediction: Prediction, class_names: tuple[str, ...]) -> None:
-    long_names = max(len(name) for name in class_names) > 2
-    # A plain Vega-Lite spec: no Altair objects to build and validate on every stroke.
-    spec = {
-        "data": {
-            "values": [
-                {"class": name, "probability": probability, "chosen": index == prediction.digit}
-                for index, (name, probability) in enumerate(
-                    zip(class_names, prediction.probabilities)
-                )
-            ]
-        },
-        "mark": "bar",
-        "height": 180,
-        "encoding": {
-            "x": {
-                "field": "class",
-                "type": "nominal",
-                "sort": None,
-                "title": None,
-                "axis": {"labelAngle": -40 if long_names else 0, "labelOverlap": False},
-            },
-            "y": {
-                "field": "probability",
-                "type": "quantitative",
-                "scale": {"domain": [0, 1]},
-                "title": "probability",
-            },
-            "color": {
-                "condition": {"test": "datum.chosen", "value": "#e4572e"},
-                "value": "#9aa5b1",
-            },
-            "tooltip": [
-                {"field": "class", "type": "nominal"},
-                {"field": "probability", "type": "quantitative", "format": ".1%"},
-            ],
-        },
-    }
-    st.vega_lite_chart(spec, width="stretch")
-    st.caption(
-        "The network gives every class a probability; the tallest bar is its answer. "
-        "A confident network puts nearly everything on one bar."
-    )
-
-
-def explanation(
-    handle: ModelHandle,
-    image28: np.ndarray,
-    class_index: int,
-    steps: PreprocessingSteps,
-    drawing_id: str,
-) -> Explanation | None:
-    """Why the model reads the drawing as `class_index`, once per drawing, model and class."""
-    wanted = (drawing_id, id(handle.model), class_index)
-    cached = st.session_state["draw_explanation"]
-    if cached is not None and cached[0] == wanted:
-        return cached[1]
-    try:
-        explained = explain_drawing(handle.model, image28, class_index, steps)
-    except Exception as error:  # a stored model can fail in any way TensorFlow can
-        st.warning(f"Why it reads this cannot be shown for {handle.name!r} ({error}).")
-        return None
-    st.session_state["draw_explanation"] = (wanted, explained)
-    return explained
-
-
 def show_why(
     handle: ModelHandle,
     prediction: Prediction,
-    image28: np.ndarray,
+    image28: ImageArray,
     steps: PreprocessingSteps,
     drawing_id: str,
 ) -> None:
+    """What in the drawing speaks for the answer (or the runner-up), as three pictures."""
     names = handle.class_names
     answer, runner_up = names[prediction.digit], names[prediction.runner_up]
     st.markdown(f"**Why {with_article(answer)}?**")
@@ -330,17 +117,19 @@ def show_why(
         key="draw_why_class",
     )
     explained_class = prediction.runner_up if choice == "runner_up" else prediction.digit
-    explained = explanation(handle, image28, explained_class, steps, drawing_id)
-    if explained is None:
+    try:
+        explained = explanation(handle.model, image28, explained_class, steps, drawing_id)
+    except Exception as error:  # a stored model can fail in any way TensorFlow can
+        st.warning(f"Why it reads this cannot be shown for {handle.name!r} ({error}).")
         return
     with st.container(horizontal=True, key="draw_why_pictures", gap="xsmall"):
-        st.image(
-            picture(image28, WHY_PICTURE_SIZE), caption="What it sees", width=WHY_PICTURE_SIZE
-        )
+        st.image(picture(image28, WHY_PICTURE_SIZE), caption="What it sees", width=WHY_PICTURE_SIZE)
         if explained.drawing_picture is not None:
-            on_drawing = Image.fromarray(explained.drawing_picture)
-            on_drawing.thumbnail((WHY_PICTURE_SIZE, WHY_PICTURE_SIZE), Image.Resampling.BOX)
-            st.image(framed(on_drawing), caption="Why, on your drawing", width=WHY_PICTURE_SIZE)
+            st.image(
+                shrunk_picture(explained.drawing_picture, WHY_PICTURE_SIZE),
+                caption="Why, on your drawing",
+                width=WHY_PICTURE_SIZE,
+            )
         st.image(
             framed(enlarged_picture(explained.picture28, WHY_PICTURE_SIZE)),
             caption="Why, on the 28x28",
@@ -355,7 +144,8 @@ def show_why(
     )
 
 
-def show_steps(steps: PreprocessingSteps, noisy: np.ndarray | None) -> None:
+def show_steps(steps: PreprocessingSteps, noisy: ImageArray | None) -> None:
+    """The pictures from the drawing to the 28x28 image, in a row that wraps."""
     pictures = [
         (steps.grey, "1. Your drawing", "as the canvas sends it, 280x280 pixels"),
         (steps.inverted, "2. Inverted", "MNIST digits are white ink on black"),
@@ -370,13 +160,14 @@ def show_steps(steps: PreprocessingSteps, noisy: np.ndarray | None) -> None:
         for index, (image, title, caption) in enumerate(pictures):
             with st.container(width=PICTURE_SIZE + 12):
                 st.markdown(f"**{title}**")
-                shown = picture(image, frame=index == 0)
+                shown = picture(image, PICTURE_SIZE, frame=index == 0)
                 st.image(shown, width=shown.width)
                 st.caption(caption)
 
 
 def show_tally(handle: ModelHandle, prediction: Prediction | None, drawing_id: str | None) -> None:
-    tally: DrawingTally = st.session_state["draw_tally"].get(handle.name, DrawingTally())
+    """ "Was it right?": what the user meant, and the model's score on the user's drawings."""
+    tally = tally_of(handle.name)
     names = handle.class_names
     # Labelled digits become the user's own data set (the Teach page); clothes do not.
     keeps_drawings = handle.dataset_name == "mnist"
@@ -444,6 +235,7 @@ def show_tally(handle: ModelHandle, prediction: Prediction | None, drawing_id: s
 
 
 def show_upload(handle: ModelHandle | None) -> None:
+    """A photo or scan of a digit, read beside the drawing."""
     with st.expander("Or upload a photo or scan of a digit"):
         st.caption(
             "A photo of a digit on paper goes through the same steps as a drawing: "
@@ -464,7 +256,11 @@ def show_upload(handle: ModelHandle | None) -> None:
             return
         left, right = st.columns(2)
         with left:
-            st.image(picture(steps.result), caption="What the model sees", width=PICTURE_SIZE)
+            st.image(
+                picture(steps.result, PICTURE_SIZE),
+                caption="What the model sees",
+                width=PICTURE_SIZE,
+            )
         with right:
             if handle is not None:
                 prediction = classify(handle, steps.result)
@@ -495,35 +291,7 @@ canvas_column, result_column = st.columns([1, 1.4], gap="large")
 # and the user can start drawing meanwhile. The answer sits right under it, before any
 # setting, so that on a phone (where the columns stack) it shows without scrolling.
 with canvas_column:
-    from streamlit_drawable_canvas import st_canvas
-
-    canvas_key = f"draw_canvas_{st.session_state['draw_canvas_version']}"
-    if canvas_key not in st.session_state:
-        # A canvas that is new on screen (first visit, back from another page, Undo) starts
-        # from the last drawing. It is given that drawing once: a changed initial_drawing
-        # would reload the canvas and wipe its undo history.
-        st.session_state["draw_canvas_initial"] = st.session_state["draw_json"]
-    canvas = st_canvas(
-        stroke_width=st.session_state.get("draw_stroke_width", 20),
-        stroke_color="#000000",
-        background_color="#FFFFFF",
-        update_streamlit=True,
-        height=CANVAS_SIZE,
-        width=CANVAS_SIZE,
-        drawing_mode="freedraw",
-        initial_drawing=st.session_state["draw_canvas_initial"],
-        return_image_data=True,
-        key=canvas_key,
-    )
-    png = canvas.image_bytes
-    if png is None and st.session_state["draw_canvas_initial"] is not None:
-        # A restored canvas shows the saved drawing but sends nothing until the next stroke.
-        png = st.session_state["draw_png"]
-    else:
-        st.session_state["draw_json"] = canvas.json_data
-        st.session_state["draw_png"] = png
-        if png is not None:
-            remember_drawing(png, canvas.json_data)
+    png = drawing_canvas()
     # The canvas' own toolbar only shows on hover, which a touch screen does not have.
     with st.container(horizontal=True, key="draw_tools"):
         st.button(
@@ -560,7 +328,9 @@ with canvas_column:
             key="draw_noise_sigma",
             persist_state="session",
         )
-        st.button("Re-roll the noise", key="draw_reroll", on_click=reroll_noise, icon=":material/casino:")
+        st.button(
+            "Re-roll the noise", key="draw_reroll", on_click=reroll_noise, icon=":material/casino:"
+        )
         st.caption(
             "Each pixel gets a random nudge up or down; σ is the typical size of the nudge "
             "(1 = the whole range from black to white). Re-roll to draw new specks."
@@ -599,7 +369,11 @@ with answer_box:
 
 if prediction is not None:
     with result_column:
-        show_probabilities(prediction, handle.class_names)
+        show_probabilities(prediction.probabilities, handle.class_names, key="draw_probabilities")
+        st.caption(
+            "The network gives every class a probability; the tallest bar is its answer. "
+            "A confident network puts nearly everything on one bar."
+        )
         show_why(handle, prediction, image28, steps, drawing_id)
 
 if steps is not None:

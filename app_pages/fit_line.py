@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import numpy as np
 import streamlit as st
 
+from app_glue.line_fit_figures import (
+    line_figure,
+    surface,
+    surface_figure,
+)
 from mnist_core.teaching.line_fit import (
     best_fit,
     exercise_points,
     gradient,
     gradient_descent_steps,
-    loss_surface,
     mean_squared_error,
 )
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 SLOPE_RANGE = (-10.0, 20.0)
 INTERCEPT_RANGE = (-40.0, 80.0)
@@ -37,6 +35,7 @@ x, y = exercise_points()
 
 
 def current_mse() -> float:
+    """The error of the line where the descent stands."""
     slope, intercept = st.session_state["fit_line_point"]
     return mean_squared_error(slope, intercept, x, y)
 
@@ -78,123 +77,6 @@ def start_again() -> None:
     st.session_state["fit_line_path"] = [START]
     st.session_state["fit_line_diverged"] = False
     st.session_state["fit_line_slope"], st.session_state["fit_line_intercept"] = START
-
-
-def line_figure(slope: float, intercept: float, best: tuple[float, float] | None) -> Figure:
-    """The ten points, the line and its errors (and the best line once revealed)."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(5.6, 4.0), layout="constrained")
-    axes = figure.subplots()
-    predicted = slope * x + intercept
-    axes.vlines(x, y, predicted, colors="#e4572e", linewidth=1.2, alpha=0.7, label="errors")
-    axes.scatter(x, y, color="#1f4e79", zorder=3, label="the ten points")
-    line_x = np.array([-0.5, 9.5])
-    axes.plot(
-        line_x,
-        slope * line_x + intercept,
-        color="#e4572e",
-        linewidth=2.2,
-        label=f"y = {slope:.2f} x + {intercept:.2f}",
-    )
-    if best is not None:
-        axes.plot(
-            line_x,
-            best[0] * line_x + best[1],
-            color="#2a9d8f",
-            linestyle="--",
-            linewidth=1.8,
-            label="best fit",
-        )
-    axes.set_xlim(-0.5, 9.5)
-    axes.set_ylim(-10, 80)
-    axes.set_xlabel("x")
-    axes.set_ylabel("y")
-    axes.grid(alpha=0.3)
-    axes.legend(loc="upper left", fontsize=8)
-    return figure
-
-
-@st.cache_data(show_spinner=False)
-def surface() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Slopes, intercepts and the MSE at each pair: the same for everyone, so computed once."""
-    slopes = np.linspace(*SLOPE_RANGE, 121)
-    intercepts = np.linspace(*INTERCEPT_RANGE, 121)
-    return slopes, intercepts, loss_surface(x, y, slopes, intercepts)
-
-
-def surface_figure(path: list[tuple[float, float]], best: tuple[float, float] | None) -> Figure:
-    """The MSE over (m, b) as contours, with the descent's path on top."""
-    from matplotlib.colors import LogNorm
-    from matplotlib.figure import Figure
-
-    slopes, intercepts, losses = surface()
-    figure = Figure(figsize=(5.6, 4.0), layout="constrained")
-    axes = figure.subplots()
-    # Contours at 20, 50, 100, 200, 500, ...: the valley is deep, so the levels grow tenfold.
-    levels = [
-        level * 10**power
-        for power in range(1, 6)
-        for level in (1, 2, 5)
-        if losses.min() < level * 10**power < losses.max()
-    ]
-    filled = axes.contourf(
-        slopes,
-        intercepts,
-        losses,
-        levels=levels,
-        norm=LogNorm(),
-        cmap="viridis_r",
-        alpha=0.85,
-        extend="both",
-    )
-    axes.contour(slopes, intercepts, losses, levels=levels, colors="white", linewidths=0.4)
-    figure.colorbar(filled, ax=axes, label="mean squared error", format="%g")
-    path_slopes = [point[0] for point in path]
-    path_intercepts = [point[1] for point in path]
-    axes.plot(
-        path_slopes,
-        path_intercepts,
-        color="#e4572e",
-        linewidth=1.5,
-        marker="o" if len(path) <= 60 else None,
-        markersize=3,
-        label="descent",
-    )
-    axes.plot(
-        path_slopes[:1],
-        path_intercepts[:1],
-        "o",
-        color="white",
-        markeredgecolor="black",
-        markersize=7,
-        label="start",
-    )
-    axes.plot(
-        path_slopes[-1:],
-        path_intercepts[-1:],
-        "o",
-        color="#e4572e",
-        markeredgecolor="black",
-        markersize=8,
-        label="now",
-    )
-    if best is not None:
-        axes.plot(
-            [best[0]],
-            [best[1]],
-            "*",
-            color="#2a9d8f",
-            markeredgecolor="black",
-            markersize=15,
-            label="best fit",
-        )
-    axes.set_xlim(*SLOPE_RANGE)
-    axes.set_ylim(*INTERCEPT_RANGE)
-    axes.set_xlabel("m (slope)")
-    axes.set_ylabel("b (intercept)")
-    axes.legend(loc="upper right", fontsize=8)
-    return figure
 
 
 st.title("Fit a line")
@@ -298,10 +180,11 @@ with results:
 
 left, right = st.columns(2, gap="large")
 with left:
-    st.pyplot(line_figure(slope, intercept, best_point))
+    st.pyplot(line_figure(x, y, slope, intercept, best_point))
     st.caption("The red bars are the errors; squared and averaged they give the MSE.")
 with right:
-    st.pyplot(surface_figure(st.session_state["fit_line_path"], best_point))
+    grid = surface(x, y, SLOPE_RANGE, INTERCEPT_RANGE)
+    st.pyplot(surface_figure(grid, st.session_state["fit_line_path"], best_point))
     st.caption(
         "The error for every (m, b), darker is worse: a long, narrow valley. Each step goes "
         "straight downhill, which points mostly across the valley, so the steps zigzag "

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
-import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
-from PIL import Image
 
-from app_glue.models import (
-    ModelHandle,
-    model_picker,
-    stored_model_version,
+from app_glue.chart_summaries import (
+    epoch_lines_summary,
+    histogram_summary,
+    units_summary,
 )
-from app_glue.pictures import enlarged_picture
+from app_glue.charts import (
+    show_chart,
+    show_probabilities,
+)
+from app_glue.measurements import activation_model
+from app_glue.models import model_picker
+from app_glue.pictures import (
+    ImageArray,
+    enlarged_picture,
+)
 from app_glue.resources import get_dataset
+from app_glue.value_charts import (
+    bars_spec,
+    epoch_lines_spec,
+    histogram_spec,
+    unit_cells_spec,
+)
 from mnist_core.evaluation.inspection import (
     KIND_DENSE,
     SCALE_SHARED,
-    build_activation_model,
     feature_maps,
     first_layer_weights,
     layer_activations,
@@ -31,6 +41,7 @@ from mnist_core.evaluation.inspection import (
     weight_histogram_rows,
     weight_statistics_rows,
 )
+from mnist_core.reading.predict import prediction_from_probabilities
 
 SOURCE_TEST = "test"
 SOURCE_DRAWING = "drawing"
@@ -67,7 +78,6 @@ LAYER_EXPLANATIONS = {
 st.session_state.setdefault("inside_source", None)
 st.session_state.setdefault("inside_digit_index", 0)
 st.session_state.setdefault("inside_units_shown", 32)
-st.session_state.setdefault("inside_activation_models", None)
 st.session_state.setdefault("inside_histogram_epoch", 1)
 st.session_state.setdefault("inside_overlay_epochs", False)
 
@@ -75,106 +85,35 @@ st.session_state.setdefault("inside_overlay_epochs", False)
 # --- helpers -------------------------------------------------------------------------------
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _shared_activation_model(path: str, modified_ns: int, _model: Any) -> Any:
-    # One per saved model file (and version), shared by every session; it uses the same
-    # weights as the cached model.
-    return build_activation_model(_model)
-
-
-def _activation_model(handle: ModelHandle) -> Any:
-    """The every-layer-output model for the chosen model, built once."""
-    version = stored_model_version(handle)
-    if version is not None:
-        return _shared_activation_model(*version, handle.model)
-    remembered = st.session_state["inside_activation_models"]
-    if remembered is None or remembered["model"] is not handle.model:
-        remembered = {"model": handle.model, "probe": build_activation_model(handle.model)}
-        st.session_state["inside_activation_models"] = remembered
-    return remembered["probe"]
-
-
-def _picture(image: np.ndarray, pixels: int = INPUT_PIXELS) -> Image.Image:
-    return enlarged_picture(image, pixels)
-
-
-def _random_digit(count: int) -> None:
+def random_digit(count: int) -> None:
+    """on_click: pick another test image at random."""
     st.session_state["inside_digit_index"] = random.randrange(count)
 
 
-def _probability_chart(probabilities: np.ndarray, class_names: tuple[str, ...]) -> alt.LayerChart:
-    data = pd.DataFrame({"class": list(class_names), "probability": probabilities.tolist()})
-    bars = alt.Chart(data).encode(
-        x=alt.X(
-            "class:N",
-            sort=list(class_names),
-            title=None,
-            axis=alt.Axis(
-                labelFontSize=15, labelAngle=0 if len(max(class_names, key=len)) < 3 else -30
-            ),
-        ),
-        y=alt.Y(
-            "probability:Q",
-            scale=alt.Scale(domain=[0, 1]),
-            title="Probability",
-            axis=alt.Axis(format="%", labelFontSize=13, titleFontSize=14),
-        ),
-    )
-    return (
-        bars.mark_bar(color="#2e7d32")
-        + bars.mark_text(dy=-8, fontSize=13).encode(text=alt.Text("probability:Q", format=".0%"))
-    ).properties(height=260)
-
-
-def _unit_chart(values: np.ndarray) -> alt.Chart:
-    """A few units as bars (their height is the output), many units as rows of coloured cells."""
+def show_units(values: ImageArray) -> None:
+    """A few units' outputs as bars (their height is the output), many as rows of cells."""
+    summary = units_summary(values.tolist())
     if values.shape[0] <= BAR_UNITS_MAX:
-        bars = pd.DataFrame({"unit": range(values.shape[0]), "value": values.tolist()})
-        return (
-            alt.Chart(bars)
-            .mark_bar(color="#3b6ea8")
-            .encode(
-                x=alt.X("unit:O", title="Unit", axis=alt.Axis(labelFontSize=11, labelAngle=0)),
-                y=alt.Y("value:Q", title="Output", axis=alt.Axis(titleFontSize=13)),
-                tooltip=[alt.Tooltip("unit:Q", title="Unit"), alt.Tooltip("value:Q", format=".3f")],
-            )
-            .properties(height=200)
+        bars = [{"unit": unit, "output": value} for unit, value in enumerate(values.tolist())]
+        spec = bars_spec(
+            bars, "unit", "output", category_title="unit", value_title="output", value_format=".3f"
         )
+        show_chart(spec, summary)
+        return
     width = 32 if values.shape[0] <= 256 else 64
-    cells = pd.DataFrame(unit_rows(values, width=width))
-    rows = int(cells["row"].max()) + 1
-    return (
-        alt.Chart(cells)
-        .mark_rect()
-        .encode(
-            x=alt.X("column:O", axis=None),
-            y=alt.Y("row:O", axis=None),
-            color=alt.Color(
-                "value:Q",
-                scale=alt.Scale(scheme=ACTIVATION_COLORMAP),
-                legend=alt.Legend(
-                    title="Output",
-                    orient="top",
-                    direction="horizontal",
-                    gradientLength=240,
-                    labelFontSize=12,
-                    titleFontSize=13,
-                ),
-            ),
-            tooltip=[alt.Tooltip("unit:Q", title="Unit"), alt.Tooltip("value:Q", format=".3f")],
-        )
-        .properties(height=rows * (24 if width == 32 else 14))
-    )
+    cells = unit_rows(values, width=width)
+    show_chart(unit_cells_spec(cells, row_height=24 if width == 32 else 14), summary)
 
 
-def _show_layer(
+def show_layer(
     number: int,
     name: str,
     layer_type: str,
-    values: np.ndarray,
+    values: ImageArray,
     class_names: tuple[str, ...],
     is_output: bool,
 ) -> None:
+    """One layer's output for the image: probabilities, maps, a grid, or units."""
     with st.container(border=True):
         shape = " × ".join(str(size) for size in values.shape)
         st.markdown(f"**{number}. {name}** · {layer_type} · output {shape}")
@@ -183,7 +122,7 @@ def _show_layer(
                 "The output layer: softmax turns the last scores into probabilities that add "
                 "up to 1. The tallest bar is the network's answer."
             )
-            st.altair_chart(_probability_chart(values, class_names), width="stretch")
+            show_probabilities(values.tolist(), class_names)
             return
         st.caption(LAYER_EXPLANATIONS.get(layer_type, "This layer's output for the image."))
         if layer_type == "Dropout":
@@ -208,7 +147,7 @@ def _show_layer(
             grid = tile_images(values[None], upscale=max(2, MAP_TILE_PIXELS // values.shape[0]))
             st.image(grid)
         else:
-            st.altair_chart(_unit_chart(values), width="stretch")
+            show_units(values)
 
 
 # --- the page ------------------------------------------------------------------------------
@@ -319,7 +258,7 @@ if source == SOURCE_DRAWING:
     if drawing is None:
         st.info("No drawing yet: draw a digit on the Draw page, then come back.")
     else:
-        image28 = np.asarray(drawing, dtype=np.float32)
+        image28 = drawing
         input_caption = "Your drawing, as the network sees it"
 else:
     dataset = get_dataset(handle.dataset_name)
@@ -336,7 +275,7 @@ else:
             key="inside_digit_index",
         )
         button_column.button(
-            "Random image", key="inside_random_digit", on_click=_random_digit, args=(test_count,)
+            "Random image", key="inside_random_digit", on_click=random_digit, args=(test_count,)
         )
         image28 = dataset.x_test[int(index)]
         input_caption = (
@@ -345,23 +284,24 @@ else:
 
 if image28 is not None:
     try:
-        activations = layer_activations(handle.model, image28, _activation_model(handle))
+        activations = layer_activations(handle.model, image28, activation_model(handle))
     except ValueError as error:
         st.error(f"The layers' outputs could not be computed: {error}")
         st.stop()
     input_column, answer_column = st.columns([1, 3], gap="large")
-    input_column.image(_picture(image28), caption=input_caption, width=INPUT_PIXELS)
-    answer = int(np.argmax(activations[-1].values))
+    input_column.image(
+        enlarged_picture(image28, INPUT_PIXELS), caption=input_caption, width=INPUT_PIXELS
+    )
+    answer = prediction_from_probabilities(activations[-1].values)
     answer_column.markdown(
-        f"#### The network says: {class_names[answer]} "
-        f"({float(activations[-1].values[answer]):.1%} sure)"
+        f"#### The network says: {class_names[answer.digit]} ({answer.confidence:.1%} sure)"
     )
     answer_column.caption(
         f"{len(activations)} layers between the pixels and the answer. Scroll down to follow "
         "the image through each of them."
     )
     for number, (name, layer_type, values) in enumerate(activations, start=1):
-        _show_layer(
+        show_layer(
             number, name, layer_type, values, class_names, is_output=number == len(activations)
         )
 
@@ -417,41 +357,22 @@ for column, part in zip(histogram_columns, ("kernel", "bias"), strict=True):
         if not rows:
             st.caption("This layer has no biases (batch normalization takes their place).")
             continue
-        data = pd.DataFrame(rows)
-        axis_x = alt.Axis(labelFontSize=12, titleFontSize=13)
         if overlay:
-            chart = (
-                alt.Chart(data)
-                .mark_line(strokeWidth=2)
-                .encode(
-                    x=alt.X("bin_centre:Q", title="Value", axis=axis_x),
-                    y=alt.Y("density:Q", title="Density"),
-                    color=alt.Color(
-                        "epoch:O",
-                        # Viridis without its last, pale yellow part: every line stays visible.
-                        scale=alt.Scale(scheme=alt.SchemeParams("viridis", extent=[0, 0.8])),
-                        title="Epoch",
-                    ),
-                )
-            )
-        else:
-            chart = (
-                alt.Chart(data[data["epoch"] == epoch])
-                .mark_bar(color="#3b6ea8")
-                .encode(
-                    x=alt.X(
-                        "bin_start:Q", bin="binned", title=f"Value (epoch {epoch})", axis=axis_x
-                    ),
-                    x2="bin_end:Q",
-                    y=alt.Y("count:Q", title="How many"),
-                    tooltip=[
-                        alt.Tooltip("bin_start:Q", format=".3f", title="From"),
-                        alt.Tooltip("bin_end:Q", format=".3f", title="To"),
-                        alt.Tooltip("count:Q", title="How many"),
-                    ],
-                )
-            )
-        st.altair_chart(chart.properties(height=280), width="stretch")
+            spec = epoch_lines_spec(rows, value_title="value")
+            show_chart(spec, epoch_lines_summary(rows), key=f"inside_histogram_{part}")
+            continue
+        of_epoch = [row for row in rows if row["epoch"] == epoch]
+        spec = histogram_spec(
+            of_epoch,
+            value_title=f"value (epoch {epoch})",
+            count_title="how many",
+            start="bin_start",
+            end="bin_end",
+            height=280,
+        )
+        unit = "weights" if part == "kernel" else "biases"
+        summary = histogram_summary(of_epoch, unit=unit, start="bin_start", end="bin_end")
+        show_chart(spec, summary, key=f"inside_histogram_{part}")
 if overlay:
     st.caption(
         "Each curve encloses the same area (all of that epoch's values), so compare their "

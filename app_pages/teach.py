@@ -24,6 +24,7 @@ from app_glue.run_outcome import (
     save_run_model,
     show_status,
 )
+from app_glue.run_queries import finetune_run_to_show
 from app_glue.user import current_user
 from mnist_core.data.drawings import (
     DrawingImportError,
@@ -42,6 +43,7 @@ from mnist_core.runs.finetune import (
 from mnist_core.runs.record import (
     FINISHED,
     STOPPED,
+    Run,
     run_model_name,
 )
 
@@ -108,21 +110,7 @@ def take_upload(data: bytes) -> None:
     )
 
 
-def latest_finetune_run(user: str):
-    """This user's fine-tuning run to show: the one just started, else the newest."""
-    log = run_log()
-    chosen = st.session_state["teach_run_id"]
-    if chosen:
-        try:
-            return log.get_run(chosen)
-        except RunLogError:
-            st.session_state["teach_run_id"] = None
-    runs = log.list_runs(user=user, limit=50, include_curves=False)
-    newest = next((run for run in runs if run.fine_tuned), None)
-    return log.get_run(newest.id) if newest is not None else None
-
-
-def show_result(run) -> None:
+def show_result(run: Run) -> None:
     """The two figures of an ended fine-tuning run, and what to do with its model."""
     show_status(run)
     figures = run.metrics.get("finetune")
@@ -234,9 +222,11 @@ st.selectbox(
 )
 shown_run = None
 try:
-    shown_run = latest_finetune_run(user)
+    shown_run = finetune_run_to_show(st.session_state["teach_run_id"])
 except RunLogError as error:
     st.error(f"{error}")
+if shown_run is None or shown_run.id != st.session_state["teach_run_id"]:
+    st.session_state["teach_run_id"] = None  # gone, or never started in this session
 engine_busy = shown_run is not None and shown_run.active
 st.button(
     "Fine-tune on my drawings",

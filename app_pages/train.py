@@ -1,20 +1,27 @@
 """Train: pick a notebook's network or build your own, watch it learn on the cluster, keep it."""
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
 from app_glue.resources import (
     dataset_choices,
     run_log,
-    training_engine,
 )
 from app_glue.run_live import (
     limits_text,
     show_live_run,
 )
 from app_glue.run_outcome import show_outcome
+from app_glue.train_form import (
+    PREFIX,
+    control,
+    form_config,
+    form_value,
+    init_train_form,
+    load_preset,
+    run_to_show,
+    submit,
+)
 from app_glue.user import current_user
 from mnist_core.data.format import class_names_of
 from mnist_core.modeling.config import (
@@ -34,103 +41,22 @@ from mnist_core.modeling.form import (
     LAYER_SIZE_CHOICES,
     LEARNING_RATE_CHOICES,
     TRAINING_IMAGE_CHOICES,
-    config_from_form,
-    form_fields,
-    form_values,
     layer_key,
 )
 from mnist_core.modeling.link import (
     CUSTOM_PRESET,
-    settings_from_query,
     settings_query,
 )
-from mnist_core.modeling.presets import (
-    PRESETS,
-    get_preset,
-)
+from mnist_core.modeling.presets import PRESETS
 from mnist_core.modeling.summary import summarize_architecture
 from mnist_core.runs.classroom import class_mode_on
 from mnist_core.runs.database import RunLogError
-from mnist_core.runs.request import RunRequest
 from mnist_core.training.report import run_outline
 
 CUSTOM = CUSTOM_PRESET
-PREFIX = "train_"
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
-st.session_state.setdefault("train_run_id", None)  # the run this session shows
-st.session_state.setdefault("train_compare_when_done", None)  # [run, variant] to compare
-st.session_state.setdefault("train_link_problems", ())
-
-
-def apply_settings(config: ModelConfig, preset: str, training_images: int) -> None:
-    """Set every control from a config (a preset's, or a link's)."""
-    st.session_state[f"{PREFIX}preset"] = preset
-    st.session_state[f"{PREFIX}dataset"] = config.dataset
-    st.session_state[f"{PREFIX}training_images"] = training_images
-    for field, value in form_values(config).items():
-        st.session_state[PREFIX + field] = value
-
-
-if not st.session_state.get("train_form_ready"):
-    # First visit: the controls come from the link's settings when it has any, else from the
-    # class's preset. Later visits keep the user's values (they persist across pages).
-    st.session_state["train_form_ready"] = True
-    link = settings_from_query(st.query_params.to_dict())
-    st.session_state["train_simple_link"] = link.class_mode
-    st.session_state["train_link_problems"] = link.problems
-    apply_settings(link.config, link.preset, link.training_images)
-
-
-def load_preset() -> None:
-    """Copy the chosen preset's values into the controls (runs before they are drawn)."""
-    name = st.session_state[f"{PREFIX}preset"]
-    if name == CUSTOM:
-        return
-    for field, value in form_values(get_preset(name).config).items():
-        st.session_state[PREFIX + field] = value
-
-
-def mark_custom() -> None:
-    """Any edit of a model or training control turns the preset into "custom"."""
-    st.session_state[f"{PREFIX}preset"] = CUSTOM
-
-
-def control(widget: Any, label: str, field: str, **options: Any) -> Any:
-    """Draw one model/training control, keyed train_<field>, that marks the preset custom."""
-    return widget(
-        label, key=PREFIX + field, on_change=mark_custom, persist_state="session", **options
-    )
-
-
-def form_value(field: str) -> Any:
-    return st.session_state[PREFIX + field]
-
-
-def submit(config: ModelConfig, preset: str, training_images: int) -> None:
-    """Queue the run on the engine; the live view below follows it."""
-    engine = training_engine()
-    if engine is None:
-        return
-    try:
-        (run,) = engine.submit(
-            [
-                RunRequest(
-                    config,
-                    preset=None if preset == CUSTOM else preset,
-                    training_images=(
-                        None if training_images >= TRAINING_IMAGE_CHOICES[-1] else training_images
-                    ),
-                )
-            ],
-            user=current_user(),
-        )
-    except (RunLogError, ValueError) as error:
-        st.error(f"The run was not queued: {error}")
-        return
-    st.session_state["train_run_id"] = run.id
-    st.session_state["train_compare_when_done"] = None
-    st.rerun()
+init_train_form()
 
 
 # --- Header: dataset, amount of data, preset -------------------------------------------------
@@ -178,7 +104,9 @@ size_column.select_slider(
     "Training images",
     TRAINING_IMAGE_CHOICES,
     key=f"{PREFIX}training_images",
-    format_func=lambda count: f"all {count:,}" if count == TRAINING_IMAGE_CHOICES[-1] else f"{count:,}",
+    format_func=lambda count: (
+        f"all {count:,}" if count == TRAINING_IMAGE_CHOICES[-1] else f"{count:,}"
+    ),
     persist_state="session",
     disabled=simple,
     help="Fewer images train in seconds, for a quick demo; all 60,000 reach the best accuracy. "
@@ -203,9 +131,7 @@ dataset_name = form_value("dataset")
 if dataset_name == "fashion_mnist":
     st.caption(
         "Fashion-MNIST labels: "
-        + ", ".join(
-            f"{label} = {name}" for label, name in enumerate(class_names_of(dataset_name))
-        )
+        + ", ".join(f"{label} = {name}" for label, name in enumerate(class_names_of(dataset_name)))
         + "."
     )
 
@@ -227,9 +153,7 @@ with layers_tab:
         "architecture",
         options=ARCHITECTURES,
         horizontal=True,
-        format_func=lambda name: {"dense": "dense (fully connected)", "cnn": "convolutional"}[
-            name
-        ],
+        format_func=lambda name: {"dense": "dense (fully connected)", "cnn": "convolutional"}[name],
     )
     is_cnn = form_value("architecture") == "cnn"
     st.caption(
@@ -460,29 +384,13 @@ if augmentation_tab is not None:
             step=0.05,
         )
 
-shown_run = None
-if st.session_state["train_run_id"]:
-    try:
-        shown_run = run_log().get_run(st.session_state["train_run_id"])
-    except RunLogError:
-        shown_run = None
-if shown_run is None:
-    # A reload, or another tab: the same user's latest run is the one to show.
-    try:
-        mine = run_log().list_runs(user=current_user(), limit=1)
-    except RunLogError:
-        mine = []
-    if mine:
-        shown_run = mine[0]
-        st.session_state["train_run_id"] = shown_run.id
+shown_run = run_to_show()
 busy = shown_run is not None and shown_run.active
 config: ModelConfig | None = None
 with summary_column:
     st.subheader("Model summary")
     try:
-        config = config_from_form(
-            {field: form_value(field) for field in form_fields()}, dataset_name
-        )
+        config = form_config(dataset_name)
         summary = summarize_architecture(config)
     except ValueError as error:
         st.error(f"These settings cannot be trained: {error} Change the settings above.")
@@ -528,8 +436,13 @@ with summary_column:
         )
         st.query_params.from_dict(query)
         with st.popover("Link to these settings", icon=":material/link:"):
-            st.caption("Send this link to a classmate: it opens the Train page with these settings.")
-            st.code("/train?" + "&".join(f"{key}={value}" for key, value in query.items()), language=None)
+            st.caption(
+                "Send this link to a classmate: it opens the Train page with these settings."
+            )
+            st.code(
+                "/train?" + "&".join(f"{key}={value}" for key, value in query.items()),
+                language=None,
+            )
 
 if start and config is not None:
     submit(config, preset_name, form_value("training_images"))

@@ -37,6 +37,19 @@ def describe_arrays(dataset: Dataset) -> list[dict[str, Any]]:
     return rows
 
 
+def describe_values(values: np.ndarray) -> str:
+    """The dtype and the range of an array's values, as the Data page says them: "uint8, 0 to
+    255", "float32, 0 to 1".
+
+    Args:
+        values: a non-empty array of numbers.
+    """
+    array = np.asarray(values)
+    if array.size == 0:
+        raise ValueError(f"values must hold at least one number; got shape {array.shape}.")
+    return f"{array.dtype}, {array.min().item():g} to {array.max().item():g}"
+
+
 def sample_indices(total: int, count: int, seed: int) -> np.ndarray:
     """`count` different random indices into an array of `total` items, in random order.
 

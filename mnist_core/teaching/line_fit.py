@@ -181,6 +181,65 @@ def loss_surface(
     return np.mean(residuals**2, axis=-1)
 
 
+@dataclass(frozen=True)
+class LossSurface:
+    """The mean squared error over a grid of lines, for a contour plot.
+
+    Attributes:
+        slopes: (S,) slope values, the grid's columns.
+        intercepts: (I,) intercept values, the grid's rows.
+        losses: (I, S) the MSE of intercepts[i], slopes[j] at row i, column j.
+    """
+
+    slopes: np.ndarray
+    intercepts: np.ndarray
+    losses: np.ndarray
+
+    def contour_levels(self) -> list[float]:
+        """Contour levels at 1, 2 and 5 times powers of ten (10, 20, 50, 100, ...) strictly
+        between the least and the greatest loss: the valley is deep, so the levels grow
+        tenfold."""
+        low, high = float(self.losses.min()), float(self.losses.max())
+        return [
+            float(step * 10**power)
+            for power in range(
+                math.floor(math.log10(max(low, 1e-12))), math.ceil(math.log10(high)) + 1
+            )
+            for step in (1, 2, 5)
+            if low < step * 10**power < high
+        ]
+
+
+def loss_surface_grid(
+    x: np.ndarray,
+    y: np.ndarray,
+    slope_range: tuple[float, float],
+    intercept_range: tuple[float, float],
+    num_points: int = 121,
+) -> LossSurface:
+    """The mean squared error on an evenly spaced grid of slopes and intercepts.
+
+    Args:
+        x: (N,) x coordinates of the points, N >= 1.
+        y: (N,) y coordinates of the points.
+        slope_range: (lowest, highest) slope, lowest < highest.
+        intercept_range: (lowest, highest) intercept, lowest < highest.
+        num_points: grid points along each axis, >= 2 (default 121).
+    """
+    for name, (low, high) in (("slope_range", slope_range), ("intercept_range", intercept_range)):
+        _check_number(f"{name}[0]", low)
+        _check_number(f"{name}[1]", high)
+        if not low < high:
+            raise ValueError(
+                f"{name} is {(low, high)!r}; expected (lowest, highest), lowest < highest."
+            )
+    if isinstance(num_points, bool) or not isinstance(num_points, int) or num_points < 2:
+        raise ValueError(f"num_points is {num_points!r}; expected an integer >= 2.")
+    slopes = np.linspace(*slope_range, num_points)
+    intercepts = np.linspace(*intercept_range, num_points)
+    return LossSurface(slopes, intercepts, loss_surface(x, y, slopes, intercepts))
+
+
 def _check_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x_values = _check_vector("x", x)
     y_values = _check_vector("y", y)

@@ -58,8 +58,14 @@ def test_two_runs_side_by_side(compare_page, app_run_log, record_trained_run, tw
     assert "test accuracy" in set(metrics["figure"])
     per_class = next(frame for frame in frames if "class" in frame.columns)
     assert len(per_class) == 10
-    # Loss and accuracy overlaid, and the per-class bars.
+    # Loss and accuracy overlaid, and the per-class bars, each with its summary in numbers.
     assert len(at.get("vega_lite_chart")) >= 3
+    captions = [caption.value for caption in at.caption]
+    labels = [adam.display_label, sgd.display_label]
+    loss_summary = next(text for text in captions if text.startswith("Validation loss after"))
+    assert all(label in loss_summary for label in labels)
+    assert any(text.startswith("Validation accuracy after") for text in captions)
+    assert any(text.startswith("Weakest class of each run") for text in captions)
     # The table lists my runs, both ticked.
     table = at.data_editor[0].value
     assert set(table.loc[table["compare"], "id"]) == {adam.id, sgd.id}
@@ -68,6 +74,7 @@ def test_two_runs_side_by_side(compare_page, app_run_log, record_trained_run, tw
     at.toggle(key="compare_confusions").set_value(True).run()
     assert not at.exception
     assert len(at.get("vega_lite_chart")) >= 5
+    assert sum("right (the diagonal)" in caption.value for caption in at.caption) == 2
 
 
 def test_the_settings_that_do_not_differ_are_not_listed(compare_page, app_run_log, record_trained_run, two_results):
@@ -81,7 +88,7 @@ def test_a_run_opens_on_the_evaluate_page(compare_page, app_run_log, record_trai
     first = record_trained_run(app_run_log, two_results[0], user="open_user")
     second = record_trained_run(app_run_log, two_results[1], user="open_user")
     at = compare_page("open_user", [first.id, second.id])
-    at.button(key=f"compare_open_pages/evaluate.py_{first.id}").click().run()
+    at.button(key=f"compare_open_evaluate_{first.id}").click().run()
     assert not at.exception
     assert at.session_state["model_name"] == f"run:{first.id}"
     assert at.title[0].value.startswith("Evaluate")

@@ -83,3 +83,14 @@ def test_fashion_mnist_is_selectable_and_shows_class_names(data_page):
     assert names <= set(FASHION_MNIST_CLASS_NAMES)
     at.toggle(key="data_one_hot_show").set_value(True).run()
     assert list(table_with(at, "Ankle boot").columns) == list(FASHION_MNIST_CLASS_NAMES)
+
+
+def test_the_charts_say_their_figures_in_words(data_page, mnist):
+    at = data_page()
+    captions = [caption.value for caption in at.caption]
+    # The label counts: MNIST has most 1s and fewest 5s, in both sets.
+    assert sum(text.startswith("Most: 1 with ") and "fewest: 5 with " in text for text in captions) == 2
+    # The pixel histograms, before and after scaling.
+    fullest = [text for text in captions if text.startswith("The fullest bin, ")]
+    assert len(fullest) == 2
+    assert fullest[0].endswith("values from 0 to 255.") and fullest[1].endswith("from 0 to 1.")

@@ -100,6 +100,9 @@ def test_a_drawn_digit_is_read_right(draw_page, mnist_test_digits, digit):
     assert not at.exception
     assert prediction_text(at) == str(digit)
     assert not any(PROMPT in info.value for info in at.info)
+    # The probability bars, and what they say in numbers for those who cannot see them.
+    assert len(at.get("vega_lite_chart")) == 1
+    assert any(caption.value.startswith(f"Highest: {digit} at ") for caption in at.caption)
     current = at.session_state["current_drawing"]
     assert current.shape == (28, 28) and current.dtype == np.float32
     # The steps from drawing to 28x28 are shown.

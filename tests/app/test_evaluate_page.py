@@ -50,6 +50,13 @@ def test_shows_test_accuracy_confusion_matrix_and_report(evaluate_page, default_
     )
     charts = [element for element in at.get("vega_lite_chart")]
     assert any(chart.key == "evaluate_confusion_chart" for chart in charts)
+    # The matrix in numbers, for those who cannot see it.
+    mistakes = int(metric(at, "Mistakes").split(" of ")[0].replace(",", ""))
+    assert any(
+        caption.value.startswith(f"{10000 - mistakes:,} of 10,000 right (the diagonal).")
+        and "Most mixed up:" in caption.value
+        for caption in at.caption
+    )
     table = at.dataframe[0].value
     assert list(table.columns) == ["Class", "Precision", "Recall", "F1", "Support"]
     assert table["Class"].tolist() == [str(digit) for digit in range(10)]
@@ -98,6 +105,7 @@ def test_noise_slider_still_shows_a_prediction(evaluate_page, default_models_dir
     assert not at.exception
     assert any("Prediction:" in item.value for item in at.markdown)
     assert any("With noise, sigma 0.40" in image.captions for image in at.image)
+    assert any(caption.value.startswith("Highest: ") for caption in at.caption)
     at.button(key="evaluate_another_digit").click().run()
     assert not at.exception
     assert any("Prediction:" in item.value for item in at.markdown)
@@ -110,6 +118,10 @@ def test_accuracy_under_noise_curve_on_button_press(evaluate_page, default_model
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == charts_before + 1
     assert any("2,000 randomly chosen test images" in item.value for item in at.caption)
+    assert any(
+        item.value.startswith("Test accuracy ") and "guessing scores 10%" in item.value
+        for item in at.caption
+    )
     # The curve stays on the page when something else changes.
     at.slider(key="evaluate_noise_sigma").set_value(0.2).run()
     assert len(at.get("vega_lite_chart")) == charts_before + 1

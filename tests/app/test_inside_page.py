@@ -111,6 +111,9 @@ def test_activations_of_every_layer_for_a_test_digit(inside_page, default_models
     assert headings[0].startswith("1. add_channel")
     assert headings[-1].startswith(f"{layers}. probabilities")
     assert any(item.value.startswith("#### The network says: 7") for item in at.markdown)
+    # The output layer's probabilities, and the units of the dense layers, in numbers too.
+    assert any(item.value.startswith("Highest: 7 at ") for item in at.caption)
+    assert any(item.value.startswith("Largest output: unit ") for item in at.caption)
     at.number_input(key="inside_digit_index").set_value(1).run()
     assert not at.exception
     assert any(item.value.startswith("#### The network says: 2") for item in at.markdown)
@@ -152,10 +155,12 @@ def test_weight_histograms_per_epoch_for_one_of_my_runs(
     assert statistics["Epoch"].tolist() == [1, 1, 2, 2]
     assert statistics["Part"].tolist() == ["kernel", "bias"] * 2
     charts_before = len(at.get("vega_lite_chart"))
+    assert any(item.value.startswith("The fullest bin, ") for item in at.caption)
     epoch_slider.set_value(2).run()
     at.checkbox(key="inside_overlay_epochs").check().run()
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == charts_before
+    assert any(item.value.startswith("Epoch 1: values from ") for item in at.caption)
 
 
 def test_weight_histograms_from_a_saved_sidecar(inside_page, dense_models_dir):

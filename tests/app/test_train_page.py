@@ -19,7 +19,7 @@ from mnist_core.modeling.summary import count_parameters
 TEST_ACCURACY = "Test accuracy"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # the module-scoped `trained` uses it too
 def train_page(open_page):
     def train_page():
         return open_page("train")
@@ -213,6 +213,13 @@ def test_a_tiny_training_run_completes_on_a_worker_with_final_metrics(trained):
     assert run.config.layer_sizes == (32,)
     history = next(frame.value for frame in at.dataframe if "val_accuracy" in frame.value.columns)
     assert history["epoch"].tolist() == [1]
+    # The curves, and where they end in numbers for those who cannot see them.
+    loss = run.history[-1]["loss"]
+    assert any(
+        caption.value.startswith(f"After 1 epoch: training loss {loss:.3g}, validation loss ")
+        for caption in at.caption
+    )
+    assert any(caption.value.startswith("After 1 epoch: training accuracy ") for caption in at.caption)
 
 
 def test_a_new_session_of_the_same_user_shows_the_same_run(new_app, trained):
@@ -235,8 +242,8 @@ def test_the_model_saves_under_a_name(trained):
     assert not at.exception
     assert (models_dir / "tiny_dense.keras").is_file()
     sidecar = json.loads((models_dir / "tiny_dense.json").read_text())
-    assert sidecar["extras"]["user"] == at.session_state["user_name"]
-    assert sidecar["extras"]["run_id"] == shown_run(at).id
+    assert sidecar["saved_by"] == at.session_state["user_name"]
+    assert sidecar["run"]["id"] == shown_run(at).id
     assert any("tiny_dense" in box.value for box in at.success)
     assert shown_run(at).model_name == "tiny_dense"
 
@@ -266,7 +273,7 @@ def test_another_users_model_is_protected_unless_the_teacher_key_is_typed(traine
     at.button(key="train_outcome_save_button").click().run()
     sidecar = models_dir / "shared_model.json"
     data = json.loads(sidecar.read_text())
-    data["extras"]["user"] = "someone_else"
+    data["saved_by"] = "someone_else"
     sidecar.write_text(json.dumps(data))
     monkeypatch.setenv("MNIST_TEACHER_KEY", "sesame")
     at.checkbox(key="train_outcome_save_overwrite").check()
@@ -275,7 +282,7 @@ def test_another_users_model_is_protected_unless_the_teacher_key_is_typed(traine
     at.session_state["teacher_unlocked"] = True
     at.button(key="train_outcome_save_button").click().run()
     assert not at.error
-    assert json.loads(sidecar.read_text())["extras"]["user"] == at.session_state["user_name"]
+    assert json.loads(sidecar.read_text())["saved_by"] == at.session_state["user_name"]
     at.session_state["teacher_unlocked"] = False
 
 

@@ -6,6 +6,7 @@ import pytest
 from mnist_core.data.datasets import Dataset
 from mnist_core.data.explore import (
     describe_arrays,
+    describe_values,
     enlarge_image,
     flattened_strip,
     label_counts,
@@ -111,3 +112,11 @@ def test_flattened_strip_is_the_flattened_image_repeated_in_height():
     strip = flattened_strip(image.astype(np.uint8), height=4)
     assert strip.shape == (4, 784)
     assert (strip == image.reshape(1, 784).astype(np.uint8)).all()
+
+
+def test_describe_values_says_the_dtype_and_the_range():
+    pixels = np.array([[0, 7], [255, 3]], dtype=np.uint8)
+    assert describe_values(pixels) == "uint8, 0 to 255"
+    assert describe_values((pixels / np.float32(255)).astype(np.float32)) == "float32, 0 to 1"
+    with pytest.raises(ValueError, match="at least one number"):
+        describe_values(np.zeros((0, 28)))

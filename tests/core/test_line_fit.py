@@ -12,6 +12,7 @@ from mnist_core.teaching.line_fit import (
     gradient,
     gradient_descent_steps,
     loss_surface,
+    loss_surface_grid,
     mean_squared_error,
 )
 
@@ -133,3 +134,36 @@ def test_loss_surface_matches_mean_squared_error(points):
 def test_bad_input_raises_a_value_error_naming_the_field(points, call, field):
     with pytest.raises(ValueError, match=field):
         call(*points)
+
+
+def test_loss_surface_grid_spans_the_ranges_and_holds_the_mse(points):
+    x, y = points
+    surface = loss_surface_grid(x, y, (-10.0, 20.0), (-40.0, 80.0), num_points=31)
+    assert surface.slopes[0] == -10.0 and surface.slopes[-1] == 20.0 and len(surface.slopes) == 31
+    assert surface.intercepts[0] == -40.0 and surface.intercepts[-1] == 80.0
+    assert surface.losses.shape == (31, 31)
+    assert surface.losses[3, 7] == pytest.approx(
+        mean_squared_error(surface.slopes[7], surface.intercepts[3], x, y)
+    )
+
+
+def test_contour_levels_grow_tenfold_between_the_least_and_greatest_loss(points):
+    surface = loss_surface_grid(*points, (-10.0, 20.0), (-40.0, 80.0))
+    levels = surface.contour_levels()
+    assert levels == sorted(levels)
+    assert surface.losses.min() < levels[0] and levels[-1] < surface.losses.max()
+    assert {20.0, 50.0, 100.0, 200.0, 500.0} <= set(levels)
+    assert all(f"{level:g}"[0] in "125" for level in levels)
+
+
+@pytest.mark.parametrize(
+    "slope_range, intercept_range, num_points, field",
+    [
+        ((5.0, 5.0), (0.0, 1.0), 10, "slope_range"),
+        ((0.0, 1.0), (2.0, float("inf")), 10, "intercept_range"),
+        ((0.0, 1.0), (0.0, 1.0), 1, "num_points"),
+    ],
+)
+def test_loss_surface_grid_rejects_bad_ranges(points, slope_range, intercept_range, num_points, field):
+    with pytest.raises(ValueError, match=field):
+        loss_surface_grid(*points, slope_range, intercept_range, num_points)
