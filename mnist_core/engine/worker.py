@@ -13,6 +13,7 @@ import contextlib
 import logging
 import queue as local_queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -28,6 +29,9 @@ from mnist_core.training.progress import (
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.25
+# A run's time limit covers the whole task: training gets this share of it, the test pass,
+# the per-class figures and the model's bytes the rest (the size limits keep those short).
+TRAINING_SHARE_OF_TIME_LIMIT = 0.8
 WORKER_LOST_REASON = (
     "The worker training this run stopped in the middle (killed, or out of memory). The run "
     "is lost; the next ones go on. Train it again, perhaps with fewer images or a smaller "
@@ -115,11 +119,17 @@ def train_here(
         training_images: training images (a seeded subset; None: all); for a fine-tuning run,
             the MNIST images mixed with the drawings.
         observer: receives the training's progress and carries stop requests.
-        time_limit_seconds: stop after this long (class mode), or None.
+        time_limit_seconds: the whole task's time (training, the test pass, the model's
+            bytes); training stops at TRAINING_SHARE_OF_TIME_LIMIT of it. None: no limit.
         progress_interval_seconds: least time between two progress reports.
         finetune: for a fine-tuning run, {"spec": the run's `finetune`, "base_model": the
             base model's `.keras` bytes}; None trains from scratch.
     """
+    deadline = None
+    training_limit = None
+    if time_limit_seconds is not None:
+        deadline = time.monotonic() + time_limit_seconds
+        training_limit = time_limit_seconds * TRAINING_SHARE_OF_TIME_LIMIT
     if finetune is None:
         from mnist_core.training.train import train_model
 
@@ -128,10 +138,10 @@ def train_here(
             dataset,
             observer,
             training_images=training_images,
-            time_limit_seconds=time_limit_seconds,
+            time_limit_seconds=training_limit,
             progress_interval_seconds=progress_interval_seconds,
         )
-        return run_ending(result, dataset)
+        return run_ending(result, dataset, deadline=deadline)
     from mnist_core.training.finetune import FineTuneSpec, fine_tune
 
     outcome = fine_tune(
@@ -141,10 +151,10 @@ def train_here(
         dataset,
         observer,
         mnist_images=training_images,
-        time_limit_seconds=time_limit_seconds,
+        time_limit_seconds=training_limit,
         progress_interval_seconds=progress_interval_seconds,
     )
-    ending = run_ending(outcome.result, dataset, note=outcome.summary)
+    ending = run_ending(outcome.result, dataset, note=outcome.summary, deadline=deadline)
     ending.metrics["finetune"] = outcome.figures
     return ending
 

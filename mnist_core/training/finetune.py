@@ -399,7 +399,13 @@ def fine_tune(
             test_loss, accuracy_after = _mnist_test_figures(model, config, mnist)
             if accuracy_after >= allowed:
                 break
-        result = dataclasses.replace(result, test_loss=test_loss, test_accuracy=accuracy_after)
+        result = dataclasses.replace(
+            result,
+            test_loss=test_loss,
+            test_accuracy=accuracy_after,
+            per_class_accuracy=None,  # of the weights before the guard pulled them back
+            confusion_matrix=None,
+        )
     correct_after = _correct(model, held_images, held_labels)
     figures.update(
         held_out_correct_after=correct_after,

@@ -20,8 +20,8 @@ STOP_TIME_LIMIT = "time_limit"
 STOP_NAN = "nan"
 STOP_REASONS = (STOP_COMPLETED, STOP_REQUESTED, STOP_TIME_LIMIT, STOP_NAN)
 TIME_LIMIT_MESSAGE = (
-    "Stopped at the time limit of {seconds:.0f} s, during epoch {epoch}; the model keeps what "
-    "it learned."
+    "Stopped at the run's time limit, during epoch {epoch} (after {seconds:.0f} s of "
+    "training); the model keeps what it learned."
 )
 HISTOGRAM_BINS = 30
 

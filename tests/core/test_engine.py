@@ -215,7 +215,7 @@ def test_a_run_over_the_class_time_limit_is_stopped_and_keeps_its_model(tmp_path
         (run,) = engine.submit([RunRequest(LONG, training_images=10_000)], user="hal")
         done = wait_for(lambda: ended(log, run.id))
         assert done.status == STOPPED
-        assert "time limit of 4 s" in done.reason
+        assert "time limit" in done.reason
         assert done.model_kept
     finally:
         engine.close()
