@@ -123,15 +123,20 @@ def queue_runs(
 
 
 def _refuse_a_second_waiting_request(run_log: RunLog, user: User, limits: Limits) -> None:
-    queued = [run for run in run_log.active_runs() if run.status == QUEUED]
-    mine = list(dict.fromkeys(run.request_id for run in queued if run.owner_id == user.id))
-    if len(mine) < limits.waiting_requests_per_user:
+    """A user has one request training (or about to) and at most
+    `limits.waiting_requests_per_user` waiting behind it; a further one is refused."""
+    line = run_log.active_runs()
+    mine = list(dict.fromkeys(run.request_id for run in line if run.owner_id == user.id))
+    if len(mine) < 1 + limits.waiting_requests_per_user:
         return
-    place = next(index for index, run in enumerate(queued, 1) if run.request_id == mine[0])
+    queued = [run for run in line if run.status == QUEUED]
+    place = next(
+        (index for index, run in enumerate(queued, 1) if run.request_id == mine[-1]), len(queued)
+    )
     raise RunRefused(
-        f"Your run is already waiting ({_ordinal(place)} in line): it starts as soon as a "
-        "worker is free, and this one was not added. Wait for it, or take it out of the line "
-        "first."
+        f"Your run is already waiting ({_ordinal(place)} in line): it starts as soon as your "
+        "other run is done, and this one was not added. Wait for it, or take it out of the "
+        "line first."
     )
 
 

@@ -391,3 +391,53 @@ def test_a_server_that_dies_leaves_no_run_unseen_on_an_external_cluster(
         wait_for(lambda: not any(engine.client.run(busy_threads).values()), timeout=60)
     finally:
         engine.close()
+
+
+def test_a_model_that_cannot_be_written_ends_its_run_failed_and_frees_its_user(
+    engine, monkeypatch
+):
+    """Disk full when the model is kept: the run ends failed with why, nothing half-written is
+    left, the task is released, and its user trains again at once."""
+    import errno
+
+    from mnist_core.runs import lifecycle
+
+    def disk_full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lifecycle, "write_atomically", disk_full)
+    (run,) = engine.submit([RunRequest(TINY, training_images=1000)], user="dora")
+    done = wait_for(lambda: ended(engine.run_log, run.id))
+    assert done.status == FAILED and "No space left on device" in done.reason
+    assert not done.model_kept
+    folder = engine.run_log.model_path_for(run.id).parent
+    assert not any(name.endswith(".tmp") for name in (p.name for p in folder.glob("*")))
+    assert run.id not in engine._running  # the Dask future is released
+    monkeypatch.undo()
+    (again,) = engine.submit([RunRequest(TINY, training_images=1000)], user="dora")
+    assert wait_for(lambda: ended(engine.run_log, again.id)).status == FINISHED
+
+
+def test_a_run_whose_end_meets_a_locked_log_ends_as_soon_as_the_log_is_free(
+    engine, monkeypatch
+):
+    """The log locked beyond its timeout when a run ends: the engine says so and tries again
+    at every tick; the run never stays "running" for good."""
+    import sqlite3
+
+    from mnist_core.runs import database
+
+    monkeypatch.setattr(database, "LOCK_TIMEOUT_SECONDS", 0.2)
+    (run,) = engine.submit([RunRequest(TINY, training_images=1000)], user="eve")
+    wait_for(lambda: engine.run_log.get_run(run.id).progress is not None)
+    blocker = sqlite3.connect(engine.run_log.path, timeout=5)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        wait_for(lambda: engine.problem is not None and "locked" in engine.problem, timeout=60)
+        time.sleep(1.0)  # the task ended meanwhile: its end waits for the log
+    finally:
+        blocker.rollback()
+        blocker.close()
+    done = wait_for(lambda: ended(engine.run_log, run.id))
+    assert done.status == FINISHED and done.model_kept
+    wait_for(lambda: engine.problem is None, timeout=10)
