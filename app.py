@@ -7,12 +7,14 @@ from app_glue.state import init_shared_state
 from app_glue.user import (
     change_user_name,
     identify_user,
+    make_device_code,
+    take_device_code,
 )
 
 st.set_page_config(page_title="MNIST Playground", page_icon=":material/draw:", layout="wide")
 keep_keras_state_between_runs()
 init_shared_state()
-user_name = identify_user()
+user = identify_user()
 
 navigation = st.navigation(
     [
@@ -28,17 +30,29 @@ navigation = st.navigation(
     ]
 )
 with st.sidebar:
+    st.session_state["user_name_field"] = user.name
     st.text_input(
         "Your name",
-        value=user_name,
         key="user_name_field",
         on_change=change_user_name,
         max_chars=40,
-        help="Your runs and saved models carry this name; this browser remembers it. It is not "
-        "a password: pick the name your teacher asked for.",
+        help="This browser is you: your runs, saved models and drawings are kept for it, under "
+        "this name. One person a name: a name someone else has is refused.",
     )
     if st.session_state.get("user_name_problem"):
         st.error(st.session_state["user_name_problem"])
+    with st.expander("Use my name on another device"):
+        st.button("Make a code", key="user_make_code", on_click=make_device_code)
+        made = st.session_state.get("user_device_code_made")
+        if made:
+            st.code(made, language=None)
+            st.caption(
+                f"On the other device open `/?device={made}`, or type the code below there. "
+                "It works once, for 10 minutes; keep it to yourself."
+            )
+        st.text_input(
+            "A code from your other device", key="user_device_code", on_change=take_device_code
+        )
     st.caption(
         "Learn how neural networks read handwriting: look at the data, train a network, "
         "test it, then draw your own digits."

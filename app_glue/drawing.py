@@ -217,7 +217,7 @@ def record(
         from mnist_core.data.drawings import DrawingStoreError
 
         try:
-            drawing_store().add_drawing(current_user(), cached[0], cached[1].result, true_label)
+            drawing_store().add_drawing(current_user().id, cached[0], cached[1].result, true_label)
         except (DrawingStoreError, ValueError) as error:
             st.session_state["draw_keep_problem"] = f"The drawing was not kept: {error}"
 

@@ -53,10 +53,33 @@ def run_log() -> Any:
 
 
 @st.cache_resource(show_spinner=False)
+def _user_directory(path: str) -> Any:
+    from mnist_core.runs.users import UserDirectory
+
+    return UserDirectory(cached_run_log(path).database)
+
+
+def user_directory() -> Any:
+    """The server's users and their names (in the run log's file)."""
+    from mnist_core.base.paths import default_runs_path
+
+    return _user_directory(str(default_runs_path()))
+
+
+@st.cache_resource(show_spinner=False)
+def unlock_throttle() -> Any:
+    """The server's count of wrong teacher keys (one for every session)."""
+    from mnist_core.runs.classroom import UnlockThrottle
+
+    return UnlockThrottle()
+
+
+@st.cache_resource(show_spinner=False)
 def _drawing_store(path: str) -> Any:
     from mnist_core.data.drawings import DrawingStore
+    from mnist_core.runs.limits import Limits
 
-    return DrawingStore(path)
+    return DrawingStore(path, max_per_user=Limits().drawings_per_user)
 
 
 def drawing_store() -> Any:

@@ -323,7 +323,7 @@ def show_outcome(run: Run, *, key: str) -> None:
     elif run.status == DIVERGED:
         st.caption("A model whose weights became NaN answers nothing useful, so it is not kept.")
     # A variant trains from scratch: of a fine-tuning run it would be another thing entirely.
-    if run.status in (FINISHED, STOPPED) and run.user == current_user() and not run.fine_tuned:
+    if run.status in (FINISHED, STOPPED) and run.owned_by(current_user()) and not run.fine_tuned:
         show_variant_form(run, key=f"{key}_variant")
     show_export(run, key=f"{key}_export")
     with st.expander("The settings this model was trained with"):

@@ -7,11 +7,9 @@ from app_glue.resources import (
     run_log,
     training_engine,
 )
-from app_glue.run_queries import runs_in_line
+from app_glue.teacher import show_key_section, show_people, switch_class_mode, teacher_key_set
 from app_glue.user import (
-    configured_teacher_key,
     current_user,
-    teacher_allowed,
 )
 from mnist_core.modeling.store import (
     ModelStoreError,
@@ -19,8 +17,6 @@ from mnist_core.modeling.store import (
 from mnist_core.runs.classroom import (
     ModelProtectedError,
     class_mode_on,
-    set_class_mode,
-    teacher_key_matches,
 )
 from mnist_core.runs.database import RunLogError
 from mnist_core.runs.limits import ClassLimits
@@ -29,7 +25,9 @@ from mnist_core.runs.saved_models import delete_saved_model
 from mnist_core.training.report import format_duration
 
 PREFIX = "class_"
-st.session_state.setdefault(f"{PREFIX}no_key_noted", False)
+# Rows of the line shown (a class's line is shorter; a line of hundreds is summed up).
+LINE_ROWS_SHOWN = 40
+CANCELLED_BY_TEACHER = "Your teacher took this run out of the line before it began."
 
 st.title("Class")
 st.caption(
@@ -37,30 +35,7 @@ st.caption(
     "time per person, first come, first served."
 )
 
-key = configured_teacher_key()
-if key is None:
-    st.info(
-        "No teacher key is set on this server, so everything on this page is open to whoever "
-        "uses it (fine for a single user at home). For a class, start the app with "
-        "`MNIST_TEACHER_KEY=...` or `teacher_key` in `.streamlit/secrets.toml`.",
-        icon=":material/lock_open:",
-    )
-elif not st.session_state.get("teacher_unlocked"):
-    with st.form(f"{PREFIX}unlock"):
-        typed = st.text_input("Teacher key", type="password", key=f"{PREFIX}typed_key")
-        if st.form_submit_button("Unlock", icon=":material/key:"):
-            if teacher_key_matches(key, typed):
-                st.session_state["teacher_unlocked"] = True
-                st.rerun()
-            else:
-                st.error("That is not the teacher key. Type it again (it is case-sensitive).")
-    st.caption("The key stays in this browser tab only: it never goes into a link.")
-else:
-    st.success("Teacher key unlocked in this tab.", icon=":material/key:")
-    if st.button("Lock again", key=f"{PREFIX}lock"):
-        st.session_state["teacher_unlocked"] = False
-        st.rerun()
-teacher = teacher_allowed()
+teacher = show_key_section()
 
 try:
     log = run_log()
@@ -75,19 +50,23 @@ st.caption(
     f"While class mode is on, every run is held to {ClassLimits().describe()}, whatever a "
     "page or a link asks for, and the Train page shows the simple controls only."
 )
-wanted = st.toggle(
-    "Class mode on", value=class_mode, key=f"{PREFIX}mode", disabled=not teacher
+# The switch shows the server's value on every run, and acts only on a change made here.
+st.session_state[f"{PREFIX}mode"] = class_mode
+st.toggle(
+    "Class mode on",
+    key=f"{PREFIX}mode",
+    disabled=not teacher,
+    on_change=switch_class_mode,
 )
-if teacher and wanted != class_mode:
-    set_class_mode(log, wanted)
-    if wanted and key is None and not st.session_state[f"{PREFIX}no_key_noted"]:
-        st.session_state[f"{PREFIX}no_key_noted"] = True
+if st.session_state.pop(f"{PREFIX}mode_changed", False):
+    on = class_mode_on(log)
+    if on and not teacher_key_set():
         st.warning(
             "Class mode is on, but no teacher key is set: any visitor can switch it off again. "
             "Set MNIST_TEACHER_KEY when you start the app for a class.",
             icon=":material/warning:",
         )
-    st.toast(f"Class mode is {'on' if wanted else 'off'} for everybody.")
+    st.toast(f"Class mode is {'on' if on else 'off'} for everybody.")
 if not teacher:
     st.caption("Unlock with the teacher key to switch class mode.")
 
@@ -98,33 +77,46 @@ st.header("The line")
 @st.fragment(run_every=2.0)
 def show_line() -> None:
     engine = training_engine()
+    if engine is None:
+        return
     try:
-        line = runs_in_line()
+        snapshot = engine.line()  # the whole line worked out once, however long it is
     except RunLogError as error:
         st.error(f"{error}")
         return
-    running = [run for run in line if run.status == RUNNING]
-    queued = [run for run in line if run.status != RUNNING]
-    workers = engine.worker_threads() if engine is not None else 0
     st.caption(
-        f"{len(running)} training, {len(queued)} waiting, on {workers} worker(s)."
+        f"{len(snapshot.running)} training, {len(snapshot.queued)} waiting, on "
+        f"{snapshot.workers} worker(s)."
     )
-    if not line:
+    if not snapshot.line:
         st.caption("Nobody is training right now.")
         return
-    for position, run in enumerate(line, start=1):
-        mine = run.user == current_user()
+    if teacher and snapshot.queued:
+        waiting_users = {run.owner_id: run.user for run in snapshot.queued}
+        left, middle, right = st.columns([1, 2, 1], vertical_alignment="bottom")
+        left.button(
+            "Cancel every waiting run",
+            key=f"{PREFIX}cancel_waiting",
+            on_click=cancel_waiting,
+            args=(None,),
+        )
+        who = middle.selectbox(
+            "…or the waiting runs of",
+            list(waiting_users),
+            format_func=waiting_users.get,
+            key=f"{PREFIX}cancel_whose",
+        )
+        right.button(
+            "Cancel theirs", key=f"{PREFIX}cancel_theirs", on_click=cancel_waiting, args=(who,)
+        )
+    for position, run in enumerate(snapshot.line[:LINE_ROWS_SHOWN], start=1):
+        mine = run.owned_by(current_user())
         who = run.user if (teacher or mine) else "a classmate"
-        what = run.label or run.preset or run.config.architecture
         if run.status == RUNNING:
             progress = run.batch_progress()
-            state = (
-                f"training, {progress.fraction_done:.0%}"
-                if progress is not None
-                else "starting"
-            )
+            state = f"training, {progress.fraction_done:.0%}" if progress else "starting"
         else:
-            place = engine.place_in_line(run.id) if engine is not None else None
+            place = snapshot.places.get(run.id)
             wait = (
                 f", about {format_duration(place.expected_wait_seconds)} to wait"
                 if place is not None and place.expected_wait_seconds is not None
@@ -133,17 +125,32 @@ def show_line() -> None:
             state = f"waiting{wait}"
         columns = st.columns([1, 3, 3, 1], vertical_alignment="center")
         columns[0].write(f"{position}.")
-        columns[1].write(f"**{who}**: {what}")
+        columns[1].write(f"**{who}**: {run.display_name}")
         columns[2].write(state)
-        if (teacher or mine) and engine is not None:
+        if teacher or mine:
             columns[3].button(
                 "Cancel", key=f"{PREFIX}cancel_{run.id}", on_click=engine.stop, args=(run.id,)
             )
+    if len(snapshot.line) > LINE_ROWS_SHOWN:
+        st.caption(f"… and {len(snapshot.line) - LINE_ROWS_SHOWN} more.")
+
+
+def cancel_waiting(user_id: str | None) -> None:
+    """on_click: take every waiting run (or every one of a student's) out of the line."""
+    engine = training_engine()
+    if engine is not None:
+        gone = engine.cancel_waiting(user_id, reason=CANCELLED_BY_TEACHER)
+        st.toast(f"{gone} waiting run(s) taken out of the line.")
 
 
 show_line()
 if not teacher:
     st.caption("Unlock with the teacher key to see every name and cancel anyone's run.")
+
+# --- People --------------------------------------------------------------------------------
+if teacher:
+    st.header("People")
+    show_people()
 
 # --- Clearing and saved models -------------------------------------------------------------
 st.header("Tidy up")

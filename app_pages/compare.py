@@ -154,7 +154,7 @@ if picked != selection:
     st.rerun()
 chosen = [known[run_id] for run_id in picked if run_id in known][:MAX_COMPARED]
 
-mine_chosen = [run for run in chosen if run.user == current_user()]
+mine_chosen = [run for run in chosen if run.owned_by(current_user())]
 if mine_chosen:
     hide_column, delete_column, _ = st.columns([1, 1, 3])
     hide = hide_column.button("Hide the ticked runs of mine", key=f"{PREFIX}hide")

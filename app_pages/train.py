@@ -449,7 +449,7 @@ if start and config is not None:
 
 if shown_run is not None:
     st.divider()
-    title = "Your run" if shown_run.user == current_user() else f"{shown_run.user}'s run"
+    title = "Your run" if shown_run.owned_by(current_user()) else f"{shown_run.user}'s run"
     st.header(f"{title} · {shown_run.id}")
     if shown_run.active:
         show_live_run(shown_run.id, key=f"{PREFIX}live")

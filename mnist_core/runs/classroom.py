@@ -198,14 +198,21 @@ class ModelProtectedError(ValueError):
 
 
 def check_model_change_allowed(
-    name: str, *, user: str, saved_by: str | None, exists: bool, teacher: bool
+    name: str,
+    *,
+    user_id: str,
+    saved_by: str | None,
+    saved_by_id: str | None,
+    exists: bool,
+    teacher: bool,
 ) -> None:
     """Refuse replacing (or deleting) a saved model that this user may not touch.
 
     Args:
         name: the model's name.
-        user: who asks.
-        saved_by: who saved the existing model (None: unknown, e.g. the command line).
+        user_id: the id of who asks.
+        saved_by: the name of who saved the existing model (None: unknown, e.g. the CLI).
+        saved_by_id: their id (None: unknown); only they may replace or delete it.
         exists: whether a model of that name exists.
         teacher: whether the teacher key is unlocked in this session (or none is set).
     """
@@ -214,7 +221,7 @@ def check_model_change_allowed(
             f"“{name}” is the model every Draw page uses, so it cannot be replaced or deleted "
             "from the app. Choose another name."
         )
-    if exists and saved_by != user and not teacher:
+    if exists and (saved_by_id is None or saved_by_id != user_id) and not teacher:
         raise ModelProtectedError(
             f"“{name}” was saved by {saved_by or 'someone else'}; only its owner or the teacher can replace or "
             "delete it. Choose another name."

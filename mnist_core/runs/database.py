@@ -94,6 +94,7 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE TABLE IF NOT EXISTS device_codes (
     code TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
     user_id TEXT NOT NULL,
     expires_at REAL NOT NULL
 );

@@ -266,26 +266,27 @@ class UserDirectory:
                 "DELETE FROM device_codes WHERE user_id = ?", [(uid,) for uid in user_ids]
             )
 
-    def issue_device_code(self, user_id: str, *, now: float | None = None) -> str:
-        """A code that gives another browser this user, valid DEVICE_CODE_SECONDS and once."""
+    def issue_device_code(self, token: str, *, now: float | None = None) -> str:
+        """A code that gives another browser this browser's user (it carries the token),
+        valid DEVICE_CODE_SECONDS and once."""
         now = time.time() if now is None else now
         code = "".join(secrets.choice(DEVICE_CODE_ALPHABET) for _ in range(DEVICE_CODE_LENGTH))
         with self._connect() as connection:
             connection.execute("DELETE FROM device_codes WHERE expires_at < ?", (now,))
             connection.execute(
-                "INSERT INTO device_codes (code, user_id, expires_at) VALUES (?, ?, ?)",
-                (code, user_id, now + DEVICE_CODE_SECONDS),
+                "INSERT INTO device_codes (code, token, user_id, expires_at) VALUES (?, ?, ?, ?)",
+                (code, token, user_id_of(token), now + DEVICE_CODE_SECONDS),
             )
         return code
 
     def redeem_device_code(self, code: object, *, now: float | None = None) -> str:
-        """The user id a device code stands for; the code is used up. ValueError if it is
-        unknown, used or expired."""
+        """The token a device code carries; the code is used up. ValueError if it is unknown,
+        used or expired."""
         now = time.time() if now is None else now
         cleaned = "".join(str(code or "").upper().split()).replace("-", "")
         with self._connect() as connection:
             row = connection.execute(
-                "SELECT user_id, expires_at FROM device_codes WHERE code = ?", (cleaned,)
+                "SELECT token, expires_at FROM device_codes WHERE code = ?", (cleaned,)
             ).fetchone()
             connection.execute("DELETE FROM device_codes WHERE code = ?", (cleaned,))
         if row is None or row[1] < now:

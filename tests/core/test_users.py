@@ -73,13 +73,13 @@ def test_a_released_name_can_be_taken_and_the_old_user_keeps_it_as_a_label(users
 
 
 def test_a_device_code_works_once_within_ten_minutes(users):
-    alice = user_id_of(new_token())
-    users.sign_in(alice)
-    code = users.issue_device_code(alice, now=1000.0)
-    assert users.redeem_device_code(code.lower(), now=1000.0 + DEVICE_CODE_SECONDS - 1) == alice
+    token = new_token()
+    users.sign_in(user_id_of(token))
+    code = users.issue_device_code(token, now=1000.0)
+    assert users.redeem_device_code(code.lower(), now=1000.0 + DEVICE_CODE_SECONDS - 1) == token
     with pytest.raises(ValueError, match="already used"):
         users.redeem_device_code(code, now=1001.0)
-    late = users.issue_device_code(alice, now=1000.0)
+    late = users.issue_device_code(token, now=1000.0)
     with pytest.raises(ValueError, match="10 minutes"):
         users.redeem_device_code(late, now=1000.0 + DEVICE_CODE_SECONDS + 1)
     with pytest.raises(ValueError):
