@@ -425,6 +425,7 @@ with summary_column:
         help="Training runs on the class's workers, not in your browser; you can keep using "
         "the app while it does. A second run waits behind your first.",
     )
+    refusal_box = st.empty()  # what the server refused, right under the button
     if busy:
         st.caption("Your run is under way: watch it learn below. ↓")
     if config is not None:
@@ -446,6 +447,8 @@ with summary_column:
 
 if start and config is not None:
     submit(config, preset_name, form_value("training_images"))
+    if refusal := st.session_state.pop("train_refusal", None):
+        refusal_box.warning(refusal, icon=":material/block:")
 
 if shown_run is not None:
     st.divider()

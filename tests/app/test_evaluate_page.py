@@ -164,7 +164,7 @@ def test_a_runs_model_is_evaluated_too(
     at = new_app()
     at.run()
     run = record_trained_run(
-        app_run_log, train_model(config, tiny_mnist), user=at.session_state["user_name"]
+        app_run_log, train_model(config, tiny_mnist), user=at.session_state["user"]
     )
     at.session_state["model_name"] = f"run:{run.id}"
     at.switch_page("app_pages/evaluate.py").run()

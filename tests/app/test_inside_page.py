@@ -143,7 +143,7 @@ def test_weight_histograms_per_epoch_for_one_of_my_runs(
 ):
     at = new_app()
     at.run()
-    run = record_trained_run(app_run_log, tiny_result, user=at.session_state["user_name"])
+    run = record_trained_run(app_run_log, tiny_result, user=at.session_state["user"])
     at.session_state["model_name"] = f"run:{run.id}"
     at.switch_page("app_pages/inside.py").run()
     assert not at.exception

@@ -206,7 +206,7 @@ def test_a_tiny_training_run_completes_on_a_worker_with_final_metrics(trained):
     assert metric(at, "Epochs") == "1 of 1"
     accuracy = float(metric(at, TEST_ACCURACY).rstrip("%")) / 100
     run = shown_run(at)
-    assert run.status == "finished" and run.user == at.session_state["user_name"]
+    assert run.status == "finished" and run.owned_by(at.session_state["user"])
     assert run.training_images == 1000 and run.metrics["training_images_used"] == 1000  # validated on the test set
     assert run.worker and run.model_kept
     assert accuracy == pytest.approx(run.test_accuracy, abs=1e-4)
@@ -226,7 +226,7 @@ def test_a_new_session_of_the_same_user_shows_the_same_run(new_app, trained):
     at, _ = trained
     run = shown_run(at)
     again = new_app()
-    again.query_params["user"] = run.user
+    again.session_state["user_token"] = at.session_state["user_token"]  # the same browser
     again.run()
     again.switch_page("app_pages/train.py").run()
     assert not again.exception
@@ -242,7 +242,7 @@ def test_the_model_saves_under_a_name(trained):
     assert not at.exception
     assert (models_dir / "tiny_dense.keras").is_file()
     sidecar = json.loads((models_dir / "tiny_dense.json").read_text())
-    assert sidecar["saved_by"] == at.session_state["user_name"]
+    assert sidecar["saved_by_id"] == at.session_state["user"].id
     assert sidecar["run"]["id"] == shown_run(at).id
     assert any("tiny_dense" in box.value for box in at.success)
     assert shown_run(at).model_name == "tiny_dense"
@@ -282,7 +282,7 @@ def test_another_users_model_is_protected_unless_the_teacher_key_is_typed(traine
     at.session_state["teacher_unlocked"] = True
     at.button(key="train_outcome_save_button").click().run()
     assert not at.error
-    assert json.loads(sidecar.read_text())["saved_by"] == at.session_state["user_name"]
+    assert json.loads(sidecar.read_text())["saved_by_id"] == at.session_state["user"].id
     at.session_state["teacher_unlocked"] = False
 
 
