@@ -227,3 +227,24 @@ def reset_tally(model_name: str) -> None:
     tallies = dict(st.session_state["draw_tally"])
     tallies.pop(model_name, None)
     st.session_state["draw_tally"] = tallies
+
+
+def uploaded_steps(uploaded: Any) -> tuple[Any, str | None]:
+    """An uploaded picture's preprocessing steps and None, or None and why it is not read.
+
+    The picture is checked from its header before it is decoded (`reading.images`), and it is
+    read once per upload: the page's later reruns reuse the result.
+    """
+    from mnist_core.reading.images import load_image_file
+    from mnist_core.reading.preprocess import preprocess_drawing_steps
+
+    key = getattr(uploaded, "file_id", None) or uploaded.name
+    cached = st.session_state.get("draw_upload_steps")
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    try:
+        steps, problem = preprocess_drawing_steps(load_image_file(uploaded)), None
+    except ValueError as error:
+        steps, problem = None, str(error)
+    st.session_state["draw_upload_steps"] = (key, steps, problem)
+    return steps, problem

@@ -17,6 +17,7 @@ from app_glue.drawing import (
     reset_tally,
     tally_of,
     undo_stroke,
+    uploaded_steps,
 )
 from app_glue.models import (
     ModelHandle,
@@ -31,7 +32,6 @@ from app_glue.pictures import (
 )
 from mnist_core.reading.images import (
     ACCEPTED_IMAGE_FILES,
-    load_image_file,
 )
 from mnist_core.reading.predict import (
     Prediction,
@@ -40,7 +40,6 @@ from mnist_core.reading.predict import (
 from mnist_core.reading.preprocess import (
     PreprocessingSteps,
     add_gaussian_noise,
-    preprocess_drawing_steps,
 )
 
 # Side of the small pictures (pixels); 28x28 images are enlarged 5x without smoothing.
@@ -246,10 +245,9 @@ def show_upload(handle: ModelHandle | None) -> None:
         )
         if uploaded is None:
             return
-        try:
-            steps = preprocess_drawing_steps(load_image_file(uploaded))
-        except ValueError as error:
-            st.error(f"{error} Your drawing above is kept.")
+        steps, problem = uploaded_steps(uploaded)
+        if problem is not None:
+            st.error(f"{problem} Your drawing above is kept.")
             return
         if steps is None:
             st.warning("No digit found in that picture: it looks blank. Try a sharper photo.")

@@ -42,11 +42,13 @@ def save_fake_model(models_dir: Path, name: str, owner: str | None) -> None:
     from mnist_core.modeling.build import build_model
     from mnist_core.runs.record import Run
     from mnist_core.runs.saved_models import save_run_model
+    from mnist_core.runs.users import as_user
 
     import_keras()
     tiny = CONFIG.replace(layer_sizes=(4,), layer_activations=("relu",), layer_dropout_rates=(0.0,))
+    saved_by = as_user(owner) if owner else None
     run = Run.unrecorded("fake", tiny, user=owner or "cli")
-    save_run_model(build_model(tiny), run, name, saved_by=owner, models_dir=models_dir)
+    save_run_model(build_model(tiny), run, name, saved_by=saved_by, models_dir=models_dir)
 
 
 def test_without_the_key_class_mode_cannot_be_switched(class_page, teacher_key, app_run_log):
