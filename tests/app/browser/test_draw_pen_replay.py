@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from page_actions import wait_until_idle
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -116,11 +117,6 @@ def set_pen_width(page: Page, width: int) -> None:
     )
     wait_until_idle(page)
 
-
-def wait_until_idle(page: Page) -> None:
-    expect(page.locator("[data-testid='stApp']")).to_have_attribute(
-        "data-test-script-state", "notRunning"
-    )
 
 
 def replay(page: Page, points: np.ndarray, canvas_key: str) -> None:

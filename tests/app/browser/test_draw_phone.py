@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from page_actions import wait_until_idle
 from playwright.sync_api import CDPSession, Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -59,11 +60,6 @@ def canvas_box(page: Page, number: int = 0) -> dict[str, float]:
     wait_until_idle(page)
     return canvas.bounding_box()
 
-
-def wait_until_idle(page: Page) -> None:
-    expect(page.locator("[data-testid='stApp']")).to_have_attribute(
-        "data-test-script-state", "notRunning"
-    )
 
 
 def touch_stroke(

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from page_actions import expect_no_exception, wait_until_idle
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -16,15 +17,6 @@ TRAINING_TIMEOUT_MS = 240_000
 PHONE = {"width": 390, "height": 844}
 
 
-def wait_until_idle(page: Page) -> None:
-    expect(page.locator("[data-testid='stApp']")).to_have_attribute(
-        "data-test-script-state", "notRunning"
-    )
-
-
-def expect_no_exception(page: Page) -> None:
-    expect(page.locator("[data-testid='stException']")).to_have_count(0)
-    expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
 def user_name_field(page: Page):
