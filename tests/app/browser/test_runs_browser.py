@@ -62,14 +62,13 @@ def test_a_typed_name_is_kept_across_reloads(chromium, app_url):
         field = user_name_field(page)
         field.fill("Ada L")
         field.press("Enter")
-        # The browser keeps the name in a cookie, written once the app has taken it.
+        # The browser keeps its token (not the name) in a cookie; the name is the token's.
         deadline = time.monotonic() + 60
-        while not any(
-            cookie["name"] == "mnist_user" and cookie["value"] == "Ada%20L"
-            for cookie in context.cookies()
-        ):
+        while not any(cookie["name"] == "mnist_user_token" for cookie in context.cookies()):
             assert time.monotonic() < deadline, f"no cookie: {context.cookies()}"
             page.wait_for_timeout(200)
+        (token,) = [c["value"] for c in context.cookies() if c["name"] == "mnist_user_token"]
+        assert len(token) == 32 and "Ada" not in token
         page.reload()
         expect(user_name_field(page)).to_have_value("Ada L")
         page.goto(f"{app_url}/compare")
