@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +296,20 @@ def run_from_row(row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
         finetune=from_json(row["finetune"] if "finetune" in row.keys() else None, None),  # noqa: SIM118
         user_id=row["user_id"] if "user_id" in row.keys() else None,  # noqa: SIM118
     )
+
+
+def epoch_histories(
+    connection: sqlite3.Connection, run_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every epoch's metrics of these runs, oldest first, by run id."""
+    histories: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+    for start in range(0, len(run_ids), 500):
+        chunk = list(run_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for run_id, metrics in connection.execute(
+            f"SELECT run_id, metrics FROM epochs WHERE run_id IN ({marks}) "
+            "ORDER BY run_id, epoch",
+            chunk,
+        ):
+            histories[run_id].append(json.loads(metrics))
+    return histories

@@ -31,6 +31,7 @@ from mnist_core.runs.database import (
     ENGINE_SILENCE_SECONDS,
     Database,
     UnknownRunError,
+    epoch_histories,
     run_from_row,
     thinned,
     to_json,
@@ -76,21 +77,6 @@ class RunLog:
             connection.execute("SELECT count(*) FROM runs").fetchone()
 
     # --- reading ----------------------------------------------------------------------------
-    def _histories(
-        self, connection: sqlite3.Connection, run_ids: Sequence[str]
-    ) -> dict[str, list[dict[str, Any]]]:
-        histories: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
-        for start in range(0, len(run_ids), 500):
-            chunk = list(run_ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for run_id, metrics in connection.execute(
-                f"SELECT run_id, metrics FROM epochs WHERE run_id IN ({marks}) "
-                "ORDER BY run_id, epoch",
-                chunk,
-            ):
-                histories[run_id].append(json.loads(metrics))
-        return histories
-
     def get_run(self, run_id: str) -> Run:
         """The run with this id; UnknownRunError if there is none."""
         with self._connect() as connection:
@@ -100,7 +86,7 @@ class RunLog:
                 raise UnknownRunError(
                     f"No run has the id {run_id!r}; `python -m mnist_core runs` lists them."
                 )
-            return run_from_row(row, self._histories(connection, [run_id])[run_id])
+            return run_from_row(row, epoch_histories(connection, [run_id])[run_id])
 
     def list_runs(
         self,
@@ -169,7 +155,7 @@ class RunLog:
             rows = connection.execute(query, values).fetchall()
             ids = [row["id"] for row in rows]
             histories = (
-                self._histories(connection, ids) if include_curves else {key: [] for key in ids}
+                epoch_histories(connection, ids) if include_curves else {key: [] for key in ids}
             )
         return [run_from_row(row, histories[row["id"]]) for row in rows]
 
@@ -186,13 +172,8 @@ class RunLog:
         return list(reversed(self.list_runs(statuses=ACTIVE_STATUSES, include_hidden=True)))
 
     def latest_run(self, user: User | str, *, fine_tuned: bool | None = None) -> Run | None:
-        """A user's newest run (with its curves), or None.
-
-        Args:
-            user: whose.
-            fine_tuned: only fine-tuning runs (True), only runs trained from scratch (False),
-                or either (None, the default).
-        """
+        """A user's newest run (with its curves), or None; only fine-tuning runs (True), only
+        runs trained from scratch (False), or either (None)."""
         candidates = self.list_runs(user=user, limit=50, include_curves=False)
         newest = next(
             (run for run in candidates if fine_tuned is None or run.fine_tuned == fine_tuned),
@@ -201,8 +182,7 @@ class RunLog:
         return self.get_run(newest.id) if newest is not None else None
 
     def runs_with(self, runs: list[Run], run_ids: Sequence[str]) -> list[Run]:
-        """`runs` followed by those of `run_ids` it lacks (read without their curves); ids
-        of runs that are gone are left out."""
+        """`runs` followed by those of `run_ids` it lacks; ids of runs gone are left out."""
         known = {run.id for run in runs}
         added = []
         for run_id in run_ids:

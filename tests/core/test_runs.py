@@ -319,7 +319,7 @@ def test_a_folder_that_cannot_be_made_gives_a_clear_message(tmp_path):
 
 def test_a_new_run_needs_a_user_and_the_config_round_trips(tmp_path):
     log = RunLog(tmp_path / "runs.sqlite3")
-    with pytest.raises(ValueError, match="user must be a non-empty name"):
+    with pytest.raises(ValueError, match="user must be a User or a non-empty name"):
         log.create_run(CONFIG, user="  ")
     config = ModelConfig()
     assert log.create_run(config, user="ada").config == config
