@@ -16,7 +16,7 @@ from typing import Any
 
 from mnist_core.modeling.config import ModelConfig
 from mnist_core.modeling.summary import architecture_summary
-from mnist_core.runs.users import name_only_user_id
+from mnist_core.runs.users import as_user, name_only_user_id
 from mnist_core.training.progress import (
     BatchProgress,
     EpochMetrics,
@@ -116,15 +116,20 @@ class Run:
         run_id: str,
         config: ModelConfig,
         *,
-        user: str,
+        user: Any,
         preset: str | None = None,
         training_images: int | None = None,
     ) -> Run:
-        """A run that trains without a run log (one that cannot be used): same shape."""
+        """A run that trains without a run log (one that cannot be used): same shape.
+
+        Args:
+            user: who trains it (a `runs.users.User`, or a name).
+        """
         import time
 
+        user = as_user(user)
         return cls(
-            id=run_id, user=user, config=config, preset=preset, lesson=None, request_id=run_id,
+            id=run_id, user=user.name, user_id=user.id, config=config, preset=preset, lesson=None, request_id=run_id,
             label=None, parent_id=None, dataset=config.dataset, training_images=training_images,
             status=RUNNING, reason="", created_at=time.time(), started_at=time.time(),
             finished_at=None, engine=None, worker=None, plan=None, progress=None,
