@@ -18,9 +18,9 @@ from mnist_core.reading.attribution import (
     Explanation,
     explain_drawing,
 )
+from mnist_core.reading.images import load_image_file
 from mnist_core.reading.preprocess import (
     PreprocessingSteps,
-    load_image_file,
     preprocess_drawing_steps,
 )
 from mnist_core.reading.tally import DrawingTally
@@ -235,9 +235,6 @@ def uploaded_steps(uploaded: Any) -> tuple[Any, str | None]:
     The picture is checked from its header before it is decoded (`reading.images`), and it is
     read once per upload: the page's later reruns reuse the result.
     """
-    from mnist_core.reading.images import load_image_file
-    from mnist_core.reading.preprocess import preprocess_drawing_steps
-
     key = getattr(uploaded, "file_id", None) or uploaded.name
     cached = st.session_state.get("draw_upload_steps")
     if cached is not None and cached[0] == key:

@@ -90,7 +90,7 @@ def show_live_run(run_id: str, *, key: str) -> None:
         )
         if run.stop_requested:
             st.caption("Stopping after this batch…")
-        if run.limits:
+        if run.class_limited:
             st.caption(f"Class mode: {limits_text(run.limits)}.")
 
     live()

@@ -31,7 +31,6 @@ def identify_user() -> User:
     from app_glue.resources import user_directory
     from mnist_core.runs.users import new_token, user_id_of, valid_token
 
-    users = user_directory()
     token = st.session_state.get("user_token")
     code = st.query_params.get(DEVICE_CODE_PARAMETER)
     if code:
@@ -43,7 +42,7 @@ def identify_user() -> User:
     if st.session_state.get("user_token") != token:
         st.session_state["user_token"] = token
         st.session_state["user_token_remembered"] = False
-    user = users.sign_in(user_id_of(token))
+    user = _signed_in(user_id_of(token))
     st.session_state["user"] = user
     st.session_state["user_name"] = user.name
     if not st.session_state.get("user_token_remembered"):
@@ -54,13 +53,30 @@ def identify_user() -> User:
     return user
 
 
+def _signed_in(user_id: str) -> User:
+    """The user of this id, met now; while the run log cannot be used (damaged, locked), the
+    user this session already had, or one with a made-up name (the pages say what is wrong)."""
+    from app_glue.resources import user_directory
+    from mnist_core.runs.database import RunLogError
+    from mnist_core.runs.users import anonymous_name
+
+    try:
+        return user_directory().sign_in(user_id)
+    except RunLogError:
+        known = st.session_state.get("user")
+        if isinstance(known, User) and known.id == user_id:
+            return known
+        return User(user_id, anonymous_name())
+
+
 def _redeemed(code: str) -> str | None:
     """The token a device code carries, or None (the reason is kept for the sidebar)."""
     from app_glue.resources import user_directory
+    from mnist_core.runs.database import RunLogError
 
     try:
         token = user_directory().redeem_device_code(code)
-    except ValueError as error:
+    except (ValueError, RunLogError) as error:
         st.session_state["user_name_problem"] = str(error)
         return None
     st.session_state["user_token_remembered"] = False
@@ -70,12 +86,13 @@ def _redeemed(code: str) -> str | None:
 def change_user_name() -> None:
     """on_change of the sidebar's name field: take the name if it is free, else say why."""
     from app_glue.resources import user_directory
+    from mnist_core.runs.database import RunLogError
     from mnist_core.runs.users import NameTakenError
 
     typed = st.session_state.get("user_name_field", "")
     try:
         user = user_directory().claim_name(current_user().id, typed)
-    except (NameTakenError, ValueError) as error:
+    except (NameTakenError, ValueError, RunLogError) as error:
         st.session_state["user_name_problem"] = str(error)
         st.session_state["user_name_field"] = current_user().name
         return
@@ -99,10 +116,14 @@ def take_device_code() -> None:
 def make_device_code() -> None:
     """on_click: a code (and a link) that gives another device this user, for 10 minutes."""
     from app_glue.resources import user_directory
+    from mnist_core.runs.database import RunLogError
 
-    st.session_state["user_device_code_made"] = user_directory().issue_device_code(
-        st.session_state["user_token"]
-    )
+    try:
+        made = user_directory().issue_device_code(st.session_state["user_token"])
+    except RunLogError as error:
+        st.session_state["user_name_problem"] = str(error)
+        return
+    st.session_state["user_device_code_made"] = made
 
 
 def current_user() -> User:

@@ -462,6 +462,6 @@ if shown_run is not None:
             st.session_state["train_compare_when_done"] = None
             st.session_state["compare_selection"] = compare_pair
             st.switch_page("app_pages/compare.py")
-        if shown_run.limits:
+        if shown_run.class_limited:
             st.caption(f"Class mode: {limits_text(shown_run.limits)}.")
         show_outcome(shown_run, key=f"{PREFIX}outcome")

@@ -164,7 +164,7 @@ def runs_show(args: argparse.Namespace) -> int:
     ]
     if run.model_name:
         facts.append(("saved as", run.model_name))
-    if run.limits:
+    if run.class_limited:
         facts.append(("class limits", json.dumps(run.limits)))
     width = max(len(key) for key, _ in facts) + 2
     for key, value in facts:

@@ -72,7 +72,7 @@ class Run:
         model_path: the kept `.keras` file, if any; model_name: the store name it was saved as.
         hidden: hidden from the user's list (not deleted).
         stop_requested: somebody asked it to stop.
-        limits: the class-mode caps it was held to (empty when none).
+        limits: the caps it was held to: its time limit, and the class caps in class mode.
         finetune: for a fine-tuning run (`mnist_core.finetune`), what it fine-tunes and on
             what: the base model, the user's drawings and which are held out (a plain-JSON
             `FineTuneSpec`); None for a run trained from scratch.
@@ -136,6 +136,11 @@ class Run:
             batch_curve=(), history=(), metrics={}, model_path=None, model_name=None,
             hidden=False, stop_requested=False,
         )  # fmt: skip
+
+    @property
+    def class_limited(self) -> bool:
+        """Whether the run was held to the class caps (its limits name them)."""
+        return bool(self.limits.get("class_mode") or "max_epochs" in self.limits)
 
     @property
     def owner_id(self) -> str:

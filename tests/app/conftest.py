@@ -23,6 +23,18 @@ def app_run_log(tmp_path_factory):
         os.environ["MNIST_RUNS_DB"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def full_error_details():
+    """Exceptions in AppTest keep their message: the app's config redacts them for visitors
+    (client.showErrorDetails = "none"), which would leave a failing test unreadable."""
+    from streamlit import config
+
+    previous = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")
+    yield
+    config.set_option("client.showErrorDetails", previous)
+
+
 APP_PATH = Path(__file__).resolve().parents[2] / "app.py"
 
 

@@ -94,9 +94,12 @@ def test_a_run_opens_on_the_evaluate_page(compare_page, app_run_log, record_trai
     assert at.title[0].value.startswith("Evaluate")
 
 
-def test_hide_and_delete_my_runs(compare_page, app_run_log, record_trained_run, two_results):
-    first = record_trained_run(app_run_log, two_results[0], user="tidy_user")
-    second = record_trained_run(app_run_log, two_results[1], user="tidy_user")
+def test_hide_and_delete_my_runs(
+    compare_page, app_run_log, record_trained_run, two_results, app_user_of
+):
+    tidy = app_user_of("tidy_user")
+    first = record_trained_run(app_run_log, two_results[0], user=tidy)
+    second = record_trained_run(app_run_log, two_results[1], user=tidy)
     at = compare_page("tidy_user", [first.id])
     at.button(key="compare_hide").click().run()
     assert app_run_log.get_run(first.id).hidden

@@ -266,7 +266,9 @@ def test_nobody_overwrites_default_from_the_app(trained):
     assert (models_dir / "default.keras").read_bytes() == b"the class's model"
 
 
-def test_another_users_model_is_protected_unless_the_teacher_key_is_typed(trained, monkeypatch):
+def test_another_users_model_is_protected_unless_the_teacher_key_is_typed(
+    trained, monkeypatch, app_user_of
+):
     at, models_dir = trained
     at.text_input(key="train_outcome_save_name").input("shared_model")
     at.checkbox(key="train_outcome_save_overwrite").uncheck()
@@ -274,6 +276,7 @@ def test_another_users_model_is_protected_unless_the_teacher_key_is_typed(traine
     sidecar = models_dir / "shared_model.json"
     data = json.loads(sidecar.read_text())
     data["saved_by"] = "someone_else"
+    data["saved_by_id"] = app_user_of("someone_else").id
     sidecar.write_text(json.dumps(data))
     monkeypatch.setenv("MNIST_TEACHER_KEY", "sesame")
     at.checkbox(key="train_outcome_save_overwrite").check()
