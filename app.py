@@ -18,15 +18,41 @@ user = identify_user()
 
 navigation = st.navigation(
     [
-        st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw", default=True),
+        st.Page(
+            "app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw", default=True
+        ),
         st.Page("app_pages/teach.py", title="Teach", icon=":material/school:", url_path="teach"),
         st.Page("app_pages/data.py", title="Data", icon=":material/grid_on:", url_path="data"),
-        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-        st.Page("app_pages/compare.py", title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
-        st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
-        st.Page("app_pages/inside.py", title="Inside the network", icon=":material/biotech:", url_path="inside"),
-        st.Page("app_pages/fit_line.py", title="Fit a line", icon=":material/show_chart:", url_path="fit_line"),
-        st.Page("app_pages/classroom.py", title="Class", icon=":material/school:", url_path="class"),
+        st.Page(
+            "app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"
+        ),
+        st.Page(
+            "app_pages/compare.py",
+            title="Compare runs",
+            icon=":material/compare_arrows:",
+            url_path="compare",
+        ),
+        st.Page(
+            "app_pages/evaluate.py",
+            title="Evaluate",
+            icon=":material/analytics:",
+            url_path="evaluate",
+        ),
+        st.Page(
+            "app_pages/inside.py",
+            title="Inside the network",
+            icon=":material/biotech:",
+            url_path="inside",
+        ),
+        st.Page(
+            "app_pages/fit_line.py",
+            title="Fit a line",
+            icon=":material/show_chart:",
+            url_path="fit_line",
+        ),
+        st.Page(
+            "app_pages/classroom.py", title="Class", icon=":material/school:", url_path="class"
+        ),
     ]
 )
 with st.sidebar:

@@ -144,7 +144,9 @@ def save_run_model(run: Run, *, key: str) -> None:
         "Saved models appear in the model lists of every page and stay after a restart. The "
         "model of this run is also there as “run " + run.id + "”."
     )
-    name_column, overwrite_column, button_column = st.columns([3, 1, 1], vertical_alignment="bottom")
+    name_column, overwrite_column, button_column = st.columns(
+        [3, 1, 1], vertical_alignment="bottom"
+    )
     name_column.text_input(
         "Model name",
         key=f"{key}_name",
@@ -190,7 +192,7 @@ def save_model_of_run(run: Run, name: str, *, overwrite: bool) -> str | None:
 
 
 def show_variant_form(run: Run, *, key: str) -> None:
-    """"Change one thing": a setting, a new value, and a button that trains the variant."""
+    """ "Change one thing": a setting, a new value, and a button that trains the variant."""
     from mnist_core.teaching.variants import (
         changeable_settings,
         describe_change,
@@ -218,9 +220,7 @@ def show_variant_form(run: Run, *, key: str) -> None:
         format_func=lambda value: f"{value:g}" if isinstance(value, float) else str(value),
         key=f"{key}_value_{chosen}",
     )
-    if button_column.button(
-        "Train the variant", icon=":material/alt_route:", key=f"{key}_train"
-    ):
+    if button_column.button("Train the variant", icon=":material/alt_route:", key=f"{key}_train"):
         submit_variant(run, setting, value, describe_change(setting, value))
 
 

@@ -28,7 +28,6 @@ def identify_user() -> User:
     """Who this browser is (called by app.py on every run): the session's token, else a
     device code in the link, else the cookie's token, else a new token; the user is met (their
     last visit noted) and the browser keeps the token."""
-    from app_glue.resources import user_directory
     from mnist_core.runs.users import new_token, user_id_of, valid_token
 
     token = st.session_state.get("user_token")

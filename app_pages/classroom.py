@@ -176,7 +176,9 @@ if records:
     chosen = left.selectbox(
         "Delete a saved model",
         list(records),
-        format_func=lambda name: f"{name} (saved by {records[name].saved_by or 'the command line'})",
+        format_func=lambda name: (
+            f"{name} (saved by {records[name].saved_by or 'the command line'})"
+        ),
         key=f"{PREFIX}delete_name",
     )
     if right.button("Delete", icon=":material/delete:", key=f"{PREFIX}delete"):

@@ -81,20 +81,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     return ERROR_EXIT_STATUS
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # --- shared helpers --------------------------------------------------------------------------
-
-

@@ -28,6 +28,7 @@ def register(subparsers: Any) -> None:
     )
     prepare.set_defaults(handler=prepare_data)
 
+
 def prepare_data(args: argparse.Namespace) -> int:
     """Load, verify and cache one dataset; print one line saying where it came from.
 

@@ -32,7 +32,6 @@ PREDICT_BATCH_SIZE = 1024
 BLANK_IMAGE_NOTE = "blank image: no ink found, nothing to classify"
 
 
-
 def register(subparsers: Any) -> None:
     """Add `presets`, `models`, `evaluate` and `predict` to the command line."""
     presets_parser = subparsers.add_parser(
@@ -72,7 +71,7 @@ def register(subparsers: Any) -> None:
             "Classify image files with the preprocessing of the drawing page (cropped, fitted "
             "into 20x20 and centred by mass, like MNIST), naming the runner-up and saying when "
             "the reading is not sure. A blank image is reported, not an error. A file that "
-            "cannot be read gets one line on stderr (and a {\"file\", \"error\"} entry in "
+            'cannot be read gets one line on stderr (and a {"file", "error"} entry in '
             "JSON), the others are still classified, and the exit status is then 2."
         ),
     )
@@ -97,6 +96,7 @@ def register(subparsers: Any) -> None:
     )
     predict_parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     predict_parser.set_defaults(handler=predict)
+
 
 def presets(args: argparse.Namespace) -> int:
     """Print one line per preset: name, parameter count and description (no TensorFlow).

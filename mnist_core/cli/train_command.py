@@ -28,7 +28,6 @@ from mnist_core.training.progress import (
 FOLLOW_INTERVAL_SECONDS = 0.25
 
 
-
 def register(subparsers: Any) -> None:
     """Add `train` to the command line."""
     train_parser = subparsers.add_parser(
@@ -73,6 +72,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     train_parser.set_defaults(handler=train)
+
 
 def train(args: argparse.Namespace) -> int:
     """Train a preset with a progress bar, then save the model under `--name`.
@@ -121,9 +121,7 @@ def train(args: argparse.Namespace) -> int:
         print("drawing the extra training digits first (a minute or two)", flush=True)
     try:
         with stop_on_interrupt(progress):
-            result = train_model(
-                config, dataset, local.observer, training_images=training_images
-            )
+            result = train_model(config, dataset, local.observer, training_images=training_images)
     except BaseException as error:
         progress.finish()
         local.fail(error)

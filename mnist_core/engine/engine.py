@@ -228,7 +228,10 @@ class Engine:
         every LINE_SNAPSHOT_SECONDS however many pages ask (3 runs waiting or 300)."""
         with self._lock:
             snapshot = self._line_snapshot
-            if snapshot is not None and time.monotonic() - snapshot.taken_at < LINE_SNAPSHOT_SECONDS:
+            if (
+                snapshot is not None
+                and time.monotonic() - snapshot.taken_at < LINE_SNAPSHOT_SECONDS
+            ):
                 return snapshot
             line = tuple(self.run_log.active_runs())
             workers = self.worker_threads()
@@ -352,9 +355,7 @@ class Engine:
             elif kind == "plan":
                 self.run_log.record_plan(running.run_id, event["plan"])
             elif kind == "epoch":
-                self.run_log.record_epoch(
-                    running.run_id, event["metrics"], event["weight_summary"]
-                )
+                self.run_log.record_epoch(running.run_id, event["metrics"], event["weight_summary"])
         if progress:
             self.run_log.record_progress(running.run_id, *progress)
 
@@ -434,7 +435,9 @@ class Engine:
                 base = base_model_file(run.finetune.get("base_model", ""), self.run_log)
                 finetune = {"spec": run.finetune, "base_model": base.read_bytes()}
             except (ValueError, OSError, RunLogError) as error:
-                fail_run(self.run_log, run.id, f"The base model could not be read: {one_line(error)}")
+                fail_run(
+                    self.run_log, run.id, f"The base model could not be read: {one_line(error)}"
+                )
                 return
         try:
             events = Queue(channel, client=self.client)
@@ -459,5 +462,3 @@ class Engine:
 def one_line(error: BaseException) -> str:
     text = "".join(traceback.format_exception_only(type(error), error)).strip()
     return text.splitlines()[-1] if text else type(error).__name__
-
-

@@ -126,8 +126,10 @@ def config_from_form(values: dict[str, Any], dataset: str) -> ModelConfig:
     """
     try:
         num_layers = values["num_hidden_layers"]
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or not (
-            0 <= num_layers <= MAX_HIDDEN_LAYERS
+        if (
+            isinstance(num_layers, bool)
+            or not isinstance(num_layers, int)
+            or not (0 <= num_layers <= MAX_HIDDEN_LAYERS)
         ):
             raise ValueError(
                 f"num_hidden_layers must be an integer from 0 to {MAX_HIDDEN_LAYERS}, "
@@ -149,9 +151,7 @@ def config_from_form(values: dict[str, Any], dataset: str) -> ModelConfig:
                 _rate(values[layer_key("layer_dropout_rate", index)]) for index in layers
             ),
             kernel_sizes=(
-                tuple(values[layer_key("kernel_size", index)] for index in layers)
-                if is_cnn
-                else ()
+                tuple(values[layer_key("kernel_size", index)] for index in layers) if is_cnn else ()
             ),
             dense_units=values["dense_units"] if is_cnn else 0,
             dense_dropout_rate=_rate(values["dense_dropout_rate"]) if is_cnn else 0.0,
@@ -192,8 +192,10 @@ def subset_sizes(training_images: int, available_train: int) -> tuple[int | None
         training_images: how many training images the user asked for, >= 1.
         available_train: how many training images the dataset has.
     """
-    if isinstance(training_images, bool) or not isinstance(training_images, int) or (
-        training_images < 1
+    if (
+        isinstance(training_images, bool)
+        or not isinstance(training_images, int)
+        or (training_images < 1)
     ):
         raise ValueError(f"training_images must be an integer >= 1; got {training_images!r}.")
     if training_images >= available_train:

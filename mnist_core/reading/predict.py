@@ -148,9 +148,7 @@ class UnsureFigures:
     @property
     def meets_goals(self) -> bool:
         """Whether both goals hold (CONFIDENT_WRONG_GOAL and UNSURE_GOAL)."""
-        return (
-            self.confident_wrong_rate <= CONFIDENT_WRONG_GOAL and self.unsure_rate <= UNSURE_GOAL
-        )
+        return self.confident_wrong_rate <= CONFIDENT_WRONG_GOAL and self.unsure_rate <= UNSURE_GOAL
 
 
 def measure_unsure(

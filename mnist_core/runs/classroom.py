@@ -125,7 +125,9 @@ def configured_teacher_key(
         if "teacher_key" in data:
             key = _key_text(data["teacher_key"], f"teacher_key in {path}")
     if key is None and TEACHER_KEY_ENVIRONMENT_VARIABLE in environment:
-        key = _key_text(environment[TEACHER_KEY_ENVIRONMENT_VARIABLE], TEACHER_KEY_ENVIRONMENT_VARIABLE)
+        key = _key_text(
+            environment[TEACHER_KEY_ENVIRONMENT_VARIABLE], TEACHER_KEY_ENVIRONMENT_VARIABLE
+        )
     return key
 
 
@@ -167,9 +169,7 @@ class UnlockThrottle:
         """How long this session (or, when the whole server is blocked, anyone) must wait."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            until = max(
-                self._blocked_until.get(session, 0.0), self._blocked_until.get(SERVER, 0.0)
-            )
+            until = max(self._blocked_until.get(session, 0.0), self._blocked_until.get(SERVER, 0.0))
         return max(0.0, until - now)
 
     def wrong_key(self, session: str, *, now: float | None = None) -> None:

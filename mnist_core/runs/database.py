@@ -207,8 +207,6 @@ class Database:
             connection.close()
         self._ready = True
 
-
-
     def get_setting(self, name: str, default: str | None = None) -> str | None:
         """A server-wide setting (e.g. whether class mode is on)."""
         with self.connect() as connection:
@@ -224,9 +222,12 @@ class Database:
                 "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", (name, value)
             )
 
+
 def _rename_old_names(connection: sqlite3.Connection) -> None:
     """Give the tables and columns of an older version's file their present names."""
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {
+        row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
     for old, new in _RENAMED_TABLES.items():
         if old in tables and new not in tables:
             connection.execute(f"ALTER TABLE {old} RENAME TO {new}")
@@ -307,8 +308,7 @@ def epoch_histories(
         chunk = list(run_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
         for run_id, metrics in connection.execute(
-            f"SELECT run_id, metrics FROM epochs WHERE run_id IN ({marks}) "
-            "ORDER BY run_id, epoch",
+            f"SELECT run_id, metrics FROM epochs WHERE run_id IN ({marks}) ORDER BY run_id, epoch",
             chunk,
         ):
             histories[run_id].append(json.loads(metrics))

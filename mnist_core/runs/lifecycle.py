@@ -65,9 +65,7 @@ def ended_status(result: Any) -> tuple[str, str]:
     return STOPPED, result.message
 
 
-def run_metrics(
-    result: Any, dataset: Any, *, deadline: float | None = None
-) -> dict[str, Any]:
+def run_metrics(result: Any, dataset: Any, *, deadline: float | None = None) -> dict[str, Any]:
     """The final figures of a run: test accuracy and loss on the whole test set, per-class
     accuracy and the confusion matrix, parameter count, time and speed.
 

@@ -37,7 +37,10 @@ ENDED_STATUSES = (FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
 RUN_MODEL_PREFIX = "run:"
 # Keys an older version used in a run's metrics and plan, and their names now.
 _OLD_METRIC_KEYS = {"wall_seconds": "training_seconds", "train_samples": "training_images_used"}
-_OLD_PLAN_KEYS = {"train_samples": "training_images_used", "validation_samples": "validation_images"}
+_OLD_PLAN_KEYS = {
+    "train_samples": "training_images_used",
+    "validation_samples": "validation_images",
+}
 _OLD_LIMIT_KEYS = {
     "max_train_images": "max_training_images",
     "asked_train_images": "asked_training_images",

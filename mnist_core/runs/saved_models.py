@@ -107,7 +107,9 @@ class ModelRecord:
             config=config,
             dataset=str(metadata.get("dataset") or (config.dataset if config else "mnist")),
             metrics=metrics,
-            history=tuple(entry for entry in metadata.get("history") or () if isinstance(entry, dict)),
+            history=tuple(
+                entry for entry in metadata.get("history") or () if isinstance(entry, dict)
+            ),
             preset=metadata.get("preset") or old_extras.get("preset"),
             saved_by=old_extras.get("user"),
             saved_by_id=name_only_user_id(old_extras["user"]) if old_extras.get("user") else None,

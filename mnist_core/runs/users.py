@@ -298,6 +298,4 @@ class UserDirectory:
 
 
 def _user(row: Sequence[Any]) -> User:
-    return User(
-        id=row[0], name=row[1], created_at=row[2], last_seen=row[3], released=bool(row[4])
-    )
+    return User(id=row[0], name=row[1], created_at=row[2], last_seen=row[3], released=bool(row[4]))

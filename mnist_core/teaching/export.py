@@ -268,5 +268,3 @@ def _csv_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
-
-

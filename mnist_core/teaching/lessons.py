@@ -284,5 +284,3 @@ def check_lessons() -> None:
         for full_data in (False, True):
             for config in lesson.configs(full_data):
                 validate_config(config)
-
-

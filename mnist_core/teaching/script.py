@@ -308,5 +308,3 @@ class ScriptWriter(NetworkLines):
             '    print(f"test accuracy: {test_accuracy:.2%} (test loss {test_loss:.4f})")',
         ]
         return lines
-
-

@@ -48,8 +48,6 @@ _LOSS_WORDS = {
 _DATASET_LOADERS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist"}
 
 
-
-
 class NetworkLines:
     """The lines of the script that build the network (needs `self.config`, `self.sparse`)."""
 
@@ -331,6 +329,7 @@ class NetworkLines:
 
     # --- main --------------------------------------------------------------------------------
 
+
 def join_sizes(sizes: Sequence[int], unit: str) -> str:
     if len(sizes) == 1:
         return f"{sizes[0]} {unit}"
@@ -344,6 +343,7 @@ def number_text(value: float) -> str:
 
 def percent_text(fraction: float) -> str:
     return f"{fraction * 100:g}%"
+
 
 def wrapped(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
     """Wrap `text` into lines of at most `width` characters, the first after `first`."""

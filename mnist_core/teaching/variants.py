@@ -1,4 +1,4 @@
-""""Change one thing": the settings of a run that can be varied, and the varied run.
+""" "Change one thing": the settings of a run that can be varied, and the varied run.
 
 Every lesson of the notebooks changes one setting and compares. From a finished run a user
 picks one setting here and a new value; `vary` gives the run's config with that one change
@@ -118,7 +118,9 @@ def vary(
         raise ValueError(f"setting must be one of {', '.join(known)}, got {setting!r}.")
     if setting == "training_images":
         if value not in known[setting].choices:
-            raise ValueError(f"training_images must be one of {known[setting].choices}, got {value!r}.")
+            raise ValueError(
+                f"training_images must be one of {known[setting].choices}, got {value!r}."
+            )
         return config, (None if value >= TRAINING_IMAGE_CHOICES[-1] else int(value))
     if "[" in setting:
         field, _, rest = setting.partition("[")

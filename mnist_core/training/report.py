@@ -151,9 +151,7 @@ def waiting_text(place_in_line: int, running: int) -> str:
         running: how many trainings the server runs now.
     """
     trainings = "training" if running == 1 else "trainings"
-    return (
-        f"Waiting: place {place_in_line} in line ({running} {trainings} running on this server)"
-    )
+    return f"Waiting: place {place_in_line} in line ({running} {trainings} running on this server)"
 
 
 def run_outline(config: ModelConfig, training_images: int) -> str:
@@ -164,14 +162,10 @@ def run_outline(config: ModelConfig, training_images: int) -> str:
         training_images: training images available before the validation split.
     """
     held_out = (
-        int(round(training_images * config.validation_split))
-        if config.validation == "split"
-        else 0
+        int(round(training_images * config.validation_split)) if config.validation == "split" else 0
     )
     validation = (
-        f" ({held_out:,} held out for validation)"
-        if held_out
-        else " (validated on the test set)"
+        f" ({held_out:,} held out for validation)" if held_out else " (validated on the test set)"
     )
     return (
         f"{config.epochs} epoch(s) over {training_images - held_out:,} training images"

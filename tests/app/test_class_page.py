@@ -76,7 +76,9 @@ def test_a_wrong_key_is_refused_and_the_right_one_unlocks(class_page, teacher_ke
     assert KEY not in json.dumps(dict(at.query_params))
 
 
-def test_only_the_teacher_sees_names_and_cancels_other_peoples_runs(class_page, teacher_key, app_run_log):
+def test_only_the_teacher_sees_names_and_cancels_other_peoples_runs(
+    class_page, teacher_key, app_run_log
+):
     # Queued by another live server (this test's process), so nobody here starts it.
     engine = this_process_engine()
     app_run_log.heartbeat(engine)
@@ -129,7 +131,9 @@ def test_deleting_another_users_model_needs_the_key_and_default_never_goes(
     assert not (models_dir / "theirs.keras").exists()
 
 
-def test_with_no_key_set_everything_is_open_and_the_page_says_so(class_page, monkeypatch, app_run_log):
+def test_with_no_key_set_everything_is_open_and_the_page_says_so(
+    class_page, monkeypatch, app_run_log
+):
     monkeypatch.delenv("MNIST_TEACHER_KEY", raising=False)
     set_class_mode(app_run_log, False)
     at = class_page()

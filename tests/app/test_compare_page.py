@@ -46,7 +46,9 @@ def test_with_no_runs_the_page_says_how_to_get_some(compare_page):
     assert any("No runs yet" in box.value for box in at.info)
 
 
-def test_two_runs_side_by_side(compare_page, app_run_log, record_trained_run, two_results, tiny_mnist):
+def test_two_runs_side_by_side(
+    compare_page, app_run_log, record_trained_run, two_results, tiny_mnist
+):
     adam = record_trained_run(app_run_log, two_results[0], user="cmp_user", dataset=tiny_mnist)
     sgd = record_trained_run(app_run_log, two_results[1], user="cmp_user", dataset=tiny_mnist)
     at = compare_page("cmp_user", [adam.id, sgd.id])
@@ -77,14 +79,18 @@ def test_two_runs_side_by_side(compare_page, app_run_log, record_trained_run, tw
     assert sum("right (the diagonal)" in caption.value for caption in at.caption) == 2
 
 
-def test_the_settings_that_do_not_differ_are_not_listed(compare_page, app_run_log, record_trained_run, two_results):
+def test_the_settings_that_do_not_differ_are_not_listed(
+    compare_page, app_run_log, record_trained_run, two_results
+):
     first = record_trained_run(app_run_log, two_results[0], user="same_user")
     second = record_trained_run(app_run_log, two_results[0], user="same_user")
     at = compare_page("same_user", [first.id, second.id])
     assert any("same settings" in caption.value for caption in at.caption)
 
 
-def test_a_run_opens_on_the_evaluate_page(compare_page, app_run_log, record_trained_run, two_results):
+def test_a_run_opens_on_the_evaluate_page(
+    compare_page, app_run_log, record_trained_run, two_results
+):
     first = record_trained_run(app_run_log, two_results[0], user="open_user")
     second = record_trained_run(app_run_log, two_results[1], user="open_user")
     at = compare_page("open_user", [first.id, second.id])
@@ -111,7 +117,9 @@ def test_hide_and_delete_my_runs(
     assert not Path(second.model_path).exists()
 
 
-def test_everyones_runs_show_their_users(compare_page, app_run_log, record_trained_run, two_results):
+def test_everyones_runs_show_their_users(
+    compare_page, app_run_log, record_trained_run, two_results
+):
     record_trained_run(app_run_log, two_results[0], user="someone_else_entirely")
     at = compare_page("looker")
     at.toggle(key="compare_everyone").set_value(True).run()

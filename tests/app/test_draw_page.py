@@ -280,7 +280,9 @@ def test_a_clear_reading_is_not_called_unsure(draw_page, mnist_test_digits):
     assert any("confidence" in caption.value for caption in at.caption)
 
 
-def test_why_shows_the_maps_for_the_answer_and_on_request_for_the_runner_up(draw_page, mnist_test_digits):
+def test_why_shows_the_maps_for_the_answer_and_on_request_for_the_runner_up(
+    draw_page, mnist_test_digits
+):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[3]]))
@@ -326,10 +328,13 @@ def test_an_unreadable_upload_says_so_and_keeps_the_drawing(draw_page, mnist_tes
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
-    at.file_uploader(key="draw_upload").set_value(("digit.png", b"not a picture", "image/png")).run()
+    at.file_uploader(key="draw_upload").set_value(
+        ("digit.png", b"not a picture", "image/png")
+    ).run()
     assert not at.exception
     assert any(
-        "not an image Pillow can read" in error.value and "Your drawing above is kept" in error.value
+        "not an image Pillow can read" in error.value
+        and "Your drawing above is kept" in error.value
         for error in at.error
     )
     assert prediction_text(at) == "7"
@@ -342,7 +347,9 @@ def test_an_uploaded_picture_is_read_beside_the_drawing(draw_page, mnist_test_di
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
     buffer = io.BytesIO()
     Image.fromarray(images[DIGIT_INDICES[3]]).save(buffer, format="PNG")
-    at.file_uploader(key="draw_upload").set_value(("three.png", buffer.getvalue(), "image/png")).run()
+    at.file_uploader(key="draw_upload").set_value(
+        ("three.png", buffer.getvalue(), "image/png")
+    ).run()
     assert not at.exception
     readings = [metric.value for metric in at.metric if metric.label == "The model reads"]
     assert readings == ["7", "3"]

@@ -66,7 +66,9 @@ def test_shows_test_accuracy_confusion_matrix_and_report(evaluate_page, default_
     assert len(gallery.captions) == 24
 
 
-def test_choosing_a_cell_shows_its_misclassified_digits(evaluate_page, default_models_dir, default_report):
+def test_choosing_a_cell_shows_its_misclassified_digits(
+    evaluate_page, default_models_dir, default_report
+):
     from mnist_core.evaluation.confusion import most_confused_pairs
 
     at = evaluate_page()

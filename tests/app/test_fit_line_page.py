@@ -1,6 +1,5 @@
 """The Fit a line page, through AppTest: sliders, gradient-descent steps and the reveal."""
 
-
 import pytest
 from streamlit.testing.v1 import AppTest
 

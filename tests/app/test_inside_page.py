@@ -1,6 +1,5 @@
 """The Inside page, through AppTest: filters, first-layer weights, activations, histograms."""
 
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest

@@ -207,7 +207,9 @@ def test_a_tiny_training_run_completes_on_a_worker_with_final_metrics(trained):
     accuracy = float(metric(at, TEST_ACCURACY).rstrip("%")) / 100
     run = shown_run(at)
     assert run.status == "finished" and run.owned_by(at.session_state["user"])
-    assert run.training_images == 1000 and run.metrics["training_images_used"] == 1000  # validated on the test set
+    assert (
+        run.training_images == 1000 and run.metrics["training_images_used"] == 1000
+    )  # validated on the test set
     assert run.worker and run.model_kept
     assert accuracy == pytest.approx(run.test_accuracy, abs=1e-4)
     assert run.config.layer_sizes == (32,)
@@ -219,7 +221,9 @@ def test_a_tiny_training_run_completes_on_a_worker_with_final_metrics(trained):
         caption.value.startswith(f"After 1 epoch: training loss {loss:.3g}, validation loss ")
         for caption in at.caption
     )
-    assert any(caption.value.startswith("After 1 epoch: training accuracy ") for caption in at.caption)
+    assert any(
+        caption.value.startswith("After 1 epoch: training accuracy ") for caption in at.caption
+    )
 
 
 def test_a_new_session_of_the_same_user_shows_the_same_run(new_app, trained):
@@ -262,7 +266,9 @@ def test_nobody_overwrites_default_from_the_app(trained):
     at.text_input(key="train_outcome_save_name").input("default")
     at.checkbox(key="train_outcome_save_overwrite").check()
     at.button(key="train_outcome_save_button").click().run()
-    assert any("cannot be replaced" in error.value and "another name" in error.value for error in at.error)
+    assert any(
+        "cannot be replaced" in error.value and "another name" in error.value for error in at.error
+    )
     assert (models_dir / "default.keras").read_bytes() == b"the class's model"
 
 
@@ -416,7 +422,9 @@ def test_a_damaged_run_log_is_explained_and_drawing_keeps_working(new_app, tmp_p
     assert any("is damaged" in box.value for box in at.error)
 
 
-def test_an_unreachable_cluster_is_explained_and_the_rest_keeps_working(train_page, tmp_path, monkeypatch):
+def test_an_unreachable_cluster_is_explained_and_the_rest_keeps_working(
+    train_page, tmp_path, monkeypatch
+):
     import socket
 
     with socket.socket() as probe:

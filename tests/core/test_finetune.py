@@ -219,7 +219,9 @@ def test_the_run_log_keeps_what_a_fine_tuning_run_carries_and_an_old_log_gains_t
     assert run_log.get_run("old").finetune is None and not run_log.get_run("old").fine_tuned
     spec = spec_of(pen_drawings)
     run = run_log.create_run(
-        ModelConfig().replace(**FINETUNE_SETTINGS), user="ada", finetune=spec.to_dict(),
+        ModelConfig().replace(**FINETUNE_SETTINGS),
+        user="ada",
+        finetune=spec.to_dict(),
         status=RUNNING,
     )
     run = run_log.finish_run(run.id, FINISHED, "done")

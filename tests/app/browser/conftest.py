@@ -90,7 +90,11 @@ def _served_app(*, launcher: bool = False, **extra_environment: str) -> Iterator
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra_environment)
-    start = [sys.executable, "serve.py"] if launcher else [sys.executable, "-m", "streamlit", "run", "app.py"]
+    start = (
+        [sys.executable, "serve.py"]
+        if launcher
+        else [sys.executable, "-m", "streamlit", "run", "app.py"]
+    )
     with tempfile.TemporaryFile(mode="w+") as log:
         server = subprocess.Popen(
             [

@@ -96,5 +96,3 @@ def expect_no_exception(page: Page) -> None:
     """No exception box and no traceback on the page."""
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     expect(page.get_by_text("Traceback")).to_have_count(0)
-
-

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.browser
 # first batch). The limit only catches a training that never ends.
 TRAINING_TIMEOUT_MS = 240_000
 
+
 # "1" is drawn (and read) by the Clear and toolbar-reset tests below.
 @pytest.mark.parametrize("digit", [0, 2, 3, 4, 7])
 def test_a_digit_drawn_with_the_mouse_is_read_right(app_page, digit):

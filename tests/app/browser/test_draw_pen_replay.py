@@ -112,11 +112,10 @@ def set_pen_width(page: Page, width: int) -> None:
     slider.focus()
     for _ in range(abs(change)):
         page.keyboard.press("ArrowRight" if change > 0 else "ArrowLeft")
-    expect(page.locator(".st-key-draw_stroke_width [data-testid='stSliderThumbValue']")).to_have_text(
-        str(width)
-    )
+    expect(
+        page.locator(".st-key-draw_stroke_width [data-testid='stSliderThumbValue']")
+    ).to_have_text(str(width))
     wait_until_idle(page)
-
 
 
 def replay(page: Page, points: np.ndarray, canvas_key: str) -> None:

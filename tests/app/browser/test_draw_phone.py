@@ -61,10 +61,7 @@ def canvas_box(page: Page, number: int = 0) -> dict[str, float]:
     return canvas.bounding_box()
 
 
-
-def touch_stroke(
-    cdp: CDPSession, box: dict[str, float], stroke: list[tuple[float, float]]
-) -> None:
+def touch_stroke(cdp: CDPSession, box: dict[str, float], stroke: list[tuple[float, float]]) -> None:
     """Draw one stroke with a finger: touch down, move in small steps, lift."""
     points = [stroke[0]]
     for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):

@@ -17,8 +17,6 @@ TRAINING_TIMEOUT_MS = 240_000
 PHONE = {"width": 390, "height": 844}
 
 
-
-
 def user_name_field(page: Page):
     return page.get_by_test_id("stSidebar").get_by_role("textbox", name="Your name")
 
@@ -106,11 +104,15 @@ def test_a_lesson_runs_end_to_end_and_its_curves_are_overlaid(chromium, app_url)
         expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
         wait_until_idle(page)
         page.get_by_test_id("stSelectbox").filter(has_text="Lesson").click()
-        page.get_by_role("option", name="SGD against adam against RMSprop on the same network").click()
+        page.get_by_role(
+            "option", name="SGD against adam against RMSprop on the same network"
+        ).click()
         wait_until_idle(page)
         page.locator(".st-key-compare_start").get_by_role("button").click()
         # The conclusion is written from the results once every run has ended.
-        expect(page.get_by_text("What the lesson shows")).to_be_visible(timeout=TRAINING_TIMEOUT_MS * 2)
+        expect(page.get_by_text("What the lesson shows")).to_be_visible(
+            timeout=TRAINING_TIMEOUT_MS * 2
+        )
         charts = page.get_by_test_id("stVegaLiteChart")
         expect(charts.first).to_be_visible()
         assert charts.count() >= 3  # loss, accuracy, accuracy per class
