@@ -85,10 +85,10 @@ def prediction_box(page: Page) -> Locator:
     return page.locator(".st-key-draw_prediction")
 
 
-def wait_until_idle(page: Page) -> None:
+def wait_until_idle(page: Page, timeout_ms: float = 5_000) -> None:
     """Wait until the app's script is not running (use after waiting for the run's effect)."""
     expect(page.locator("[data-testid='stApp']")).to_have_attribute(
-        "data-test-script-state", "notRunning"
+        "data-test-script-state", "notRunning", timeout=timeout_ms
     )
 
 
@@ -96,3 +96,9 @@ def expect_no_exception(page: Page) -> None:
     """No exception box and no traceback on the page."""
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     expect(page.get_by_text("Traceback")).to_have_count(0)
+
+
+def keyed_button(page: Page, key: str) -> Locator:
+    """The button of widget `key` (Streamlit draws a button with a help tooltip twice, one
+    copy hidden: only the visible one is taken)."""
+    return page.locator(f".st-key-{key}").get_by_role("button")
