@@ -40,7 +40,9 @@ from mnist_core.runs.record import (
     FINISHED,
     Run,
 )
-from mnist_core.teaching.script import ScriptWriter
+from mnist_core.teaching.recipe import run_recipe
+from mnist_core.teaching.recipe_step import SCRIPT
+from mnist_core.teaching.script import script_text
 
 # Every ModelConfig field the script generator reproduces. A field added to ModelConfig
 # must be handled below (and added here) before the exporter accepts configs that use it.
@@ -218,8 +220,13 @@ def training_script(
         file_name: the script's file name, shown in its usage lines (default train_mnist.py).
     """
     check_exportable(config)
-    writer = ScriptWriter(config)
-    return writer.script(title, list(caveats), parameter_count, file_name)
+    return script_text(
+        run_recipe(config, SCRIPT),
+        title=title,
+        caveats=list(caveats),
+        parameter_count=parameter_count,
+        file_name=file_name,
+    )
 
 
 def history_csv(run: Run) -> str:
