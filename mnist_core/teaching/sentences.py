@@ -1,9 +1,9 @@
 """The sentences the MNIST Playground writes under a lesson, computed from its runs' results.
 
 Nothing is written in advance: every sentence comes from the figures ("adam reached 97.1% test
-accuracy after 3 epochs, sgd 61.4%"). This code is Python alone (no numpy, no keras), so that
-the app (`mnist_core.teaching.conclusions`) and an exported lesson notebook, which carries it
-verbatim, say the same thing about the same figures.
+accuracy after 3 epochs, sgd 61.4%"). This code is Python alone (no numpy, no keras): the app's
+Compare page runs it, and an exported lesson notebook carries it verbatim, so that both say the
+same thing about the same figures.
 
 `lesson_sentences(results, focus)` takes one dict per run, in the lesson's order:
 
