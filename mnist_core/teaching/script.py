@@ -13,7 +13,7 @@ import datetime
 from collections.abc import Sequence
 
 from mnist_core.teaching.recipe import Recipe, import_lines
-from mnist_core.teaching.recipe_step import SCRIPT
+from mnist_core.teaching.recipe_step import SCRIPT, Step
 from mnist_core.teaching.script_network import wrapped
 
 
@@ -78,7 +78,7 @@ def script_text(
     return "\n".join(lines)
 
 
-def _main(steps: Sequence) -> list[str]:
+def _main(steps: Sequence[Step]) -> list[str]:
     lines = [
         "def main():",
         "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])",

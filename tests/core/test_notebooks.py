@@ -90,6 +90,8 @@ def every_notebook(run_log: RunLog) -> dict[str, str]:
         f"run {name}": export.notebook_for_run(recorded_run(run_log, preset.config, preset=name))
         for name, preset in PRESETS.items()
     }
+    fashion = get_preset("dense_fast").config.replace(dataset="fashion_mnist")
+    notebooks["run fashion"] = export.notebook_for_run(recorded_run(run_log, fashion))
     notebooks.update(
         {f"lesson {name}": lesson_notebook(lesson) for name, lesson in LESSONS.items()}
     )
