@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 
 from mnist_core.modeling.config import ModelConfig
 from mnist_core.teaching import sentences
@@ -22,6 +23,7 @@ from mnist_core.teaching.lessons import Lesson, LessonRun
 from mnist_core.teaching.notebook import (
     DATA_FILE_COMMENT,
     EPOCHS_VARIABLE,
+    LIBRARIES_WHY,
     NEEDS,
     code_cell,
     markdown_cell,
@@ -63,7 +65,7 @@ def lesson_notebook(lesson: Lesson) -> str:
     cells = [
         markdown_cell(_introduction(lesson), "intro"),
         code_cell(_parameters(lesson), "parameters"),
-        markdown_cell("## The libraries", "imports-why"),
+        markdown_cell(LIBRARIES_WHY, "imports-why"),
         code_cell(import_lines(steps, extra=("import math",)), "imports"),
     ]
     load = recipes[0].step("load")
@@ -94,11 +96,12 @@ def lesson_notebook(lesson: Lesson) -> str:
         cells.append(code_cell(data, f"run{number}-data"))
         cells.append(code_cell(_step_lines(recipe, _NETWORK_STEPS), f"run{number}-network"))
         training = _step_lines(recipe, _TRAINING_STEPS)
+        label = json.dumps(lesson_run.label, ensure_ascii=False)
         training += [
             "",
             "# Keep its figures for the comparison at the end.",
-            f"results[{lesson_run.label!r}] = run_result(",
-            f"    {lesson_run.label!r}, history, epochs, test_accuracy, model.count_params(),",
+            f"results[{label}] = run_result(",
+            f"    {label}, history, epochs, test_accuracy, model.count_params(),",
             "    training_seconds, len(x_train),",
             ")",
         ]
@@ -294,9 +297,11 @@ def _step_lines(recipe: Recipe, keys: tuple[str, ...]) -> list[str]:
     lines: list[str] = []
     for key in keys:
         step = recipe.step(key)
-        lines += ["", f"# {step.title}"] if lines else [f"# {step.title}"]
+        if lines:
+            lines += ["", ""] if step.definitions else [""]
+        lines.append(f"# {step.title}")
         if step.definitions:
-            lines += [*step.definitions, ""]
+            lines += [*step.definitions, "", ""]
         lines += step.code
     return lines
 
@@ -311,7 +316,7 @@ def _differing_fields(configs: list[ModelConfig]) -> set[str]:
 
 def _run_heading(number: int, lesson_run: LessonRun, config: ModelConfig, differing: set[str]) -> str:
     changes = ", ".join(
-        f"{setting_name(field)} {setting_value(config, field)}" for field, _ in lesson_run.changes
+        f"{setting_name(field)}: {setting_value(config, field)}" for field, _ in lesson_run.changes
     )
     origin = f"From the preset `{lesson_run.preset}`" + (f", with {changes}" if changes else "")
     rows = ["| setting | value |", "|---|---|"]

@@ -29,6 +29,10 @@ NOTEBOOK_METADATA = {
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
     "language_info": {"name": "python"},
 }
+LIBRARIES_WHY = (
+    "## The libraries\n\nKeras builds and trains the network, numpy holds the images as "
+    "arrays, matplotlib draws."
+)
 NEEDS = (
     "It needs keras 3 (with its TensorFlow, JAX or PyTorch backend), numpy and matplotlib, "
     "which Colab has already."
@@ -153,11 +157,7 @@ def run_notebook(
             ],
             "parameters",
         ),
-        markdown_cell(
-            "## The libraries\n\nKeras builds and trains the network, numpy holds the images "
-            "as arrays, matplotlib draws.",
-            "imports-why",
-        ),
+        markdown_cell(LIBRARIES_WHY, "imports-why"),
         code_cell(import_lines(steps), "imports"),
     ]
     for number, step in enumerate(steps, start=1):

@@ -202,7 +202,7 @@ def test_a_lesson_notebook_has_its_parameters_on_top_and_a_section_per_run():
     for number, lesson_run in enumerate(lesson.runs, start=1):
         assert markdown[f"run{number}-why"].startswith(f"## Run {number}: {lesson_run.label}")
         assert "| **optimizer** | **" in markdown[f"run{number}-why"]  # what the lesson varies
-        assert f"results[{lesson_run.label!r}] = run_result(" in code[f"run{number}-training"]
+        assert f'results["{lesson_run.label}"] = run_result(' in code[f"run{number}-training"]
     assert "LESSON_FOCUS = ['first_epoch', 'loss']" in code["conclusions"]
     assert lesson_notebook_file_name(lesson) == "lesson_optimizers.ipynb"
 
