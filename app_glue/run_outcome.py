@@ -255,7 +255,9 @@ def submit_variant(run: Run, setting: Any, value: Any, label: str) -> None:
 
 
 def show_export(run: Run, *, key: str) -> None:
-    """Downloads: the run as a standalone Keras script, its history as CSV, its model."""
+    """Downloads: the run as a standalone Keras script or a Jupyter notebook, its history as
+    CSV, its model."""
+    from app_glue.downloads import run_notebook_button
     from mnist_core.teaching.export import (
         history_csv,
         script_file_name,
@@ -263,7 +265,7 @@ def show_export(run: Run, *, key: str) -> None:
     )
 
     st.subheader("Take it with you")
-    columns = st.columns(3)
+    columns = st.columns(4)
     try:
         script = script_for_run(run)
     except ValueError as error:
@@ -279,7 +281,8 @@ def show_export(run: Run, *, key: str) -> None:
             help="Rebuilds this model and trains it with the same settings, with keras and "
             "numpy only (`--data mnist.npz` trains offline, `--epochs N` changes the epochs).",
         )
-    columns[1].download_button(
+    run_notebook_button(columns[1], run, key=f"{key}_notebook")
+    columns[2].download_button(
         "History (CSV)",
         history_csv(run),
         file_name=f"history_{run.id}.csv",
@@ -290,7 +293,7 @@ def show_export(run: Run, *, key: str) -> None:
     if run.model_kept:
         from pathlib import Path
 
-        columns[2].download_button(
+        columns[3].download_button(
             "Model (.keras)",
             Path(run.model_path).read_bytes(),
             file_name=f"model_{run.id}.keras",

@@ -14,6 +14,10 @@ from app_glue.charts import (
     show_chart,
     show_runs_curves,
 )
+from app_glue.downloads import (
+    lesson_notebook_button,
+    run_notebook_button,
+)
 from app_glue.resources import training_engine
 from app_glue.run_live import LIVE_REFRESH_SECONDS
 from app_glue.run_queries import (
@@ -80,7 +84,9 @@ with st.expander(
     )
     lesson = get_lesson(lesson_name)
     st.caption(lesson.what_to_look_for)
-    if st.button(
+    start_column, notebook_column = st.columns([3, 1], vertical_alignment="center")
+    lesson_notebook_button(notebook_column, lesson, key=f"{PREFIX}lesson_notebook")
+    if start_column.button(
         "Run this lesson", type="primary", icon=":material/play_arrow:", key=f"{PREFIX}start"
     ):
         engine = training_engine()
@@ -299,6 +305,16 @@ def show_comparison(run_ids: list[str]) -> None:
             if column.button(title, key=f"{PREFIX}open_{page}_{run.id}"):
                 st.session_state["model_name"] = run.model_name_in_pickers
                 st.switch_page(f"app_pages/{page}.py")
+    st.subheader("Train them again at home")
+    st.caption(
+        "Each run as a Jupyter notebook (Jupyter or Colab): the same network and settings, "
+        "one step a cell, with its curves and figures."
+    )
+    columns = st.columns(min(4, len(runs)))
+    for index, run in enumerate(runs):
+        with columns[index % len(columns)]:
+            st.caption(run.display_label)
+            run_notebook_button(st, run, key=f"{PREFIX}notebook_{run.id}")
 
 
 show_comparison([run.id for run in chosen])

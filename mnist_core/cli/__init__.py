@@ -8,6 +8,7 @@ Commands:
     evaluate      Accuracy, loss, per-class report and confusion matrix of a stored model.
     predict       Classify image files the way the drawing page does.
     runs          List the recorded runs; show, compare or export one.
+    lessons       List the notebooks' lessons; export one as a Jupyter notebook.
 
 Every command prints what it did on stdout. Errors print one line, ``error: ...``, on stderr
 and exit with status 2 (130 after Ctrl-C); the user never sees a traceback.
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 
 from mnist_core.cli import (
     data_commands,
+    lesson_commands,
     model_commands,
     runs_commands,
     train_command,
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    for module in (data_commands, model_commands, train_command, runs_commands):
+    for module in (data_commands, model_commands, train_command, runs_commands, lesson_commands):
         module.register(subparsers)
     return parser
 

@@ -112,8 +112,13 @@ def differing_settings(runs: Sequence[Run]) -> list[SettingRow]:
     for name, value_of in fields:
         values = tuple(value_of(run) for run in runs)
         if len(set(values)) > 1:
-            rows.append(SettingRow(_SETTING_NAMES.get(name, name.replace("_", " ")), name, values))
+            rows.append(SettingRow(setting_name(name), name, values))
     return rows
+
+
+def setting_name(field: str) -> str:
+    """A config field's readable name: "layer sizes", "learning-rate schedule", "optimizer"."""
+    return _SETTING_NAMES.get(field, field.replace("_", " "))
 
 
 def setting_value(config: ModelConfig, field: str) -> str:

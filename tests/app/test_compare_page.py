@@ -141,3 +141,17 @@ def test_a_lesson_is_one_request_queued_together(compare_page, app_run_log):
     for run in runs:  # leave the workers free for the other tests
         if not app_run_log.cancel_run(run.id, "test over"):
             app_run_log.request_stop(run.id)
+
+
+def test_the_chosen_lesson_and_the_compared_runs_download_as_notebooks(
+    compare_page, app_run_log, record_trained_run, two_results
+):
+    first = record_trained_run(app_run_log, two_results[0], user="notebook_user")
+    second = record_trained_run(app_run_log, two_results[1], user="notebook_user")
+    at = compare_page("notebook_user", [first.id, second.id])
+    buttons = {button.key: button for button in at.download_button}
+    assert buttons["compare_lesson_notebook"].label == "Notebook (.ipynb)"
+    assert {f"compare_notebook_{first.id}", f"compare_notebook_{second.id}"} <= set(buttons)
+    at.selectbox(key="compare_lesson").set_value("dropout").run()
+    assert not at.exception
+    assert "compare_lesson_notebook" in {button.key for button in at.download_button}

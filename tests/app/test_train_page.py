@@ -442,3 +442,18 @@ def test_an_unreachable_cluster_is_explained_and_the_rest_keeps_working(
     )
     at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception
+
+
+def test_an_ended_run_downloads_as_a_script_and_a_notebook(
+    open_page, app_run_log, record_trained_run, tiny_config, tiny_mnist
+):
+    from mnist_core.teaching.export import notebook_file_name
+    from mnist_core.training.train import train_model
+
+    result = train_model(tiny_config.replace(epochs=1), tiny_mnist)
+    run = record_trained_run(app_run_log, result, user="export_user", dataset=tiny_mnist)
+    at = open_page("train", user="export_user")
+    buttons = {button.key: button for button in at.download_button}
+    assert {"train_outcome_export_script", "train_outcome_export_notebook"} <= set(buttons)
+    assert buttons["train_outcome_export_notebook"].label == "Notebook (.ipynb)"
+    assert notebook_file_name(run).endswith(f"_{run.id[:6]}.ipynb")
