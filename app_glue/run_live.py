@@ -56,8 +56,7 @@ def show_live_run(run_id: str, *, key: str) -> None:
         if run.ended or (run.status == QUEUED) != waiting:
             st.rerun()  # ended, or out of the line: the page draws it at its new pace
         engine = training_engine()
-        if engine is not None and engine.problem:
-            st.warning(engine.problem, icon=":material/warning:")
+        show_engine_problems(engine)
         if run.status == QUEUED:
             place = engine.place_in_line(run.id) if engine is not None else None
             text = (
@@ -103,6 +102,25 @@ def show_live_run(run_id: str, *, key: str) -> None:
             show_curves(run_log().get_run(run_id), key=f"{key}_live")
 
     live_curves()
+
+
+# More cluster problems than this are counted, not each said (a whole room of workers
+# started from the wrong environment says the same thing thirty times).
+SHOWN_CLUSTER_PROBLEMS = 3
+
+
+def show_engine_problems(engine: Any) -> None:
+    """The engine's problem, and each scheduler or worker that cannot train (one sentence
+    each: which, what is missing, how to fix it)."""
+    if engine is None:
+        return
+    if engine.problem:
+        st.warning(engine.problem, icon=":material/warning:")
+    sentences = engine.cluster_problems
+    for sentence in sentences[:SHOWN_CLUSTER_PROBLEMS]:
+        st.warning(sentence, icon=":material/dns:")
+    if len(sentences) > SHOWN_CLUSTER_PROBLEMS:
+        st.caption(f"…and {len(sentences) - SHOWN_CLUSTER_PROBLEMS} more like these.")
 
 
 def limits_text(limits: dict[str, Any]) -> str:
