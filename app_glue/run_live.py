@@ -56,7 +56,8 @@ def show_live_run(run_id: str, *, key: str) -> None:
         if run.ended or (run.status == QUEUED) != waiting:
             st.rerun()  # ended, or out of the line: the page draws it at its new pace
         engine = training_engine()
-        show_engine_problems(engine)
+        if engine is not None and engine.problem:
+            st.warning(engine.problem, icon=":material/warning:")
         if run.status == QUEUED:
             place = engine.place_in_line(run.id) if engine is not None else None
             text = (
@@ -109,14 +110,10 @@ def show_live_run(run_id: str, *, key: str) -> None:
 SHOWN_CLUSTER_PROBLEMS = 3
 
 
-def show_engine_problems(engine: Any) -> None:
-    """The engine's problem, and each scheduler or worker that cannot train (one sentence
-    each: which, what is missing, how to fix it)."""
-    if engine is None:
-        return
-    if engine.problem:
-        st.warning(engine.problem, icon=":material/warning:")
-    sentences = engine.cluster_problems
+def show_cluster_problems(engine: Any) -> None:
+    """Each scheduler or worker of the engine's cluster that cannot train, one sentence each
+    (which, what is missing, how to fix it); nothing without an engine."""
+    sentences = engine.cluster_problems if engine is not None else ()
     for sentence in sentences[:SHOWN_CLUSTER_PROBLEMS]:
         st.warning(sentence, icon=":material/dns:")
     if len(sentences) > SHOWN_CLUSTER_PROBLEMS:

@@ -169,6 +169,11 @@ class Engine:
             self._wake.set()  # a worker that passed may take a waiting run
 
     @property
+    def closed(self) -> bool:
+        """Whether `close()` was called."""
+        return self._closed.is_set()
+
+    @property
     def cluster_problems(self) -> tuple[str, ...]:
         """One sentence per scheduler or worker that cannot take runs (or lacks MNIST): what
         is missing and how to fix it. Empty when the whole cluster can train."""

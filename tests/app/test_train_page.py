@@ -433,3 +433,29 @@ def test_an_unreachable_cluster_is_explained_and_the_rest_keeps_working(train_pa
     )
     at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception
+
+
+def test_a_worker_that_cannot_train_is_named_on_the_train_page(train_page, tmp_path, monkeypatch):
+    """The engine's cluster check, as the page shows it (the real check, on a real cluster, is
+    in tests/core/test_cluster_recipe.py); the page never connects just to look."""
+    from types import SimpleNamespace
+
+    from app_glue import resources
+
+    sentence = (
+        "Worker tls://10.0.0.12:39187 cannot import the project (ModuleNotFoundError: No module "
+        "named 'mnist_core', in /home/lab/mnist-env/bin/python3.11): install mnist-playground "
+        "0.1.0 into that environment (`pip install .` in a copy of this version, see the "
+        "README's cluster recipe), then restart `dask worker`."
+    )
+    monkeypatch.delenv("MNIST_DASK_SCHEDULER", raising=False)
+    monkeypatch.setenv("MNIST_RUNS_DB", str(tmp_path / "runs.sqlite3"))
+    engine = SimpleNamespace(closed=False, cluster_problems=(sentence,))
+    at = train_page()
+    assert not any("Worker" in box.value for box in at.warning)  # no engine connected: nothing
+    monkeypatch.setitem(
+        resources._CONNECTED, (str(tmp_path / "runs.sqlite3"), None), SimpleNamespace(engine=engine)
+    )
+    at.run()
+    assert not at.exception
+    assert [box.value for box in at.warning if "Worker" in box.value] == [sentence]
