@@ -96,11 +96,29 @@ class EngineHolder:
     engine: Any
 
 
+# The engines connected so far, by (run log, address): what `connected_engine` reads.
+_CONNECTED: dict[tuple[str, str | None], EngineHolder] = {}
+
+
 @st.cache_resource(show_spinner="Connecting to the training cluster…")
 def engine_holder(path: str, address: str | None) -> EngineHolder:
     from mnist_core.engine.engine import Engine
 
-    return EngineHolder(Engine.connect(cached_run_log(path), address=address))
+    holder = EngineHolder(Engine.connect(cached_run_log(path), address=address))
+    _CONNECTED[(path, address)] = holder
+    return holder
+
+
+def connected_engine() -> Any:
+    """The server's training engine if it is connected already (`serve.py` connects it at
+    start, a first Train does otherwise), else None; never connects, never shows an error."""
+    from mnist_core.base.paths import default_runs_path
+    from mnist_core.engine.cluster import configured_scheduler_address
+
+    holder = _CONNECTED.get((str(default_runs_path()), configured_scheduler_address()))
+    if holder is None or holder.engine.closed:
+        return None
+    return holder.engine
 
 
 def training_engine() -> Any:

@@ -105,6 +105,21 @@ def show_live_run(run_id: str, *, key: str) -> None:
     live_curves()
 
 
+# More cluster problems than this are counted, not each said (a whole room of workers
+# started from the wrong environment says the same thing thirty times).
+SHOWN_CLUSTER_PROBLEMS = 3
+
+
+def show_cluster_problems(engine: Any) -> None:
+    """Each scheduler or worker of the engine's cluster that cannot train, one sentence each
+    (which, what is missing, how to fix it); nothing without an engine."""
+    sentences = engine.cluster_problems if engine is not None else ()
+    for sentence in sentences[:SHOWN_CLUSTER_PROBLEMS]:
+        st.warning(sentence, icon=":material/dns:")
+    if len(sentences) > SHOWN_CLUSTER_PROBLEMS:
+        st.caption(f"…and {len(sentences) - SHOWN_CLUSTER_PROBLEMS} more like these.")
+
+
 def limits_text(limits: dict[str, Any]) -> str:
     """The class caps a run was held to, in words."""
     parts = [

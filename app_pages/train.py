@@ -4,11 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from app_glue.resources import (
+    connected_engine,
     dataset_choices,
     run_log,
 )
 from app_glue.run_live import (
     limits_text,
+    show_cluster_problems,
     show_live_run,
 )
 from app_glue.run_outcome import show_outcome
@@ -68,6 +70,8 @@ st.caption(
 )
 for problem in st.session_state["train_link_problems"]:
     st.warning(problem, icon=":material/link_off:")
+# A scheduler or worker that cannot train (no project, another version): one sentence each.
+show_cluster_problems(connected_engine())
 
 try:
     server_class_mode = class_mode_on(run_log())

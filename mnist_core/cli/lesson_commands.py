@@ -37,7 +37,9 @@ def register(subparsers: Any) -> None:
     export_parser.add_argument(
         "--notebook", metavar="FILE", required=True, help="write the notebook here (.ipynb)"
     )
-    export_parser.add_argument("--overwrite", action="store_true", help="replace the file if it exists")
+    export_parser.add_argument(
+        "--overwrite", action="store_true", help="replace the file if it exists"
+    )
     export_parser.set_defaults(handler=lessons_export)
 
 

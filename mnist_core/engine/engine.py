@@ -38,12 +38,16 @@ from typing import Any
 from mnist_core.engine.cluster import (
     ClusterUnavailableError,
     EmbeddedCluster,
+    client_security,
     configured_scheduler_address,
+    connect_client,
     start_embedded_cluster,
 )
+from mnist_core.engine.compatibility import ClusterCheck
 from mnist_core.engine.worker import (
     PROGRESS_INTERVAL_SECONDS,
     WORKER_LOST_REASON,
+    WorkerDataMissingError,
     channel_names,
     train_run_on_worker,
 )
@@ -71,10 +75,11 @@ from mnist_core.runs.record import (
 from mnist_core.runs.request import RunRequest, queue_runs
 
 DISPATCH_INTERVAL_SECONDS = 0.2
+# How often the engine looks for workers that joined, to check them (`compatibility`).
+WATCH_INTERVAL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
 # The line's places are worked out at most this often, however many pages ask.
 LINE_SNAPSHOT_SECONDS = 1.0
-CONNECT_TIMEOUT_SECONDS = 5.0
 
 logger = logging.getLogger(__name__)
 
@@ -124,28 +129,56 @@ class Engine:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._last_heartbeat = 0.0
-        self._threads_cache: tuple[float, int] = (0.0, 0)
         self._line_snapshot: LineSnapshot | None = None
+        self.cluster_check = ClusterCheck(client)
         self.run_log.heartbeat(self.engine_id)
         self._recover()
+        self._check_cluster()  # before the warm-up keeps the workers busy importing
         # Registering waits for every worker to import TensorFlow: not on the caller's time.
         threading.Thread(target=self._warm_up_workers, name="run-warm-up", daemon=True).start()
+        threading.Thread(target=self._watch_cluster, name="run-cluster-watch", daemon=True).start()
         self._thread = threading.Thread(target=self._loop, name="run-engine", daemon=True)
         self._thread.start()
 
     def _warm_up_workers(self) -> None:
         """Register `WarmUp` on the cluster: every worker, and those that join later, imports
-        TensorFlow and loads MNIST before its first run (a run still trains without it)."""
-        try:
-            from mnist_core.engine.warm_up import (
-                PLUGIN_NAME,
-                WarmUp,
-            )
+        TensorFlow and loads MNIST before its first run (a run still trains without it).
 
-            self.client.register_plugin(WarmUp(), name=PLUGIN_NAME)
+        The plugin travels by value: a worker without the project still starts with it (and
+        is named by the cluster check) instead of failing to start where nobody sees it."""
+        try:
+            import cloudpickle
+
+            from mnist_core.engine import warm_up
+
+            cloudpickle.register_pickle_by_value(warm_up)
+            self.client.register_plugin(warm_up.WarmUp(), name=warm_up.PLUGIN_NAME)
         except Exception as error:  # noqa: BLE001 - runs then load what they need themselves
             if not self._closed.is_set():
                 logger.warning("the workers could not be warmed up: %s", one_line(error))
+
+    def _check_cluster(self) -> None:
+        """Check the scheduler and the workers that joined (`compatibility.ClusterCheck`)."""
+        try:
+            self.cluster_check.refresh()
+        except Exception:  # noqa: BLE001 - the cluster went away: the next look says so
+            logger.debug("could not check the cluster", exc_info=True)
+
+    def _watch_cluster(self) -> None:
+        while not self._closed.wait(WATCH_INTERVAL_SECONDS):
+            self._check_cluster()
+            self._wake.set()  # a worker that passed may take a waiting run
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called."""
+        return self._closed.is_set()
+
+    @property
+    def cluster_problems(self) -> tuple[str, ...]:
+        """One sentence per scheduler or worker that cannot take runs (or lacks MNIST): what
+        is missing and how to fix it. Empty when the whole cluster can train."""
+        return self.cluster_check.problems()
 
     @classmethod
     def connect(
@@ -162,24 +195,19 @@ class Engine:
             ClusterUnavailableError: the cluster cannot be reached or started (the message
                 says how to fix it).
         """
-        from distributed import Client
-
         run_log = run_log or RunLog()
         address = address or configured_scheduler_address()
         cluster = None
         if address is None:
             cluster = start_embedded_cluster(workers)
             address = cluster.address
+        security = cluster.security if cluster is not None else client_security(address)
         try:
-            client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
-        except (OSError, TimeoutError) as error:
+            client = connect_client(address, security)
+        except ClusterUnavailableError:
             if cluster is not None:
                 cluster.close()
-            raise ClusterUnavailableError(
-                f"The Dask scheduler at {address} does not answer ({type(error).__name__}). "
-                "Start it (`dask scheduler`, then `dask worker <address>`), or fix "
-                "MNIST_DASK_SCHEDULER (or --scheduler); unset it to use the embedded cluster."
-            ) from None
+            raise
         if cluster is not None:
             client.wait_for_workers(1, timeout=60)
         return cls(run_log, client, cluster=cluster, limits=limits)
@@ -211,17 +239,9 @@ class Engine:
         return run
 
     def worker_threads(self) -> int:
-        """How many runs the cluster can train at once (its worker threads)."""
-        checked, threads = self._threads_cache
-        if time.monotonic() - checked < 2.0:
-            return threads
-        try:
-            info = self.client.scheduler_info(n_workers=-1)
-            threads = sum(worker.get("nthreads", 1) for worker in info["workers"].values())
-        except Exception:  # noqa: BLE001 - reported through `problem`
-            threads = 0
-        self._threads_cache = (time.monotonic(), threads)
-        return threads
+        """How many runs the cluster can train at once (the threads of the workers that
+        passed the cluster check)."""
+        return sum(self.cluster_check.usable().values())
 
     def line(self) -> LineSnapshot:
         """The line with every queued run's place and expected wait, worked out at most once
@@ -379,7 +399,8 @@ class Engine:
         try:
             ending = running.future.result()
         except Exception as error:  # noqa: BLE001 - recorded as the run's reason
-            reason = str(error) if WORKER_LOST_REASON in str(error) else None
+            said = WORKER_LOST_REASON in str(error) or isinstance(error, WorkerDataMissingError)
+            reason = str(error) if said else None
             if reason is None and type(error).__name__ == "KilledWorker":
                 reason = WORKER_LOST_REASON
             ending = RunEnding(FAILED, reason or f"Training failed: {one_line(error)}")
@@ -441,6 +462,10 @@ class Engine:
                 return
         try:
             events = Queue(channel, client=self.client)
+            # Only to workers that passed the cluster check (and have the run's dataset);
+            # elsewhere only if every one of those left.
+            workers = self.cluster_check.workers_for(run.config.dataset)
+            placement = {"workers": workers, "allow_other_workers": True} if workers else {}
             future = self.client.submit(
                 train_run_on_worker,
                 run.id,
@@ -452,6 +477,7 @@ class Engine:
                 key=f"train-run-{run.id}",
                 pure=False,
                 retries=0,
+                **placement,
             )
         except Exception as error:
             fail_run(self.run_log, run.id, f"The cluster did not take the run: {one_line(error)}")

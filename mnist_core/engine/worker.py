@@ -39,6 +39,11 @@ WORKER_LOST_REASON = (
 )
 
 
+class WorkerDataMissingError(RuntimeError):
+    """The worker has no copy of the run's dataset; the message names it and says what to run
+    there."""
+
+
 def channel_names(run_id: str) -> tuple[str, str, str]:
     """The Dask names of a run's event queue, its stop event and its "started" event."""
     return f"mnist-run-{run_id}", f"mnist-stop-{run_id}", f"mnist-started-{run_id}"
@@ -185,17 +190,11 @@ def train_run_on_worker(
         # Dask started this task again after the worker running it died: that run is lost.
         raise RuntimeError(WORKER_LOST_REASON)
     started.set()
-    from mnist_core.engine.warm_up import PLUGIN_NAME, WarmUp, import_single_threaded_keras
+    from mnist_core.engine.warm_up import PLUGIN_NAME, import_single_threaded_keras
 
     import_single_threaded_keras()
-    plugin = worker.plugins.get(PLUGIN_NAME)
     config = ModelConfig.from_json(config_json)
-    if isinstance(plugin, WarmUp):
-        dataset = plugin.dataset(config.dataset)
-    else:
-        from mnist_core.data.datasets import load_dataset
-
-        dataset = load_dataset(config.dataset)
+    dataset = worker_dataset(worker, config.dataset, worker.plugins.get(PLUGIN_NAME))
     events = Queue(channel)
     observer = EventSender(events.put)
     observer.send({"kind": "worker", "worker": worker.address})
@@ -224,3 +223,25 @@ def train_run_on_worker(
     finally:
         finished.set()
         observer.close()
+
+
+def worker_dataset(worker: Any, name: str, plugin: Any) -> Any:
+    """The named dataset, from the warm-up plugin's copy when it has one.
+
+    Raises:
+        WorkerDataMissingError: this worker has no copy of it; the message names the worker.
+    """
+    from mnist_core.base.paths import data_directory
+    from mnist_core.data.datasets import DatasetUnavailableError, load_dataset
+
+    try:
+        # The plugin travels by value, so its class is not this module's: duck typing.
+        if callable(getattr(plugin, "dataset", None)):
+            return plugin.dataset(name)
+        return load_dataset(name)
+    except DatasetUnavailableError:
+        from mnist_core.engine.compatibility import missing_data_sentence
+
+        raise WorkerDataMissingError(
+            missing_data_sentence(f"Worker {worker.address}", name, str(data_directory()))
+        ) from None

@@ -457,3 +457,29 @@ def test_an_ended_run_downloads_as_a_script_and_a_notebook(
     assert {"train_outcome_export_script", "train_outcome_export_notebook"} <= set(buttons)
     assert buttons["train_outcome_export_notebook"].label == "Notebook (.ipynb)"
     assert notebook_file_name(run).endswith(f"_{run.id[:6]}.ipynb")
+
+
+def test_a_worker_that_cannot_train_is_named_on_the_train_page(train_page, tmp_path, monkeypatch):
+    """The engine's cluster check, as the page shows it (the real check, on a real cluster, is
+    in tests/core/test_cluster_recipe.py); the page never connects just to look."""
+    from types import SimpleNamespace
+
+    from app_glue import resources
+
+    sentence = (
+        "Worker tls://10.0.0.12:39187 cannot import the project (ModuleNotFoundError: No module "
+        "named 'mnist_core', in /home/lab/mnist-env/bin/python3.11): install mnist-playground "
+        "0.1.0 into that environment (`pip install .` in a copy of this version, see the "
+        "README's cluster recipe), then restart `dask worker`."
+    )
+    monkeypatch.delenv("MNIST_DASK_SCHEDULER", raising=False)
+    monkeypatch.setenv("MNIST_RUNS_DB", str(tmp_path / "runs.sqlite3"))
+    engine = SimpleNamespace(closed=False, cluster_problems=(sentence,))
+    at = train_page()
+    assert not any("Worker" in box.value for box in at.warning)  # no engine connected: nothing
+    monkeypatch.setitem(
+        resources._CONNECTED, (str(tmp_path / "runs.sqlite3"), None), SimpleNamespace(engine=engine)
+    )
+    at.run()
+    assert not at.exception
+    assert [box.value for box in at.warning if "Worker" in box.value] == [sentence]

@@ -255,21 +255,19 @@ def test_train_trains_anyway_when_the_log_cannot_be_used(tmp_path, monkeypatch, 
 
 
 @pytest.mark.cluster
-def test_train_on_a_dask_scheduler(runs_db, capsys):
-    from mnist_core.engine.cluster import start_embedded_cluster
-
-    cluster = start_embedded_cluster(1)
-    try:
-        status, out, err = run_main(
-            capsys, "train", "--preset", "dense_fast", "--epochs", "1", "--training-images", "400",
-            "--name", "remote", "--scheduler", cluster.address,
-        )  # fmt: skip
-    finally:
-        cluster.close()
+def test_train_on_a_dask_scheduler(runs_db, capsys, recipe_cluster):
+    """`train --scheduler` on a scheduler and worker started as the README says."""
+    address = recipe_cluster[0]
+    status, out, err = run_main(
+        capsys, "train", "--preset", "dense_fast", "--epochs", "1", "--training-images", "400",
+        "--name", "remote", "--scheduler", address,
+    )  # fmt: skip
     assert status == 0, err
-    assert f"on {cluster.address}" in out and "epoch 1/1" in out
+    assert err == ""  # no warning: the worker has the project and MNIST
+    assert f"on {address}" in out and "epoch 1/1" in out
     (run,) = RunLog(runs_db).list_runs()
     assert run.status == FINISHED and run.owned_by(CLI_USER) and run.model_name == "remote"
+    assert run.worker == recipe_cluster[1]
     assert (runs_db.parent.parent / "models" / "remote.keras").is_file()
 
 

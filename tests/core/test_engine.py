@@ -270,61 +270,10 @@ def test_the_line_rules_and_the_expected_wait(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def dask_cluster_address():
-    """A real multi-process cluster from Dask's own commands, on 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
-    environment = dict(
-        os.environ,
-        PYTHONPATH=str(REPOSITORY),
-        TF_CPP_MIN_LOG_LEVEL="3",
-        OMP_NUM_THREADS="1",
-    )
-    bin_dir = Path(sys.executable).parent
-    scheduler = subprocess.Popen(
-        [
-            str(bin_dir / "dask"),
-            "scheduler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-dashboard",
-        ],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    worker = subprocess.Popen(
-        [
-            str(bin_dir / "dask"),
-            "worker",
-            address,
-            "--nworkers",
-            "1",
-            "--nthreads",
-            "1",
-            "--no-dashboard",
-            "--host",
-            "127.0.0.1",
-        ],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=str(REPOSITORY),
-    )
-    try:
-        yield address
-    finally:
-        for process in (worker, scheduler):
-            process.terminate()
-        for process in (worker, scheduler):
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+def dask_cluster_address(recipe_cluster):
+    """A real multi-process cluster from Dask's own commands, started as the README says
+    (tests/core/conftest.py: outside the repository, without PYTHONPATH)."""
+    return recipe_cluster[0]
 
 
 def test_the_app_engine_trains_on_a_cluster_started_with_dask_commands(
@@ -335,6 +284,7 @@ def test_the_app_engine_trains_on_a_cluster_started_with_dask_commands(
     try:
         assert engine.cluster is None
         wait_for(lambda: engine.worker_threads() == 1, timeout=60)
+        assert engine.cluster_problems == ()
         (run,) = engine.submit([RunRequest(TINY, training_images=1000)], user="jo")
         done = wait_for(lambda: ended(log, run.id))
         assert done.status == FINISHED and done.model_kept
@@ -377,7 +327,7 @@ def test_a_server_that_dies_leaves_no_run_unseen_on_an_external_cluster(
         stdout=subprocess.PIPE,
         text=True,
         cwd=str(REPOSITORY),
-        env=dict(os.environ, PYTHONPATH=str(REPOSITORY), TF_CPP_MIN_LOG_LEVEL="3"),
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     run_id = server.stdout.readline().strip()
     assert run_id, "the server process did not start its run"

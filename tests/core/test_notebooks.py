@@ -184,9 +184,10 @@ def test_the_notebook_quotes_the_run_and_says_what_it_does_not_reproduce(tmp_pat
     assert "this notebook trains on the full MNIST training set" in intro
     assert "digits drawn as on the canvas" in intro
     assert "set epochs = 12 in the first code cell" in intro
-    assert "no test accuracy to compare with" in cells(export.notebook_for_run(capped), "markdown")[
-        "in-the-app"
-    ]
+    assert (
+        "no test accuracy to compare with"
+        in cells(export.notebook_for_run(capped), "markdown")["in-the-app"]
+    )
     assert export.notebook_file_name(capped) == f"run_{capped.id[:6]}.ipynb"
 
 
@@ -195,9 +196,10 @@ def test_a_lesson_notebook_has_its_parameters_on_top_and_a_section_per_run():
     text = lesson_notebook(lesson)
     code, markdown = cells(text), cells(text, "markdown")
     assert lesson.what_to_look_for in markdown["intro"]
-    assert 'training_images = int(os.environ.get("MNIST_TRAINING_IMAGES", "8000"))' in code[
-        "parameters"
-    ]
+    assert (
+        'training_images = int(os.environ.get("MNIST_TRAINING_IMAGES", "8000"))'
+        in code["parameters"]
+    )
     assert 'epochs_per_run = int(os.environ.get("MNIST_EPOCHS", "3"))' in code["parameters"]
     for number, lesson_run in enumerate(lesson.runs, start=1):
         assert markdown[f"run{number}-why"].startswith(f"## Run {number}: {lesson_run.label}")
@@ -208,9 +210,9 @@ def test_a_lesson_notebook_has_its_parameters_on_top_and_a_section_per_run():
 
 
 def test_the_lesson_notebook_chooses_the_apps_training_images(mnist):
-    choose = run_cells(
-        lesson_notebook(get_lesson("dropout")), ["imports", "choose"]
-    )["choose_training_images"]
+    choose = run_cells(lesson_notebook(get_lesson("dropout")), ["imports", "choose"])[
+        "choose_training_images"
+    ]
     for count, seed in ((5, 0), (300, 0), (3000, 7)):
         chosen = choose(mnist.y_train, count, seed)
         subset = mnist.subset(count, None, seed=seed)
@@ -411,9 +413,7 @@ def test_an_exported_run_notebook_runs(kernel, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(LESSONS))
-def test_each_lesson_notebook_runs_and_prints_one_conclusion_per_comparison(
-    name, kernel, tmp_path
-):
+def test_each_lesson_notebook_runs_and_prints_one_conclusion_per_comparison(name, kernel, tmp_path):
     lesson = get_lesson(name)
     notebook = execute(
         lesson_notebook(lesson),
