@@ -140,7 +140,6 @@ def client_security(address: str) -> Any | None:
     )
 
 
-@dataclass
 def connect_client(address: str, security: Any | None) -> Any:
     """A `distributed.Client` of the scheduler at `address` (with its TLS `security`, if any).
 
@@ -172,6 +171,7 @@ def connect_client(address: str, security: Any | None) -> Any:
         ) from None
 
 
+@dataclass
 class EmbeddedCluster:
     """A cluster running in a child process; `close()` (or our exit) ends it."""
 
