@@ -445,13 +445,15 @@ def test_an_unreachable_cluster_is_explained_and_the_rest_keeps_working(
 
 
 def test_an_ended_run_downloads_as_a_script_and_a_notebook(
-    open_page, app_run_log, record_trained_run, tiny_config, tiny_mnist
+    open_page, app_run_log, record_trained_run, tiny_config, tiny_mnist, app_user_of
 ):
     from mnist_core.teaching.export import notebook_file_name
     from mnist_core.training.train import train_model
 
     result = train_model(tiny_config.replace(epochs=1), tiny_mnist)
-    run = record_trained_run(app_run_log, result, user="export_user", dataset=tiny_mnist)
+    run = record_trained_run(
+        app_run_log, result, user=app_user_of("export_user"), dataset=tiny_mnist
+    )
     at = open_page("train", user="export_user")
     buttons = {button.key: button for button in at.download_button}
     assert {"train_outcome_export_script", "train_outcome_export_notebook"} <= set(buttons)
