@@ -1,5 +1,6 @@
 """Class: the line of runs, class mode, and what the teacher key unlocks."""
 
+import pandas as pd
 import streamlit as st
 
 from app_glue.models import saved_records
@@ -20,13 +21,14 @@ from mnist_core.runs.classroom import (
 )
 from mnist_core.runs.database import RunLogError
 from mnist_core.runs.limits import ClassLimits
-from mnist_core.runs.record import RUNNING
+from mnist_core.runs.line import LinePlace
+from mnist_core.runs.record import RUNNING, Run
 from mnist_core.runs.saved_models import delete_saved_model
 from mnist_core.training.report import format_duration
 
 PREFIX = "class_"
-# Rows of the line shown (a class's line is shorter; a line of hundreds is summed up).
-LINE_ROWS_SHOWN = 40
+# Rows of the line's table on screen before it scrolls.
+LINE_ROWS_TALL = 12
 CANCELLED_BY_TEACHER = "Your teacher took this run out of the line before it began."
 
 st.title("Class")
@@ -109,30 +111,51 @@ def show_line() -> None:
         right.button(
             "Cancel theirs", key=f"{PREFIX}cancel_theirs", on_click=cancel_waiting, args=(who,)
         )
-    for position, run in enumerate(snapshot.line[:LINE_ROWS_SHOWN], start=1):
-        mine = run.owned_by(current_user())
-        who = run.user if (teacher or mine) else "a classmate"
-        if run.status == RUNNING:
-            progress = run.batch_progress()
-            state = f"training, {progress.fraction_done:.0%}" if progress else "starting"
-        else:
-            place = snapshot.places.get(run.id)
-            wait = (
-                f", about {format_duration(place.expected_wait_seconds)} to wait"
-                if place is not None and place.expected_wait_seconds is not None
-                else ""
+    me = current_user()
+    # One table however long the line: its cost hardly grows with the line (a button a row
+    # would make the page's every refresh cost more with each run waiting).
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "place": position,
+                "who": run.user if (teacher or run.owned_by(me)) else "a classmate",
+                "run": run.display_name,
+                "state": line_state(run, snapshot.places.get(run.id)),
+            }
+            for position, run in enumerate(snapshot.line, start=1)
+        ),
+        hide_index=True,
+        height=min(LINE_ROWS_TALL, len(snapshot.line)) * 35 + 38,
+        key=f"{PREFIX}line_table",
+    )
+    for run in snapshot.line:
+        if run.owned_by(me):
+            st.button(
+                f"Cancel my run: {run.display_name}",
+                key=f"{PREFIX}cancel_{run.id}",
+                on_click=engine.stop,
+                args=(run.id,),
             )
-            state = f"waiting{wait}"
-        columns = st.columns([1, 3, 3, 1], vertical_alignment="center")
-        columns[0].write(f"{position}.")
-        columns[1].write(f"**{who}**: {run.display_name}")
-        columns[2].write(state)
-        if teacher or mine:
-            columns[3].button(
-                "Cancel", key=f"{PREFIX}cancel_{run.id}", on_click=engine.stop, args=(run.id,)
-            )
-    if len(snapshot.line) > LINE_ROWS_SHOWN:
-        st.caption(f"… and {len(snapshot.line) - LINE_ROWS_SHOWN} more.")
+    if teacher:
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        labels = {
+            run.id: f"{position}. {run.user}: {run.display_name}"
+            for position, run in enumerate(snapshot.line, start=1)
+        }
+        which = left.selectbox(
+            "Cancel one run", list(labels), format_func=labels.get, key=f"{PREFIX}cancel_which"
+        )
+        right.button("Cancel it", key=f"{PREFIX}cancel_chosen", on_click=engine.stop, args=(which,))
+
+
+def line_state(run: Run, place: LinePlace | None) -> str:
+    """What a run in the line is doing, in words: training and how far, or waiting and how long."""
+    if run.status == RUNNING:
+        progress = run.batch_progress()
+        return f"training, {progress.fraction_done:.0%}" if progress else "starting"
+    if place is not None and place.expected_wait_seconds is not None:
+        return f"waiting, about {format_duration(place.expected_wait_seconds)}"
+    return "waiting"
 
 
 def cancel_waiting(user_id: str | None) -> None:

@@ -45,6 +45,7 @@ BENCHMARKS = (
     "round_trip",
     "sessions",
     "class_load",
+    "class_guard",
     "runner_settings",
 )
 FULL_RESULTS = BENCH_DIRECTORY / "results.json"

@@ -73,6 +73,7 @@ from mnist_core.runs.record import (
     Run,
 )
 from mnist_core.runs.request import RunRequest, queue_runs
+from mnist_core.runs.users import User
 
 DISPATCH_INTERVAL_SECONDS = 0.2
 # How often the engine looks for workers that joined, to check them (`compatibility`).
@@ -219,7 +220,7 @@ class Engine:
 
         return class_mode_on(self.run_log)
 
-    def submit(self, requests: Sequence[RunRequest], *, user: str) -> list[Run]:
+    def submit(self, requests: Sequence[RunRequest], *, user: User | str) -> list[Run]:
         """Queue runs asked for together (one request); returns them as recorded.
 
         In class mode every run is held to the class caps, whatever it asked for.
@@ -227,12 +228,14 @@ class Engine:
         runs = queue_runs(
             self.run_log, requests, user=user, engine=self.engine_id, limits=self.limits
         )
+        self._line_snapshot = None  # the asker sees their run in the line at once
         self._wake.set()
         return runs
 
     def stop(self, run_id: str) -> Run:
         """Stop a run: a queued one leaves the line, a running one ends after its batch."""
         if self.run_log.cancel_run(run_id, "Left the line before it began."):
+            self._line_snapshot = None
             return self.run_log.get_run(run_id)
         run = self.run_log.request_stop(run_id)
         self._wake.set()

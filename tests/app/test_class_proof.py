@@ -3,8 +3,11 @@ said in a sentence, the teacher key failing closed and throttled, class mode fro
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from mnist_core.engine.engine import LINE_SNAPSHOT_SECONDS
 from mnist_core.modeling.presets import get_preset
 from mnist_core.runs.classroom import class_mode_on, set_class_mode
 
@@ -132,6 +135,7 @@ def test_the_teacher_cancels_every_waiting_run_at_once(open_page, app_run_log):
         app_run_log.create_run(config, user=f"waiting pupil {number}", engine=engine)
         for number in range(3)
     ]
+    time.sleep(LINE_SNAPSHOT_SECONDS)  # runs put in the log directly: the line sees them
     at = open_page("classroom", user="the teacher")
     at.button(key="class_cancel_waiting").click().run()
     assert all(app_run_log.get_run(run.id).status == "stopped" for run in waiting)

@@ -5,15 +5,13 @@ name, one uploads an oversized picture, while an honest student trains and anoth
 from __future__ import annotations
 
 import statistics
-import struct
 import time
-import zlib
-from pathlib import Path
 
 import pytest
 from page_actions import DIGIT_STROKES, draw_strokes, keyed_button, prediction, wait_until_idle
 from playwright.sync_api import Page, expect
 
+from bench.browser_support import peak_megabytes, write_oversized_png
 from mnist_core.runs.log import RunLog
 from mnist_core.runs.users import user_id_of
 
@@ -22,30 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.cluster]
 VIEWPORT = {"width": 1400, "height": 1000}
 TRAINING_TIMEOUT_SECONDS = 300
 TOKEN_COOKIE = "mnist_user_token"
-
-
-def huge_png(path: Path, side: int = 13_000) -> None:
-    """A black-and-white PNG of side x side pixels: a few hundred kB, 645 MB decoded."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    row = b"\x00" * (1 + (side + 7) // 8)
-    compressor = zlib.compressobj(9)
-    pixels = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
-
-
-def peak_memory_mib(pid: int) -> float:
-    """The peak resident memory of a process so far (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(f"no VmHWM for process {pid}")
 
 
 def user_id(page: Page) -> str:
@@ -68,7 +42,7 @@ def type_name(page: Page, name: str) -> None:
 
 def test_a_rowdy_class_on_one_server(chromium, served_app, tmp_path):
     picture = tmp_path / "huge.png"
-    huge_png(picture)
+    write_oversized_png(picture)
     database = tmp_path / "runs.sqlite3"
     contexts = []
 
@@ -121,12 +95,12 @@ def test_a_rowdy_class_on_one_server(chromium, served_app, tmp_path):
             # An oversized picture: refused within 2 s, the server's memory hardly moves.
             uploader = tab(url)
             uploader.get_by_text("Or upload a photo or scan of a digit").click()
-            before = peak_memory_mib(pid)
+            before = peak_megabytes(pid)
             started = time.monotonic()
             uploader.locator("input[type='file']").set_input_files(str(picture))
             expect(uploader.get_by_text("megapixels are read")).to_be_visible(timeout=10_000)
             assert time.monotonic() - started < 2.0
-            assert peak_memory_mib(pid) - before < 100
+            assert peak_megabytes(pid) - before < 100
 
             # Meanwhile a student draws, at a person's pace: answers stay quick.
             drawer = tab(url)
