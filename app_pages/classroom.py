@@ -16,6 +16,7 @@ from mnist_core.modeling.store import (
     ModelStoreError,
 )
 from mnist_core.runs.classroom import (
+    TEACHER_STOPPED_REASON,
     ModelProtectedError,
     class_mode_on,
 )
@@ -29,7 +30,6 @@ from mnist_core.training.report import format_duration
 PREFIX = "class_"
 # Rows of the line's table on screen before it scrolls.
 LINE_ROWS_TALL = 12
-CANCELLED_BY_TEACHER = "Your teacher took this run out of the line before it began."
 
 st.title("Class")
 st.caption(
@@ -145,7 +145,13 @@ def show_line() -> None:
         which = left.selectbox(
             "Cancel one run", list(labels), format_func=labels.get, key=f"{PREFIX}cancel_which"
         )
-        right.button("Cancel it", key=f"{PREFIX}cancel_chosen", on_click=engine.stop, args=(which,))
+        right.button(
+            "Cancel it",
+            key=f"{PREFIX}cancel_chosen",
+            on_click=engine.stop,
+            args=(which,),
+            kwargs={"reason": TEACHER_STOPPED_REASON},
+        )
 
 
 def line_state(run: Run, place: LinePlace | None) -> str:
@@ -162,7 +168,7 @@ def cancel_waiting(user_id: str | None) -> None:
     """on_click: take every waiting run (or every one of a student's) out of the line."""
     engine = training_engine()
     if engine is not None:
-        gone = engine.cancel_waiting(user_id, reason=CANCELLED_BY_TEACHER)
+        gone = engine.cancel_waiting(user_id, reason=f"{TEACHER_STOPPED_REASON} It had not begun.")
         st.toast(f"{gone} waiting run(s) taken out of the line.")
 
 

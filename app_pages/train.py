@@ -9,7 +9,6 @@ from app_glue.resources import (
     run_log,
 )
 from app_glue.run_live import (
-    limits_text,
     show_cluster_problems,
     show_live_run,
 )
@@ -32,7 +31,6 @@ from mnist_core.modeling.config import (
     KERNEL_SIZES,
     LEARNING_RATE_SCHEDULES,
     LOSSES,
-    MAX_EPOCHS,
     MAX_HIDDEN_LAYERS,
     OPTIMIZERS,
     ModelConfig,
@@ -40,9 +38,11 @@ from mnist_core.modeling.config import (
 from mnist_core.modeling.form import (
     BATCH_SIZE_CHOICES,
     DENSE_UNIT_CHOICES,
+    EPOCH_CHOICES,
     LAYER_SIZE_CHOICES,
     LEARNING_RATE_CHOICES,
     TRAINING_IMAGE_CHOICES,
+    choices_with,
     layer_key,
 )
 from mnist_core.modeling.link import (
@@ -51,8 +51,9 @@ from mnist_core.modeling.link import (
 )
 from mnist_core.modeling.presets import PRESETS
 from mnist_core.modeling.summary import summarize_architecture
-from mnist_core.runs.classroom import class_mode_on
+from mnist_core.runs.classroom import class_limits_text, class_mode_on
 from mnist_core.runs.database import RunLogError
+from mnist_core.runs.limits import ClassLimits
 from mnist_core.training.report import run_outline
 
 CUSTOM = CUSTOM_PRESET
@@ -79,14 +80,25 @@ except RunLogError as error:
     st.warning(f"{error} Runs cannot be recorded until this is fixed.")
     server_class_mode = False
 simple = server_class_mode or st.session_state.get("train_simple_link", False)
-if server_class_mode:
-    from mnist_core.runs.limits import ClassLimits
-
+# In class mode the controls go no further than the caps: what a student picks is what runs.
+caps = ClassLimits() if server_class_mode else None
+if caps is not None:
     st.info(
-        f"Class mode is on: the simple controls only, and every run is held to "
-        f"{ClassLimits().describe()}.",
+        f"Class mode is on: the simple controls only, and every run is held to {caps.describe()}.",
         icon=":material/school:",
     )
+image_choices = choices_with(
+    TRAINING_IMAGE_CHOICES,
+    form_value("training_images"),
+    at_most=caps.max_training_images if caps else None,
+)
+if form_value("training_images") not in image_choices:
+    st.session_state[f"{PREFIX}training_images"] = image_choices[-1]
+epoch_choices = choices_with(
+    EPOCH_CHOICES, form_value("epochs"), at_most=caps.max_epochs if caps else None
+)
+if form_value("epochs") not in epoch_choices:
+    st.session_state[f"{PREFIX}epochs"] = epoch_choices[-1]
 
 choices = dataset_choices()
 if not choices:
@@ -106,15 +118,15 @@ data_column.selectbox(
 )
 size_column.select_slider(
     "Training images",
-    TRAINING_IMAGE_CHOICES,
+    image_choices,
     key=f"{PREFIX}training_images",
     format_func=lambda count: (
         f"all {count:,}" if count == TRAINING_IMAGE_CHOICES[-1] else f"{count:,}"
     ),
     persist_state="session",
-    disabled=simple,
     help="Fewer images train in seconds, for a quick demo; all 60,000 reach the best accuracy. "
-    "Test figures always use the whole test set.",
+    "Test figures always use the whole test set."
+    + (f" Class mode: at most {caps.max_training_images:,}." if caps else ""),
 )
 preset_column.selectbox(
     "Preset",
@@ -298,12 +310,12 @@ with learning_tab:
     )
     left, right = st.columns(2)
     control(
-        left.slider,
+        left.select_slider,
         "Epochs",
         "epochs",
-        min_value=1,
-        max_value=MAX_EPOCHS,
-        help="One epoch is one pass over all training images.",
+        options=epoch_choices,
+        help="One epoch is one pass over all training images."
+        + (f" Class mode: at most {caps.max_epochs}." if caps else ""),
     )
     control(
         right.select_slider,
@@ -467,5 +479,5 @@ if shown_run is not None:
             st.session_state["compare_selection"] = compare_pair
             st.switch_page("app_pages/compare.py")
         if shown_run.class_limited:
-            st.caption(f"Class mode: {limits_text(shown_run.limits)}.")
+            st.caption(f"Class mode: {class_limits_text(shown_run.limits)}.")
         show_outcome(shown_run, key=f"{PREFIX}outcome")

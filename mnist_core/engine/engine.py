@@ -55,11 +55,11 @@ from mnist_core.runs.database import RunLogError
 from mnist_core.runs.lifecycle import RunEnding, end_run, fail_run
 from mnist_core.runs.limits import Limits
 from mnist_core.runs.line import (
-    DEFAULT_SAMPLES_PER_SECOND,
     LinePlace,
     LineSnapshot,
     eligible_runs,
     line_places,
+    training_rates,
 )
 from mnist_core.runs.log import (
     RunLog,
@@ -70,12 +70,14 @@ from mnist_core.runs.record import (
     FINISHED,
     INTERRUPTED,
     QUEUED,
+    STOPPED,
     Run,
 )
 from mnist_core.runs.request import RunRequest, queue_runs
 from mnist_core.runs.users import User
 
 DISPATCH_INTERVAL_SECONDS = 0.2
+STOPPED_BEFORE_TRAINING = "Stopped before its training began."
 # How often the engine looks for workers that joined, to check them (`compatibility`).
 WATCH_INTERVAL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
@@ -92,6 +94,7 @@ class _Running:
     future: Any
     events: Any
     stop_sent: bool = False
+    ended_early: bool = False  # stopped while starting: its run ended before its task did
     limit_seconds: float | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -232,12 +235,15 @@ class Engine:
         self._wake.set()
         return runs
 
-    def stop(self, run_id: str) -> Run:
-        """Stop a run: a queued one leaves the line, a running one ends after its batch."""
-        if self.run_log.cancel_run(run_id, "Left the line before it began."):
+    def stop(self, run_id: str, *, reason: str = "") -> Run:
+        """Stop a run: a queued one leaves the line, a starting one ends at once, a training
+        one after its batch. `reason` says who stopped it when it was not its user (the run's
+        reason then starts with it)."""
+        left = f"{reason} It had not begun." if reason else "Left the line before it began."
+        if self.run_log.cancel_run(run_id, left):
             self._line_snapshot = None
             return self.run_log.get_run(run_id)
-        run = self.run_log.request_stop(run_id)
+        run = self.run_log.request_stop(run_id, reason)
         self._wake.set()
         return run
 
@@ -316,21 +322,11 @@ class Engine:
                     self._event(run.id).set()
 
     def _rates(self) -> dict[str, float]:
-        rates = dict(DEFAULT_SAMPLES_PER_SECOND)
         try:
             recent = self.run_log.list_runs(statuses=(FINISHED,), include_hidden=True, limit=30)
         except RunLogError:
-            return rates
-        for architecture in rates:
-            seen = sorted(
-                run.metrics["samples_per_second"]
-                for run in recent
-                if run.config.architecture == architecture
-                and isinstance(run.metrics.get("samples_per_second"), int | float)
-            )
-            if seen:
-                rates[architecture] = seen[len(seen) // 2]
-        return rates
+            recent = []
+        return training_rates(recent)
 
     def _loop(self) -> None:
         while not self._closed.is_set():
@@ -375,6 +371,8 @@ class Engine:
                 progress = []
             if kind == "worker":
                 self.run_log.record_worker(running.run_id, event["worker"])
+            elif kind == "phase":
+                self.run_log.record_phase(running.run_id, event["phase"])
             elif kind == "plan":
                 self.run_log.record_plan(running.run_id, event["plan"])
             elif kind == "epoch":
@@ -393,6 +391,12 @@ class Engine:
         if run.stop_requested or over_time:
             self._event(running.run_id).set()
             running.stop_sent = True
+        if run.stop_requested and run.plan is None:
+            # Still starting (loading TensorFlow, the data): it ends now, not when its task
+            # gets to training; the task stops there, and its slot frees when it returns.
+            running.ended_early = True
+            self._unrecorded_ends[run.id] = RunEnding(STOPPED, STOPPED_BEFORE_TRAINING)
+            self._record_ends()
 
     def _collect(self, running: _Running) -> None:
         """A task ended: release it, then end its run (now, or as soon as the log allows)."""
@@ -408,7 +412,8 @@ class Engine:
                 reason = WORKER_LOST_REASON
             ending = RunEnding(FAILED, reason or f"Training failed: {one_line(error)}")
         self._release(run_id, running)
-        self._unrecorded_ends[run_id] = ending
+        if not running.ended_early:
+            self._unrecorded_ends[run_id] = ending
         self._record_ends()
 
     def _record_ends(self) -> None:

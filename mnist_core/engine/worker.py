@@ -190,14 +190,20 @@ def train_run_on_worker(
         # Dask started this task again after the worker running it died: that run is lost.
         raise RuntimeError(WORKER_LOST_REASON)
     started.set()
+    from mnist_core.data.format import DATASET_TITLES
     from mnist_core.engine.warm_up import PLUGIN_NAME, import_single_threaded_keras
 
-    import_single_threaded_keras()
     config = ModelConfig.from_json(config_json)
-    dataset = worker_dataset(worker, config.dataset, worker.plugins.get(PLUGIN_NAME))
     events = Queue(channel)
     observer = EventSender(events.put)
     observer.send({"kind": "worker", "worker": worker.address})
+    # What it does before training begins, for a page that waits (a worker's first run loads
+    # TensorFlow and the data: seconds).
+    observer.send({"kind": "phase", "phase": "loading TensorFlow"})
+    import_single_threaded_keras()
+    observer.send({"kind": "phase", "phase": f"loading {DATASET_TITLES[config.dataset]}"})
+    dataset = worker_dataset(worker, config.dataset, worker.plugins.get(PLUGIN_NAME))
+    observer.send({"kind": "phase", "phase": "building the network"})
     stop_event = Event(stop_name)
     finished = threading.Event()
 

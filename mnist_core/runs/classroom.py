@@ -37,32 +37,84 @@ CLASS_MODE_SETTING = "class_mode"
 PROTECTED_MODEL_NAMES = ("default",)
 # The name the whole server's wrong keys are counted under (besides each session's).
 SERVER = "the whole server"
+# In class mode, the dataset's own images a run keeps however many pen-drawn digits it adds.
+MIN_DATASET_IMAGES = 1000
+# How a run the teacher stopped or took out of the line says so to its student.
+TEACHER_STOPPED_REASON = "Your teacher stopped this run."
 logger = logging.getLogger(__name__)
 
 
 def apply_class_limits(
     config: ModelConfig, training_images: int | None, limits: ClassLimits
 ) -> tuple[ModelConfig, int, dict[str, Any]]:
-    """Hold a run to the class caps.
+    """Hold a run to the class caps. Every image the run trains on counts against the images
+    cap, the pen-drawn digits a config adds (`pen_digit_copies`) included: they leave room
+    for at least MIN_DATASET_IMAGES of the dataset's own, and the dataset's share shrinks.
+
+    Args:
+        config: the asked-for config.
+        training_images: the dataset's training images asked for; None ("all", the default
+            of a run that did not choose) is the cap, and is not a request for more.
+        limits: the class caps.
 
     Returns:
-        The capped config, the capped number of training images, and the caps in force
-        (with what was asked for where it was cut) to keep beside the run.
+        The capped config, the capped number of the dataset's training images, and the caps
+        in force to keep beside the run, with `asked_*` only where a request was cut.
     """
+    from mnist_core.data.pen_digits import PEN_TRAINING_DIGIT_COUNT
+
+    cap = limits.max_training_images
     applied: dict[str, Any] = {
         "class_mode": True,
         "max_epochs": limits.max_epochs,
-        "max_training_images": limits.max_training_images,
+        "max_training_images": cap,
         "max_seconds": limits.max_seconds,
     }
     if config.epochs > limits.max_epochs:
         applied["asked_epochs"] = config.epochs
         config = config.replace(epochs=limits.max_epochs)
-    images = training_images if training_images is not None else 60000
-    if images > limits.max_training_images:
+    copies = config.pen_digit_copies
+    while copies and copies * PEN_TRAINING_DIGIT_COUNT > cap - MIN_DATASET_IMAGES:
+        copies -= 1
+    if copies != config.pen_digit_copies:
+        applied["asked_pen_digit_copies"] = config.pen_digit_copies
+        config = config.replace(pen_digit_copies=copies)
+    room = cap - copies * PEN_TRAINING_DIGIT_COUNT
+    if copies:
+        applied["pen_digit_images"] = copies * PEN_TRAINING_DIGIT_COUNT
+    images = room if training_images is None else training_images
+    if images > room:
         applied["asked_training_images"] = training_images
-        images = limits.max_training_images
+        images = room
     return config, images, applied
+
+
+def class_limits_text(limits: dict[str, Any]) -> str:
+    """The class caps a run was held to, in words, and what was cut (only where it was).
+
+    Args:
+        limits: a run's `limits` (see `apply_class_limits`).
+    """
+    text = (
+        f"at most {limits['max_epochs']} epochs, {limits['max_training_images']:,} training "
+        f"images and {limits['max_seconds']:.0f} s"
+    )
+    cuts = []
+    if "asked_epochs" in limits:
+        cuts.append(f"{limits['asked_epochs']} epochs asked for, {limits['max_epochs']} trained")
+    if "asked_training_images" in limits:
+        asked = limits["asked_training_images"]
+        cuts.append(f"{asked:,} training images asked for" if asked else "all images asked for")
+    if "asked_pen_digit_copies" in limits:
+        cuts.append("fewer pen-drawn digits added than the preset adds")
+    if cuts:
+        text += f" (cut to the caps: {'; '.join(cuts)})"
+    if limits.get("pen_digit_images"):
+        text += (
+            f"; {limits['pen_digit_images']:,} of its images are pen-drawn digits, counted "
+            "against the cap"
+        )
+    return text
 
 
 def class_mode_on(run_log: Any) -> bool:

@@ -29,10 +29,15 @@ ENGINE_SILENCE_SECONDS = 60.0
 # The batch curve keeps at most this many points: when it is full, every other point goes,
 # so a long run keeps its whole shape at half the resolution instead of losing its start.
 MAX_BATCH_CURVE_POINTS = 400
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Columns added after the first version, with their definitions: a log made by an older
 # version gets them on first use (`ALTER TABLE ... ADD COLUMN`), its runs keep their data.
-_ADDED_COLUMNS = {"finetune": "TEXT", "user_id": "TEXT"}
+_ADDED_COLUMNS = {
+    "finetune": "TEXT",
+    "user_id": "TEXT",
+    "stop_reason": "TEXT NOT NULL DEFAULT ''",
+    "phase": "TEXT",
+}
 # Names an older version used (schema 2 and before), and what they are called now.
 _RENAMED_TABLES = {"owners": "engines"}
 _RENAMED_COLUMNS = {
@@ -69,7 +74,9 @@ CREATE TABLE IF NOT EXISTS runs (
     stop_requested INTEGER NOT NULL DEFAULT 0,
     limits TEXT NOT NULL DEFAULT '{}',
     finetune TEXT,
-    user_id TEXT
+    user_id TEXT,
+    stop_reason TEXT NOT NULL DEFAULT '',
+    phase TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
@@ -296,6 +303,8 @@ def run_from_row(row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
         limits=upgraded_limits(from_json(row["limits"], {})),
         finetune=from_json(row["finetune"] if "finetune" in row.keys() else None, None),  # noqa: SIM118
         user_id=row["user_id"] if "user_id" in row.keys() else None,  # noqa: SIM118
+        stop_reason=row["stop_reason"] if "stop_reason" in row.keys() else "",  # noqa: SIM118
+        phase=row["phase"] if "phase" in row.keys() else None,  # noqa: SIM118
     )
 
 

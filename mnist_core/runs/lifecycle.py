@@ -149,9 +149,18 @@ def end_run(run_log: RunLog, run_id: str, ending: RunEnding) -> Run:
     A model that cannot be written ends the run "failed" with the reason. A log that cannot
     take the end raises `RunLogError` (the caller retries `fail_run` or `end_run` later);
     the model file is then removed again, so that nothing is left of a run that did not end.
+
+    A run that already ended (stopped before its training began) stays as it ended: what its
+    task did afterwards is not kept. A run somebody else stopped (its user's teacher) says so
+    first.
     """
+    current = run_log.get_run(run_id)
+    if current.ended:
+        return current
     model_path = None
     status, reason = ending.status, ending.reason
+    if status == STOPPED and current.stop_reason:
+        reason = f"{current.stop_reason} {reason}".strip()
     if ending.model is not None:
         path = run_log.model_path_for(run_id)
         try:

@@ -58,6 +58,22 @@ class LineSnapshot:
         return [run for run in self.line if run.status == QUEUED]
 
 
+def training_rates(finished: Sequence[Run]) -> dict[str, float]:
+    """Training images a second by architecture: the median of recently finished runs, else
+    DEFAULT_SAMPLES_PER_SECOND."""
+    rates = dict(DEFAULT_SAMPLES_PER_SECOND)
+    for architecture in rates:
+        seen = sorted(
+            run.metrics["samples_per_second"]
+            for run in finished
+            if run.config.architecture == architecture
+            and isinstance(run.metrics.get("samples_per_second"), int | float)
+        )
+        if seen:
+            rates[architecture] = seen[len(seen) // 2]
+    return rates
+
+
 def line_places(
     line: Sequence[Run], places: int, rates: dict[str, float], now: float | None = None
 ) -> dict[str, LinePlace]:

@@ -351,10 +351,15 @@ class RunLog:
             )
         return self.get_run(run_id)
 
-    def request_stop(self, run_id: str) -> Run:
-        """Ask a run to stop (the engine sees it and tells the worker)."""
-        self._update(run_id, "stop_requested = 1", ())
+    def request_stop(self, run_id: str, reason: str = "") -> Run:
+        """Ask a run to stop (the engine sees it and tells the worker); `reason` says who
+        asked, when it was not the run's own user (it leads the reason the run ends with)."""
+        self._update(run_id, "stop_requested = 1, stop_reason = ?", (reason,))
         return self.get_run(run_id)
+
+    def record_phase(self, run_id: str, phase: str) -> None:
+        """What the run's worker is doing before training begins (e.g. "loading MNIST")."""
+        self._update(run_id, "phase = ?", (phase,))
 
     def cancel_run(self, run_id: str, reason: str) -> bool:
         """End a queued run before it starts (status "stopped"); False if it already started."""

@@ -81,6 +81,8 @@ class Run:
             `FineTuneSpec`); None for a run trained from scratch.
         user_id: the id of the user who owns it (`runs.users`); None for a run recorded
             before runs had owners' ids (then `owner_id` is its name's).
+        stop_reason: who stopped it and why, when somebody did (e.g. its user's teacher).
+        phase: what its worker is doing before training begins (e.g. "loading MNIST").
     """
 
     id: str
@@ -112,6 +114,8 @@ class Run:
     limits: dict[str, Any] = field(default_factory=dict)
     finetune: dict[str, Any] | None = None
     user_id: str | None = None
+    stop_reason: str = ""
+    phase: str | None = None
 
     @classmethod
     def unrecorded(

@@ -13,19 +13,18 @@ from typing import Any
 from mnist_core.modeling.config import (
     ACTIVATIONS,
     LOSSES,
-    MAX_EPOCHS,
     OPTIMIZERS,
     ModelConfig,
 )
 from mnist_core.modeling.form import (
     BATCH_SIZE_CHOICES,
+    EPOCH_CHOICES,
     LAYER_SIZE_CHOICES,
     LEARNING_RATE_CHOICES,
     TRAINING_IMAGE_CHOICES,
 )
 
 DROPOUT_CHOICES = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
-EPOCH_CHOICES = tuple(value for value in (1, 2, 3, 5, 10, 20, 50) if value <= MAX_EPOCHS)
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,41 @@ def progress_text(progress: BatchProgress) -> str:
         parts.append(f"{progress.samples_per_second:,.0f} images/s")
     if math.isfinite(progress.seconds_left):
         parts.append(f"about {format_duration(progress.seconds_left)} left")
+    else:
+        parts.append("working out the time left")
     return " · ".join(parts)
+
+
+# A run still starting after this long says why.
+STARTING_EXPLAINED_SECONDS = 10.0
+
+
+def starting_text(phase: str | None, elapsed_seconds: float) -> str:
+    """What a run shows before its training begins: what its worker is doing, and after
+    STARTING_EXPLAINED_SECONDS, why it takes a while.
+
+    Args:
+        phase: what the worker reported it is doing (e.g. "loading MNIST"); None: no worker
+            has taken the run yet.
+        elapsed_seconds: since the run left the line.
+    """
+    if phase is None:
+        text = "Waiting for a worker to take it"
+        why = (
+            "every worker is still busy (one that was stopped while starting frees its "
+            "worker only once it gets there)"
+        )
+    else:
+        text = f"Starting on a worker: {phase}"
+        why = (
+            "a worker's first run loads TensorFlow and the data, which takes a while on a "
+            "small server; the next runs start at once"
+            if phase.startswith("loading")
+            else "the worker is busy with other runs too"
+        )
+    if elapsed_seconds < STARTING_EXPLAINED_SECONDS:
+        return f"{text}…"
+    return f"{text}, for {format_duration(elapsed_seconds)} now: {why}."
 
 
 def line_text(position: int, users_ahead: Sequence[str], expected_wait_seconds: Any) -> str:

@@ -58,7 +58,7 @@ def test_a_device_code_moves_a_name_to_another_browser_once(open_page, new_app):
 def test_pressing_train_ten_times_queues_one_running_and_one_waiting(open_page, app_run_log):
     at = open_page("train", user="presses a lot")
     at.selectbox(key="train_preset").set_value("relu_512_sparse_rmsprop").run()
-    at.slider(key="train_epochs").set_value(200).run()
+    at.select_slider(key="train_epochs").set_value(200).run()
     for _ in range(10):
         at.button(key="train_start").click().run()
     mine = [run for run in app_run_log.active_runs() if run.owned_by(at.session_state["user"])]

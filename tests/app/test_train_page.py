@@ -58,7 +58,7 @@ def choose_tiny_dense(
     """A small dense network on a subset (by default the smallest, 1000 training images)."""
     at.selectbox(key="train_preset").set_value("relu_512_sparse_rmsprop").run()
     at.select_slider(key=layer_key("train_layer_size", 0)).set_value(32)
-    at.slider(key="train_epochs").set_value(epochs)
+    at.select_slider(key="train_epochs").set_value(epochs)
     at.select_slider(key="train_batch_size").set_value(batch_size)
     at.select_slider(key="train_training_images").set_value(training_images).run()
     assert not at.exception
@@ -80,13 +80,13 @@ CONTROL_KEYS = {
         "train_layer_size_0",
         "train_kernel_size_0",
         "train_dense_units",
+        "train_epochs",
     ],
     "slider": [
         "train_num_hidden_layers",
         "train_layer_dropout_rate_0",
         "train_dense_dropout_rate",
         "train_momentum",
-        "train_epochs",
         "train_validation_split",
         "train_augment_shift",
         "train_augment_rotation",
@@ -127,7 +127,7 @@ def test_each_preset_loads_its_values_into_the_controls(train_page):
         assert at.selectbox(key="train_loss").value == config.loss
         assert at.selectbox(key="train_optimizer").value == config.optimizer
         assert at.select_slider(key="train_learning_rate").value == config.learning_rate
-        assert at.slider(key="train_epochs").value == config.epochs
+        assert at.select_slider(key="train_epochs").value == config.epochs
         assert at.select_slider(key="train_batch_size").value == config.batch_size
         assert at.radio(key="train_validation").value == config.validation
         assert (
@@ -163,11 +163,11 @@ def test_a_bad_combination_shows_an_error_and_cannot_be_trained(train_page):
 def test_settings_stay_when_leaving_the_page_and_coming_back(train_page):
     at = train_page()
     at.selectbox(key="train_preset").set_value("softmax_regression").run()
-    at.slider(key="train_epochs").set_value(7).run()
+    at.select_slider(key="train_epochs").set_value(8).run()
     at.switch_page("app_pages/data.py").run()
     at.switch_page("app_pages/train.py").run()
     assert not at.exception
-    assert at.slider(key="train_epochs").value == 7
+    assert at.select_slider(key="train_epochs").value == 8
     assert at.selectbox(key="train_preset").value == "custom"
     assert at.slider(key="train_num_hidden_layers").value == 0
 
@@ -347,7 +347,7 @@ def test_the_settings_live_in_the_url_and_a_link_restores_them(new_app, train_pa
     opened.switch_page("app_pages/train.py").run()
     assert not opened.exception
     assert opened.select_slider(key="train_layer_size_0").value == 32
-    assert opened.slider(key="train_epochs").value == 3
+    assert opened.select_slider(key="train_epochs").value == 3
     assert opened.select_slider(key="train_training_images").value == 1000
     assert "user" not in dict(opened.query_params)
 
@@ -363,7 +363,7 @@ def test_a_link_with_unknown_or_invalid_values_is_reported_and_ignored(new_app):
     assert not at.exception
     warnings = " ".join(box.value for box in at.warning)
     assert "epochs" in warnings and "colour" in warnings and "learning_rate" in warnings
-    assert at.slider(key="train_epochs").value == PRESETS["dense_fast"].config.epochs
+    assert at.select_slider(key="train_epochs").value == PRESETS["dense_fast"].config.epochs
 
 
 def test_class_mode_link_shows_the_simple_controls_only(new_app):
@@ -375,27 +375,36 @@ def test_class_mode_link_shows_the_simple_controls_only(new_app):
     sliders = {widget.key for widget in at.slider}
     assert "train_augment_shift" not in sliders and "train_validation_split" not in sliders
     assert "train_layer_dropout_rate_0" not in sliders
-    assert {"train_epochs", "train_num_hidden_layers"} <= sliders
+    assert "train_num_hidden_layers" in sliders
+    assert "train_epochs" in {widget.key for widget in at.select_slider}
 
 
-def test_class_caps_hold_for_a_session_without_the_class_link(train_page, app_run_log):
+def test_class_mode_controls_stop_at_the_caps_and_a_student_may_choose_less(
+    train_page, app_run_log
+):
     from mnist_core.runs.classroom import set_class_mode
     from mnist_core.runs.limits import ClassLimits
 
+    limits = ClassLimits()
     set_class_mode(app_run_log, True)
     try:
         at = train_page()
         assert any("Class mode is on" in box.value for box in at.info)
         at.selectbox(key="train_preset").set_value("relu_512_sparse_rmsprop").run()
-        at.session_state["train_epochs"] = 40  # what an edited page could send
-        at.run()
+        images = at.select_slider(key="train_training_images")
+        assert not images.disabled and images.options[-1] == f"{limits.max_training_images:,}"
+        assert images.value == limits.max_training_images  # not "all 60,000", not disabled
+        epochs = at.select_slider(key="train_epochs")
+        assert epochs.options[-1] == str(limits.max_epochs)
+        assert epochs.value == limits.max_epochs  # the preset's 5, held to the cap
+        assert "60,000" not in " ".join(caption.value for caption in at.caption)
+        images.set_value(5000).run()
         at.button(key="train_start").click().run()
         assert not at.exception
         run = shown_run(at)
-        limits = ClassLimits()
-        assert run.config.epochs == limits.max_epochs
-        assert run.training_images == limits.max_training_images
-        assert run.limits["asked_epochs"] == 40
+        assert run.training_images == 5000 and run.config.epochs == limits.max_epochs
+        assert not any(key.startswith("asked_") for key in run.limits)
+        assert not any("cut to the caps" in caption.value for caption in at.caption)
         # Leave the line (or stop) so the next tests find the workers free.
         app_run_log.cancel_run(run.id, "test over") or app_run_log.request_stop(run.id)
         run_until(at, lambda at: shown_run(at).ended, timeout=120)

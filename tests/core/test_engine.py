@@ -114,6 +114,41 @@ def test_stop_takes_effect_within_a_batch_and_keeps_the_model(engine):
     assert time.monotonic() - asked < 20
 
 
+def test_a_run_the_teacher_stops_tells_its_student(engine):
+    from mnist_core.runs.classroom import TEACHER_STOPPED_REASON
+
+    (run,) = engine.submit([RunRequest(LONG, training_images=10_000)], user="pupil")
+    wait_for(lambda: engine.run_log.get_run(run.id).progress is not None)
+    engine.stop(run.id, reason=TEACHER_STOPPED_REASON)
+    done = wait_for(lambda: ended(engine.run_log, run.id))
+    assert done.status == STOPPED and done.reason.startswith(TEACHER_STOPPED_REASON)
+    assert "during epoch" in done.reason and done.model_kept
+
+
+def test_a_run_stopped_while_starting_ends_at_once_and_says_so(engine):
+    from mnist_core.engine.engine import STOPPED_BEFORE_TRAINING
+
+    # Drawing 3 x 5,494 pen digits happens before training begins: seconds of "starting".
+    slow_start = TINY.replace(pen_digit_copies=3)
+    (run,) = engine.submit([RunRequest(slow_start, training_images=1000)], user="dora")
+    started = wait_for(
+        lambda: (lambda now: now if now.phase == "building the network" else None)(
+            engine.run_log.get_run(run.id)
+        ),
+        interval=0.05,
+    )
+    assert started.plan is None
+    asked = time.monotonic()
+    engine.stop(run.id)
+    done = wait_for(lambda: ended(engine.run_log, run.id), interval=0.05)
+    assert time.monotonic() - asked < 2.0
+    assert done.status == STOPPED and done.reason == STOPPED_BEFORE_TRAINING
+    # Its task stops where training would begin; what it did later is not kept.
+    (after,) = engine.submit([RunRequest(TINY, training_images=1000)], user="dora")
+    assert wait_for(lambda: ended(engine.run_log, after.id)).status == FINISHED
+    assert engine.run_log.get_run(run.id).reason == STOPPED_BEFORE_TRAINING
+
+
 def test_a_queued_run_leaves_the_line_when_stopped(engine):
     first, second = (
         engine.submit([RunRequest(LONG, training_images=2000)], user="carl")[0],

@@ -97,3 +97,34 @@ def test_the_places_of_300_waiting_runs_come_from_one_pass(log):
     assert last.position == 300 and len(last.users_ahead) == 299
     assert last.expected_wait_seconds > places[line[1].id].expected_wait_seconds
     assert [run.id for run in eligible_runs(line)][:3] == [run.id for run in line[:3]]
+
+
+def test_a_run_that_asks_for_nothing_is_not_said_to_be_cut():
+    from mnist_core.runs.classroom import apply_class_limits, class_limits_text
+
+    caps = ClassLimits()
+    config, images, applied = apply_class_limits(TINY, None, caps)
+    assert images == caps.max_training_images and config == TINY
+    assert not any(key.startswith("asked_") for key in applied)
+    assert "cut" not in class_limits_text(applied)
+    _, images, applied = apply_class_limits(TINY, 5000, caps)
+    assert images == 5000 and "cut" not in class_limits_text(applied)  # fewer: as chosen
+    config, images, applied = apply_class_limits(TINY.replace(epochs=40), 60000, caps)
+    assert (config.epochs, images) == (caps.max_epochs, caps.max_training_images)
+    text = class_limits_text(applied)
+    assert "cut to the caps: 40 epochs asked for, 3 trained; 60,000 training images" in text
+
+
+def test_pen_drawn_digits_count_against_the_images_cap():
+    from mnist_core.data.pen_digits import PEN_TRAINING_DIGIT_COUNT
+    from mnist_core.runs.classroom import MIN_DATASET_IMAGES, apply_class_limits
+
+    caps = ClassLimits()
+    handwriting = get_preset("handwriting_cnn").config
+    assert handwriting.pen_digit_copies * PEN_TRAINING_DIGIT_COUNT > caps.max_training_images
+    config, images, applied = apply_class_limits(handwriting, None, caps)
+    pen_images = config.pen_digit_copies * PEN_TRAINING_DIGIT_COUNT
+    assert images + pen_images <= caps.max_training_images
+    assert images >= MIN_DATASET_IMAGES and config.pen_digit_copies >= 1
+    assert applied["pen_digit_images"] == pen_images
+    assert applied["asked_pen_digit_copies"] == handwriting.pen_digit_copies
