@@ -134,14 +134,14 @@ preset_column.selectbox(
     key=f"{PREFIX}preset",
     on_change=load_preset,
     persist_state="session",
-    format_func=lambda name: "custom (your own settings)" if name == CUSTOM else name,
+    format_func=lambda name: "Your own settings" if name == CUSTOM else PRESETS[name].title,
     help="Each notebook's network, ready to train. Choosing one sets every control below.",
 )
 preset_name = form_value("preset")
 preset_column.caption(
     "Your own settings: change anything below."
     if preset_name == CUSTOM
-    else PRESETS[preset_name].description
+    else f"{PRESETS[preset_name].description} (`{preset_name}` in links and on the command line.)"
 )
 dataset_name = form_value("dataset")
 if dataset_name == "fashion_mnist":

@@ -99,7 +99,8 @@ def register(subparsers: Any) -> None:
 
 
 def presets(args: argparse.Namespace) -> int:
-    """Print one line per preset: name, parameter count and description (no TensorFlow).
+    """Print one line per preset: name, title, parameter count and description (no
+    TensorFlow).
 
     Args:
         args: Parsed arguments (none used).
@@ -113,12 +114,13 @@ def presets(args: argparse.Namespace) -> int:
     rows = [
         (
             name + (" (default)" if name == DEFAULT_PRESET_NAME else ""),
+            preset.title,
             f"{count_parameters(preset.config):,}",
             preset.description,
         )
         for name, preset in PRESETS.items()
     ]
-    print_table(("preset", "parameters", "description"), rows, right_aligned={1})
+    print_table(("preset", "title", "parameters", "description"), rows, right_aligned={2})
     return 0
 
 

@@ -257,6 +257,7 @@ def check_model_change_allowed(
     saved_by_id: str | None,
     exists: bool,
     teacher: bool,
+    deleting: bool = False,
 ) -> None:
     """Refuse replacing (or deleting) a saved model that this user may not touch.
 
@@ -267,14 +268,24 @@ def check_model_change_allowed(
         saved_by_id: their id (None: unknown); only they may replace or delete it.
         exists: whether a model of that name exists.
         teacher: whether the teacher key is unlocked in this session (or none is set).
+        deleting: the model is to be deleted (else replaced): the advice differs.
     """
     if name in PROTECTED_MODEL_NAMES:
         raise ModelProtectedError(
-            f"“{name}” is the model every Draw page uses, so it cannot be replaced or deleted "
-            "from the app. Choose another name."
+            f"“{name}” is the model every Draw page uses, so it cannot be "
+            + (
+                "deleted from the app. Pick one of your own models to delete."
+                if deleting
+                else "replaced from the app. Save yours under another name."
+            )
         )
     if exists and (saved_by_id is None or saved_by_id != user_id) and not teacher:
+        owner = saved_by or "someone else"
         raise ModelProtectedError(
-            f"“{name}” was saved by {saved_by or 'someone else'}; only its owner or the teacher can replace or "
-            "delete it. Choose another name."
+            f"“{name}” was saved by {owner}; only they or the teacher can "
+            + (
+                "delete it. Pick one of your own models to delete, or ask your teacher."
+                if deleting
+                else "replace it. Save yours under another name."
+            )
         )

@@ -160,8 +160,13 @@ class Run:
 
     @property
     def display_name(self) -> str:
-        """How the run is named for people: its label, else its preset, else its network."""
-        return self.label or self.preset or architecture_summary(self.config)
+        """How the run is named for people: its label, else its preset's title, else its
+        network in a few words."""
+        from mnist_core.modeling.presets import preset_title
+
+        if self.label:
+            return self.label
+        return preset_title(self.preset) if self.preset else architecture_summary(self.config)
 
     @property
     def display_label(self) -> str:

@@ -277,6 +277,7 @@ def delete_saved_model(name: str, *, user: User, teacher: bool) -> None:
         saved_by_id=record.saved_by_id if record is not None else None,
         exists=True,
         teacher=teacher,
+        deleting=True,
     )
     delete_model(name)
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mnist_core.modeling.config import ModelConfig
-from mnist_core.modeling.summary import architecture_summary, count_parameters
+from mnist_core.modeling.presets import preset_title
+from mnist_core.modeling.summary import count_parameters
 from mnist_core.runs.record import (
     Run,
     finite_or_none,
@@ -80,8 +81,7 @@ def run_label(run: Run) -> str:
     Args:
         run: the run.
     """
-    name = run.label or run.preset or architecture_summary(run.config)
-    return f"{name} ({run.id[:6]})"
+    return run.display_label
 
 
 def differing_settings(runs: Sequence[Run]) -> list[SettingRow]:
@@ -96,7 +96,7 @@ def differing_settings(runs: Sequence[Run]) -> list[SettingRow]:
     """
     rows = []
     fields: list[tuple[str, Callable[[Run], str]]] = [
-        ("preset", lambda run: run.preset or NOT_APPLICABLE),
+        ("preset", lambda run: preset_title(run.preset) if run.preset else NOT_APPLICABLE),
         ("dataset", lambda run: run.dataset),
         (
             "training_images",

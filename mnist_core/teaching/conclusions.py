@@ -37,7 +37,7 @@ def run_result(run: Run) -> dict[str, Any]:
         run: the recorded run.
     """
     return {
-        "name": run.label or run.preset or run.id,
+        "name": run.display_name,
         "status": run.status,
         "reason": run.reason,
         "epochs": run.config.epochs,

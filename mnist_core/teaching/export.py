@@ -31,6 +31,7 @@ import csv
 import dataclasses
 import io
 import shutil
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,7 @@ def script_for_run(
             a model on digits drawn in the app."), added to the comment at the top.
         file_name: the script's file name for its usage lines (default `script_file_name`).
     """
-    name = run.label or run.preset or "run"
+    name = run.display_name
     return training_script(
         run.config,
         title=f"Train the MNIST Playground's run {run.id} ({name}) again, with Keras alone.",
@@ -216,18 +217,25 @@ def script_for_run(
 
 
 def script_file_name(run: Run) -> str:
-    """A file name for a run's script, e.g. `dense_fast_3f9a1c.py`."""
-    return f"{file_stem(run.label or run.preset or 'run')}_{run.id[:6]}.py"
+    """A file name for a run's script, named as people read it: its label or its preset's
+    title, e.g. `quick_dense_network_past_98_3f9a1c.py`, `optimizer_adam_to_sgd_e76c89.py`."""
+    return f"{file_stem(run.display_name)}_{run.id[:6]}.py"
 
 
 def notebook_file_name(run: Run) -> str:
-    """A file name for a run's notebook, e.g. `cnn_fast_3f2a1c.ipynb`."""
-    return f"{file_stem(run.label or run.preset or 'run')}_{run.id[:6]}.ipynb"
+    """A file name for a run's notebook, like its script's (`script_file_name`)."""
+    return f"{file_stem(run.display_name)}_{run.id[:6]}.ipynb"
 
 
 def file_stem(name: str) -> str:
-    """`name` in safe characters for a file name: letters, digits and "_" ("run" if none)."""
-    stem = "".join(character if character.isalnum() else "_" for character in name)
+    """`name` in safe characters for a file name: lower-case letters, digits and "_" ("run"
+    if none); an arrow reads "to" ("optimizer: adam → sgd" -> "optimizer_adam_to_sgd")."""
+    name = name.replace("→", " to ").replace("+", " and ").lower()
+    # "é" -> "e" and an accent, which is dropped.
+    name = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    stem = "".join(
+        character if character.isascii() and character.isalnum() else "_" for character in name
+    )
     stem = "_".join(part for part in stem.split("_") if part)
     return stem[:60] or "run"
 
@@ -242,7 +250,7 @@ def notebook_for_run(run: Run) -> str:
     from mnist_core.teaching.notebook import notebook_text, run_notebook
 
     check_exportable(run.config)
-    name = run.label or run.preset or "run"
+    name = run.display_name
     notebook = run_notebook(
         run_recipe(run.config, NOTEBOOK),
         title=f"Train the MNIST Playground's run {run.id[:6]} ({name}) again, with Keras",

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from mnist_core.modeling.presets import get_preset
-from mnist_core.modeling.summary import count_parameters
+from mnist_core.modeling.summary import architecture_summary, count_parameters
 from mnist_core.runs.log import RunLog
 from mnist_core.runs.record import (
     FINISHED,
@@ -50,22 +50,17 @@ def finished_run(run_log, config, *, label=None, preset=None, training_images=No
 
 
 def test_architecture_summary_reads_like_the_network():
-    assert compare.architecture_summary(get_preset("dense_fast").config) == "dense 512-256 relu"
+    assert architecture_summary(get_preset("dense_fast").config) == "dense 512-256 relu"
+    assert architecture_summary(get_preset("cnn_three_epochs").config) == "cnn 16-32 k5 + 128"
     assert (
-        compare.architecture_summary(get_preset("cnn_three_epochs").config) == "cnn 16-32 k5 + 128"
-    )
-    assert (
-        compare.architecture_summary(get_preset("relu_binary_crossentropy_adam").config)
+        architecture_summary(get_preset("relu_binary_crossentropy_adam").config)
         == "dense 256-64 sigmoid/relu"
     )
-    assert (
-        compare.architecture_summary(get_preset("softmax_regression").config)
-        == "softmax regression"
-    )
+    assert architecture_summary(get_preset("softmax_regression").config) == "softmax regression"
     odd_cnn = get_preset("cnn_three_epochs").config.replace(
         kernel_sizes=(3, 5), layer_activations=("tanh", "tanh"), dense_units=0
     )
-    assert compare.architecture_summary(odd_cnn) == "cnn 16-32 k3-5 tanh"
+    assert architecture_summary(odd_cnn) == "cnn 16-32 k3-5 tanh"
 
 
 def test_run_label_is_the_label_or_preset_with_a_short_id(run_log):
@@ -74,7 +69,8 @@ def test_run_label_is_the_label_or_preset_with_a_short_id(run_log):
     preset_only = finished_run(run_log, config, preset="dense_fast")
     bare = finished_run(run_log, config)
     assert compare.run_label(labelled) == f"adam ({labelled.id[:6]})"
-    assert compare.run_label(preset_only) == f"dense_fast ({preset_only.id[:6]})"
+    # A preset is named by its title, as people read it.
+    assert compare.run_label(preset_only) == f"Quick dense network: past 98% ({preset_only.id[:6]})"
     assert compare.run_label(bare) == f"dense 512-256 relu ({bare.id[:6]})"
 
 
@@ -107,7 +103,10 @@ def test_differing_settings_between_dense_and_cnn(run_log):
     dense = finished_run(run_log, get_preset("dense_fast").config, preset="dense_fast")
     cnn = finished_run(run_log, get_preset("cnn_three_epochs").config, preset="cnn_three_epochs")
     rows = {row.field: row.values for row in compare.differing_settings([dense, cnn])}
-    assert rows["preset"] == ("dense_fast", "cnn_three_epochs")
+    assert rows["preset"] == (
+        get_preset("dense_fast").title,
+        get_preset("cnn_three_epochs").title,
+    )
     assert rows["architecture"] == ("dense", "cnn")
     assert rows["kernel_sizes"] == ("—", "5 → 5")
     assert rows["dense_units"] == ("—", "128")

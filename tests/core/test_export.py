@@ -288,3 +288,15 @@ def test_copy_model_copies_the_kept_file_and_refuses_without_one(tmp_path):
     running = run_log.create_run(config, user="ada", status=RUNNING)
     with pytest.raises(ValueError, match="still training"):
         export.copy_model(running, tmp_path / "other.keras")
+
+
+def test_exported_files_are_named_as_people_read_the_run():
+    from mnist_core.teaching.export import file_stem
+
+    assert file_stem("Optimizer: adam → sgd") == "optimizer_adam_to_sgd"
+    assert file_stem("Quick dense network: past 98%") == "quick_dense_network_past_98"
+    assert file_stem("Notebook: relu + binary cross-entropy + adam").startswith(
+        "notebook_relu_and_binary_cross_entropy"
+    )
+    assert file_stem("Müller's CNN ✓") == "muller_s_cnn"
+    assert file_stem("✓✓") == "run"

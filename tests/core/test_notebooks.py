@@ -188,7 +188,8 @@ def test_the_notebook_quotes_the_run_and_says_what_it_does_not_reproduce(tmp_pat
         "no test accuracy to compare with"
         in cells(export.notebook_for_run(capped), "markdown")["in-the-app"]
     )
-    assert export.notebook_file_name(capped) == f"run_{capped.id[:6]}.ipynb"
+    # No label and no preset: named by its network, in a few words.
+    assert export.notebook_file_name(capped) == f"cnn_32_64_128_k3_and_128_{capped.id[:6]}.ipynb"
 
 
 def test_a_lesson_notebook_has_its_parameters_on_top_and_a_section_per_run():
