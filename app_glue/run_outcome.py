@@ -29,6 +29,7 @@ from mnist_core.runs.record import (
     STOPPED,
     Run,
 )
+from mnist_core.teaching.fairness import ended_short, work_text
 from mnist_core.training.report import (
     format_duration,
     history_rows,
@@ -220,12 +221,25 @@ def show_variant_form(run: Run, *, key: str) -> None:
         format_func=lambda value: f"{value:g}" if isinstance(value, float) else str(value),
         key=f"{key}_value_{chosen}",
     )
+    both = False
+    if ended_short(run):
+        st.info(
+            f"This run ended before its last epoch ({work_text(run)}): a variant that trains "
+            "to the end would do more work, and the comparison would not be fair.",
+            icon=":material/balance:",
+        )
+        both = st.checkbox(
+            "Train this run again too, to the end, beside the variant (a fair comparison)",
+            value=True,
+            key=f"{key}_both",
+        )
     if button_column.button("Train the variant", icon=":material/alt_route:", key=f"{key}_train"):
-        submit_variant(run, setting, value, describe_change(setting, value))
+        submit_variant(run, setting, value, describe_change(setting, value), again=both)
 
 
-def submit_variant(run: Run, setting: Any, value: Any, label: str) -> None:
-    """Queue the variant and remember to open the comparison when it ends."""
+def submit_variant(run: Run, setting: Any, value: Any, label: str, *, again: bool) -> None:
+    """Queue the variant (and with `again`, the run itself once more, to the end: one request)
+    and remember to open the comparison when it ends."""
     from mnist_core.runs.request import RunRequest
     from mnist_core.teaching.variants import vary
 
@@ -234,23 +248,36 @@ def submit_variant(run: Run, setting: Any, value: Any, label: str) -> None:
         return
     try:
         config, training_images = vary(run.config, run.training_images, setting.name, value)
-        (variant,) = engine.submit(
-            [
+        requests = [
+            RunRequest(
+                config,
+                preset=run.preset,
+                label=label,
+                parent_id=run.id,
+                training_images=training_images,
+            )
+        ]
+        if again:
+            requests.insert(
+                0,
                 RunRequest(
-                    config,
+                    run.config,
                     preset=run.preset,
-                    label=label,
+                    label=f"{run.display_name}, again to the end",
                     parent_id=run.id,
-                    training_images=training_images,
-                )
-            ],
-            user=current_user(),
-        )
+                    training_images=run.training_images,
+                ),
+            )
+        queued = engine.submit(requests, user=current_user())
     except (RunLogError, ValueError) as error:
         st.error(f"The variant was not queued: {error}")
         return
+    variant = queued[-1]
     st.session_state["train_run_id"] = variant.id
-    st.session_state["train_compare_when_done"] = [run.id, variant.id]
+    st.session_state["train_compare_when_done"] = [
+        queued[0].id if again else run.id,
+        variant.id,
+    ]
     st.rerun()
 
 

@@ -218,6 +218,7 @@ def runs_compare(args: argparse.Namespace) -> int:
         run_label,
         side_by_side_metrics,
     )
+    from mnist_core.teaching.fairness import uneven_work_sentence
 
     if len(args.run_ids) < 2:
         raise ValueError(
@@ -231,10 +232,12 @@ def runs_compare(args: argparse.Namespace) -> int:
     labels = [run_label(run) for run in runs]
     settings = differing_settings(runs)
     metrics = side_by_side_metrics(runs)
+    unfair = uneven_work_sentence(runs)
     if args.json_output:
         document = {
             "runs": [run.id for run in runs],
             "labels": labels,
+            "not_a_fair_comparison": unfair,
             "differing_settings": [
                 {"setting": row.setting, "field": row.field, "values": list(row.values)}
                 for row in settings
@@ -251,6 +254,8 @@ def runs_compare(args: argparse.Namespace) -> int:
         }
         print(json.dumps(json_ready(document), indent=2))
         return 0
+    if unfair:
+        print(f"{unfair}\n")
     if settings:
         print("settings that differ:")
         print_table(("setting", *labels), [(row.setting, *row.values) for row in settings])

@@ -84,6 +84,19 @@ def _finite(value):
     return None
 
 
+def _number(value):
+    """A number for a learner: no scientific notation, sensible digits ("15,900", "2.31",
+    "0.0523", "0.000012")."""
+    size = abs(value)
+    if size >= 1000:
+        return f"{value:,.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 0.01 or size == 0:
+        return f"{value:.3g}"
+    return f"{value:.{-math.floor(math.log10(size)) + 1}f}"
+
+
 def _pct(fraction):
     return f"{fraction * 100:.1f}%"
 
@@ -128,8 +141,8 @@ def _accuracy_sentence(measured):
             sentence += " They are within half a point of each other: no real difference here."
         else:
             sentence += (
-                f" That is {_points(difference)} between {best['name']} and {worst['name']}"
-                f" ({_error_ratio(best, worst)})."
+                f" That is {_points(difference)} between {best['name']} and {worst['name']}: "
+                f"{_error_ratio(best, worst)}."
             )
     return sentence
 
@@ -155,8 +168,8 @@ def _trouble_sentences(results):
             sentences.append(
                 f"{name} was stopped after {_epochs_words(len(run['history']))} of "
                 f"{run['epochs']}"
-                + (f" ({reason.rstrip('.')})" if reason else "")
                 + ": its figures are those of a shorter run."
+                + (f" {reason}" if reason else "")
             )
         elif run["status"] == "failed":
             sentences.append(
@@ -247,7 +260,10 @@ def _validation_loss_rise(run):
     last = points[-1][1]
     if best_epoch == points[-1][0] or last <= lowest * RISE_FACTOR:
         return ""
-    return f"{run['name']} was lowest in epoch {best_epoch} ({lowest:.3g}) and ended at {last:.3g}"
+    return (
+        f"{run['name']} was lowest in epoch {best_epoch}, at {_number(lowest)}, and ended at "
+        f"{_number(last)}"
+    )
 
 
 def _speed_sentences(results):
@@ -283,14 +299,14 @@ def _loss_sentences(results):
         if not losses:
             continue
         if len(losses) == 1:
-            parts.append(f"{run['name']} {losses[0]:.3g} after its only epoch")
+            parts.append(f"{run['name']} {_number(losses[0])} after its only epoch")
             continue
         first, last = losses[0], losses[-1]
-        text = f"{run['name']} {first:.3g} → {last:.3g}"
+        text = f"{run['name']} {_number(first)} → {_number(last)}"
         if last >= first:
-            text += " (it did not fall)"
+            text += ", it did not fall"
         elif first > 0 and (first - last) / first < 0.1:
-            text += " (it hardly fell)"
+            text += ", it hardly fell"
         parts.append(text)
     if not parts:
         return []

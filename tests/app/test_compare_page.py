@@ -155,3 +155,46 @@ def test_the_chosen_lesson_and_the_compared_runs_download_as_notebooks(
     at.selectbox(key="compare_lesson").set_value("dropout").run()
     assert not at.exception
     assert "compare_lesson_notebook" in {button.key for button in at.download_button}
+
+
+def test_a_run_that_ended_short_is_called_unfair_and_the_table_has_no_none(
+    compare_page, app_run_log, app_user_of
+):
+    user = app_user_of("fair_user")
+    plan = {"epochs": 2, "batches_per_epoch": 16, "training_images_used": 1000}
+    metrics = {"epoch": 1, "epochs": 2, "loss": 0.5, "accuracy": 0.8, "val_loss": 0.5,
+               "val_accuracy": 0.8, "elapsed_seconds": 1.0, "samples_per_second": 900.0}  # fmt: skip
+    ended = []
+    for label, status in (("full", "finished"), ("short", "stopped")):
+        run = app_run_log.create_run(TINY, user=user, label=label, status="running")
+        app_run_log.record_plan(run.id, plan)
+        app_run_log.record_epoch(run.id, metrics, [])
+        if status == "finished":
+            app_run_log.record_epoch(run.id, dict(metrics, epoch=2), [])
+        else:
+            app_run_log.record_progress(
+                run.id, dict(metrics, epoch=2, batch=5, batches_per_epoch=16)
+            )
+        ended.append(
+            app_run_log.finish_run(
+                run.id, status, metrics={"test_accuracy": 0.9, "training_seconds": 3.0}
+            )
+        )
+    from mnist_core.runs.log import this_process_engine
+
+    engine = this_process_engine()  # another live engine: nobody here starts it
+    app_run_log.heartbeat(engine)
+    waiting = app_run_log.create_run(TINY, user=user, label="waiting", engine=engine)
+    at = compare_page("fair_user", [run.id for run in ended])
+    assert any(
+        box.value.startswith("Not a fair comparison")
+        and "short: 1 of 2 epochs and 5 of 16" in box.value
+        for box in at.warning
+    )
+    results = [frame.value for frame in at.dataframe if "figure" in frame.value.columns]
+    assert len(results) == 2  # a card a run
+    assert not any("★" in value for frame in results for value in frame["value"])
+    table = at.data_editor[0].value
+    assert "None" not in table.astype(str).to_numpy().ravel().tolist()
+    assert set(table.loc[table["run"].str.startswith("waiting"), "status"]) == {"waiting"}
+    app_run_log.cancel_run(waiting.id, "test over")

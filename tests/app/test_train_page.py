@@ -319,7 +319,7 @@ def test_change_one_thing_trains_the_variant_and_opens_the_comparison(trained):
     assert at.session_state["compare_selection"] == [parent.id, variant.id]
 
 
-def test_stop_ends_a_long_run_and_keeps_the_model(train_page):
+def test_stop_ends_a_long_run_and_keeps_the_model(train_page, app_run_log):
     at = train_page()
     # 50 epochs of 10,000 images in batches of 8: minutes, far longer than the stop may take.
     choose_tiny_dense(at, epochs=50, batch_size=8, training_images=10_000)
@@ -331,6 +331,20 @@ def test_stop_ends_a_long_run_and_keeps_the_model(train_page):
     run = shown_run(at)
     assert run.status == "stopped" and run.model_kept
     assert len(run.history) < 50
+    # Change one thing from a run that ended short: both train again to the end, together.
+    assert any("ended before its last epoch" in box.value for box in at.info)
+    assert at.checkbox(key="train_outcome_variant_both").value
+    at.selectbox(key="train_outcome_variant_setting").set_value("optimizer").run()
+    at.selectbox(key="train_outcome_variant_value_optimizer").set_value("sgd").run()
+    at.button(key="train_outcome_variant_train").click().run()
+    assert not at.exception
+    again, variant = [
+        app_run_log.get_run(queued) for queued in at.session_state["train_compare_when_done"]
+    ]
+    assert again.request_id == variant.request_id and again.config == run.config
+    assert variant.config == run.config.replace(optimizer="sgd")
+    for queued in (again, variant):  # free the workers for the next tests
+        app_run_log.cancel_run(queued.id, "test over") or app_run_log.request_stop(queued.id)
 
 
 def test_the_settings_live_in_the_url_and_a_link_restores_them(new_app, train_page):
