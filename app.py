@@ -1,5 +1,7 @@
 """Entry point: `streamlit run app.py`. Owns the navigation and the state pages share."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from app_glue.keras_state import keep_keras_state_between_runs
@@ -11,7 +13,10 @@ from app_glue.user import (
     take_device_code,
 )
 
-st.set_page_config(page_title="MNIST Playground", page_icon=":material/draw:", layout="wide")
+# The tab's icon is a file of the app: a Material icon there would be fetched from the
+# internet, which a school's network may not reach.
+APP_ICON = Path(__file__).resolve().parent / "assets" / "app_icon.png"
+st.set_page_config(page_title="MNIST Playground", page_icon=str(APP_ICON), layout="wide")
 keep_keras_state_between_runs()
 init_shared_state()
 user = identify_user()
@@ -21,7 +26,9 @@ navigation = st.navigation(
         st.Page(
             "app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw", default=True
         ),
-        st.Page("app_pages/teach.py", title="Teach", icon=":material/school:", url_path="teach"),
+        st.Page(
+            "app_pages/teach.py", title="Teach", icon=":material/psychology:", url_path="teach"
+        ),
         st.Page("app_pages/data.py", title="Data", icon=":material/grid_on:", url_path="data"),
         st.Page(
             "app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"

@@ -167,13 +167,18 @@ chosen = [known[run_id] for run_id in selection if run_id in known][:MAX_COMPARE
 
 mine_chosen = [run for run in chosen if run.owned_by(current_user())]
 if mine_chosen:
-    hide_column, delete_column, _ = st.columns([1, 1, 3])
-    hide = hide_column.button("Hide the ticked runs of mine", key=f"{PREFIX}hide")
-    delete = delete_column.button(
-        "Delete the ticked runs of mine",
-        key=f"{PREFIX}delete",
-        disabled=any(run.active for run in mine_chosen),
-    )
+    with st.container(horizontal=True, key=f"{PREFIX}tidy"):  # wraps; never cuts a label
+        hide = st.button(
+            "Hide the ticked runs of mine",
+            key=f"{PREFIX}hide",
+            help="They leave your list and stay in the log (Everyone's runs still shows them).",
+        )
+        delete = st.button(
+            "Delete the ticked runs of mine",
+            key=f"{PREFIX}delete",
+            disabled=any(run.active for run in mine_chosen),
+            help="Gone for good, with their models. A run still training cannot be deleted.",
+        )
     if hide or delete:
         try:
             if hide:

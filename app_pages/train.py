@@ -24,7 +24,7 @@ from app_glue.train_form import (
     submit,
 )
 from app_glue.user import current_user
-from mnist_core.data.format import class_names_of
+from mnist_core.data.format import DATASET_TITLES, class_names_of
 from mnist_core.modeling.config import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -57,7 +57,6 @@ from mnist_core.runs.limits import ClassLimits
 from mnist_core.training.report import run_outline
 
 CUSTOM = CUSTOM_PRESET
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 init_train_form()
 
@@ -150,6 +149,32 @@ if dataset_name == "fashion_mnist":
         + ", ".join(f"{label} = {name}" for label, name in enumerate(class_names_of(dataset_name)))
         + "."
     )
+
+# --- Train: right under the preset, before the controls (on a phone, before a long scroll) --
+shown_run = run_to_show()
+busy = shown_run is not None and shown_run.active
+config: ModelConfig | None = None
+summary = None
+try:
+    config = form_config(dataset_name)
+    summary = summarize_architecture(config)
+except ValueError as error:
+    config, problem = None, str(error)
+button_column, outline_column = st.columns([1, 4], vertical_alignment="center")
+start = button_column.button(
+    "Train",
+    type="primary",
+    icon=":material/play_arrow:",
+    key=f"{PREFIX}start",
+    disabled=config is None,
+    help="Training runs on the class's workers, not in your browser; you can keep using "
+    "the app while it does. A second run waits behind your first.",
+)
+if config is not None:
+    outline_column.caption(run_outline(config, form_value("training_images")))
+refusal_box = st.empty()  # what the server refused, right under the button
+if busy:
+    st.caption("Your run is under way: watch it learn at the bottom of the page. ↓")
 
 # --- The controls and the model summary ------------------------------------------------------
 settings_column, summary_column = st.columns([4, 3], gap="large")
@@ -400,16 +425,10 @@ if augmentation_tab is not None:
             step=0.05,
         )
 
-shown_run = run_to_show()
-busy = shown_run is not None and shown_run.active
-config: ModelConfig | None = None
 with summary_column:
     st.subheader("Model summary")
-    try:
-        config = form_config(dataset_name)
-        summary = summarize_architecture(config)
-    except ValueError as error:
-        st.error(f"These settings cannot be trained: {error} Change the settings above.")
+    if summary is None:
+        st.error(f"These settings cannot be trained: {problem} Change the settings.")
     else:
         st.dataframe(
             pd.DataFrame(
@@ -431,19 +450,6 @@ with summary_column:
         )
         total = sum(row["parameters"] for row in summary)
         st.metric("Parameters to learn", f"{total:,}", help="Weights and biases, all of them.")
-        st.caption(run_outline(config, form_value("training_images")))
-    start = st.button(
-        "Train",
-        type="primary",
-        icon=":material/play_arrow:",
-        key=f"{PREFIX}start",
-        disabled=config is None,
-        help="Training runs on the class's workers, not in your browser; you can keep using "
-        "the app while it does. A second run waits behind your first.",
-    )
-    refusal_box = st.empty()  # what the server refused, right under the button
-    if busy:
-        st.caption("Your run is under way: watch it learn below. ↓")
     if config is not None:
         query = settings_query(
             config,

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mnist_core.data.format import DATASET_TITLES
 from mnist_core.engine import probe
 
 PROJECT = "mnist-playground"
@@ -32,7 +33,6 @@ PROJECT = "mnist-playground"
 # under the same address, or had its data prepared).
 RECHECK_SECONDS = 30.0
 RECIPE = "see the README's cluster recipe"
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
 @dataclass(frozen=True)

@@ -102,3 +102,24 @@ def keyed_button(page: Page, key: str) -> Locator:
     """The button of widget `key` (Streamlit draws a button with a help tooltip twice, one
     copy hidden: only the visible one is taken)."""
     return page.locator(f".st-key-{key}").get_by_role("button")
+
+
+# The labels of visible buttons whose text does not fit (an ellipsis, or clipped).
+_CUT_LABELS_JS = """() => {
+  const root = document.querySelectorAll("[data-testid='stMain'], [data-testid='stSidebar']");
+  const buttons = [...root].flatMap((part) => [...part.querySelectorAll('button')]);
+  return buttons
+    .filter((button) => button.checkVisibility() && button.innerText.trim() !== '')
+    .filter((button) => [button, ...button.querySelectorAll('*')].some((element) => {
+      const style = getComputedStyle(element);
+      const clips = style.overflow !== 'visible' || style.textOverflow === 'ellipsis';
+      return clips && element.scrollWidth > element.clientWidth + 1;
+    }))
+    .map((button) => button.innerText.trim());
+}"""
+
+
+def cut_button_labels(page: Page) -> list[str]:
+    """The labels of the visible buttons of the page and its sidebar whose text does not fit
+    (cut with an ellipsis, or clipped)."""
+    return page.evaluate(_CUT_LABELS_JS)

@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from page_actions import expect_no_exception, wait_until_idle
+from page_actions import cut_button_labels, expect_no_exception, wait_until_idle
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -121,5 +121,16 @@ def test_a_lesson_runs_end_to_end_and_its_curves_are_overlaid(chromium, app_url)
             expect(legend).to_contain_text(label)
         page.screenshot(path="test-artifacts/lesson_compare.png", full_page=True)
         expect_no_exception(page)
+        assert not cut_button_labels(page)
+        # On a phone the runs' cards stack: every run shows, none wider than the screen.
+        page.set_viewport_size({"width": 390, "height": 844})
+        wait_until_idle(page)
+        cards = page.locator("[class*='st-key-compare_metrics_card_']")
+        expect(cards).to_have_count(3)
+        for index in range(3):
+            box = cards.nth(index).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 391, box
+        assert not cut_button_labels(page)
+        page.screenshot(path="test-artifacts/lesson_compare_phone.png", full_page=True)
     finally:
         context.close()
