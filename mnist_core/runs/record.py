@@ -81,6 +81,9 @@ class Run:
             `FineTuneSpec`); None for a run trained from scratch.
         user_id: the id of the user who owns it (`runs.users`); None for a run recorded
             before runs had owners' ids (then `owner_id` is its name's).
+        class_data: for a run that trains on the class's digits or is scored on its held-out
+            writers, how many drawings and writers it used (`runs.class_data`; which ones are
+            in the log's `run_drawings`); None otherwise.
     """
 
     id: str
@@ -112,6 +115,7 @@ class Run:
     limits: dict[str, Any] = field(default_factory=dict)
     finetune: dict[str, Any] | None = None
     user_id: str | None = None
+    class_data: dict[str, Any] | None = None
 
     @classmethod
     def unrecorded(
@@ -191,6 +195,12 @@ class Run:
         return self.status in ENDED_STATUSES
 
     @property
+    def class_test_accuracy(self) -> float | None:
+        """Accuracy on the class's held-out writers' drawings, once measured."""
+        value = (self.metrics.get("class_digits") or {}).get("test_accuracy")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
     def test_accuracy(self) -> float | None:
         """Accuracy on the whole test set, once measured."""
         value = self.metrics.get("test_accuracy")
@@ -251,6 +261,7 @@ class Run:
             "model_kept": self.model_kept,
             "hidden": self.hidden,
             "limits": self.limits,
+            "class_data": self.class_data,
             # The drawings themselves stay out: they are images, not figures.
             "finetune": (
                 {key: value for key, value in self.finetune.items() if key != "images"}
