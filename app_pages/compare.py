@@ -31,6 +31,7 @@ from mnist_core.data.format import class_names_of
 from mnist_core.evaluation.confusion import confusion_cells
 from mnist_core.modeling.summary import architecture_summary
 from mnist_core.runs.database import RunLogError
+from mnist_core.teaching import class_lesson
 from mnist_core.teaching.compare import (
     differing_settings,
     per_class_accuracy_rows,
@@ -268,9 +269,17 @@ def show_comparison(run_ids: list[str]) -> None:
         )
     lesson_runs = [run for run in runs if run.lesson]
     if lesson_runs and not active and len({run.lesson for run in lesson_runs}) == 1:
-        lesson = get_lesson(lesson_runs[0].lesson)
-        st.subheader(f"What the lesson shows: {lesson.title}")
-        for sentence in lesson_conclusions(lesson, lesson_runs):
+        name = lesson_runs[0].lesson
+        if name == class_lesson.LESSON_NAME:
+            st.subheader(f"What the lesson shows: {class_lesson.TITLE}")
+            sentences = class_lesson.lesson_conclusions(lesson_runs)
+        elif name in LESSONS:
+            lesson = get_lesson(name)
+            st.subheader(f"What the lesson shows: {lesson.title}")
+            sentences = lesson_conclusions(lesson, lesson_runs)
+        else:
+            sentences = []  # a lesson of another version
+        for sentence in sentences:
             st.markdown(f"- {sentence}")
     if st.toggle("Show their confusion matrices", key=f"{PREFIX}confusions"):
         columns = st.columns(min(3, len(runs)))

@@ -24,8 +24,13 @@ from app_glue.train_form import (
     run_to_show,
     submit,
 )
+from app_glue.train_suggestion import (
+    show_class_readiness,
+    show_suggestion,
+    training_dataset_choices,
+)
 from app_glue.user import current_user
-from mnist_core.data.format import class_names_of
+from mnist_core.data.format import DATASET_TITLES, class_names_of
 from mnist_core.modeling.config import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -56,7 +61,6 @@ from mnist_core.runs.database import RunLogError
 from mnist_core.training.report import run_outline
 
 CUSTOM = CUSTOM_PRESET
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 init_train_form()
 
@@ -68,6 +72,7 @@ st.caption(
     "learn. Change one thing at a time and compare: that is how the notebooks teach. Every "
     "training is kept as a run (see **Compare runs**)."
 )
+show_suggestion()
 for problem in st.session_state["train_link_problems"]:
     st.warning(problem, icon=":material/link_off:")
 # A scheduler or worker that cannot train (no project, another version): one sentence each.
@@ -88,7 +93,7 @@ if server_class_mode:
         icon=":material/school:",
     )
 
-choices = dataset_choices()
+choices = training_dataset_choices(dataset_choices())
 if not choices:
     st.error("No dataset is available on this server. Run `make data`, then reload this page.")
     st.stop()
@@ -102,7 +107,9 @@ data_column.selectbox(
     format_func=lambda name: DATASET_TITLES.get(name, name),
     persist_state="session",
     disabled=simple,
-    help="Fashion-MNIST (clothes, same format) is the notebook's take-home exercise.",
+    help="Fashion-MNIST (clothes, same format) is the notebook's take-home exercise. Our "
+    "class's digits are the drawings classmates shared (Our digits page); every run is "
+    "scored on MNIST's test set and on the classmates held out of them.",
 )
 size_column.select_slider(
     "Training images",
@@ -114,7 +121,8 @@ size_column.select_slider(
     persist_state="session",
     disabled=simple,
     help="Fewer images train in seconds, for a quick demo; all 60,000 reach the best accuracy. "
-    "Test figures always use the whole test set.",
+    "Test figures always use the whole test set. With our class's digits alone: how many "
+    "images an epoch shows (the drawings, repeated).",
 )
 preset_column.selectbox(
     "Preset",
@@ -132,6 +140,7 @@ preset_column.caption(
     else PRESETS[preset_name].description
 )
 dataset_name = form_value("dataset")
+class_ready = show_class_readiness(dataset_name)
 if dataset_name == "fashion_mnist":
     st.caption(
         "Fashion-MNIST labels: "
@@ -425,7 +434,7 @@ with summary_column:
         type="primary",
         icon=":material/play_arrow:",
         key=f"{PREFIX}start",
-        disabled=config is None,
+        disabled=config is None or not class_ready,
         help="Training runs on the class's workers, not in your browser; you can keep using "
         "the app while it does. A second run waits behind your first.",
     )
