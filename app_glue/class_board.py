@@ -80,8 +80,9 @@ def show_present() -> None:
 
 
 def board_rows(entries: list[BoardEntry], shown_names: dict[str, str]) -> pd.DataFrame:
-    """The board as a table: rank, student, figures, network."""
-    return pd.DataFrame(
+    """The board as a table: rank, student, figures, network (the class's held-out writers'
+    column only once a run was scored on them)."""
+    table = pd.DataFrame(
         {
             "#": entry.rank,
             "student": shown_names[entry.run_id],
@@ -94,6 +95,9 @@ def board_rows(entries: list[BoardEntry], shown_names: dict[str, str]) -> pd.Dat
         }
         for entry in entries
     )
+    if all(entry.class_test_accuracy is None for entry in entries):
+        table = table.drop(columns="our classmates")
+    return table
 
 
 def show_board(*, teacher: bool) -> None:

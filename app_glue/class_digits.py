@@ -213,7 +213,12 @@ def show_removal(drawings: Sequence[ClassDrawing], *, teacher: bool) -> None:
         disabled=not teacher,
     )
     chosen = [d for d in drawings if d.label == digit and d.writer_id == writer]
-    if not chosen:
+    if not chosen and writer == me:
+        st.caption(
+            f"You share no drawing of {digit}: label drawings on the Draw page (“Was it right?”) "
+            "and switch on “Share my drawings with my class”."
+        )
+    elif not chosen:
         st.caption(f"{names.get(writer, 'This student')} shares no drawing of {digit}.")
     else:
         more = (

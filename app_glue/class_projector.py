@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from app_glue.charts import PALETTE, channel, chart
+from app_glue.charts import MARKERS, PALETTE, channel, chart
 from app_glue.resources import run_log
 from app_glue.user import current_user
 from mnist_core.runs.class_board import CURVE_RUNS, board_curves, board_names, class_board
@@ -28,10 +28,13 @@ BOARD_ROWS = 10
 CHART_FONT = 22
 _STYLE = """
 <style>
-  .stMainBlockContainer { max-width: 100% !important; padding-top: 2rem !important; }
+  [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+  [data-testid="stHeader"] { display: none !important; }
+  .stMainBlockContainer { max-width: 100% !important; padding: 1.5rem 3rem !important; }
   .stMainBlockContainer p, .stMainBlockContainer li { font-size: 26px !important; }
   .stMainBlockContainer h1 { font-size: 56px !important; }
   table.mnist-board { border-collapse: collapse; width: 100%; font-size: 30px; }
+  table.mnist-board td { white-space: nowrap; }
   table.mnist-board th { text-align: left; font-size: 24px; color: #555; padding: 4px 12px; }
   table.mnist-board td { padding: 6px 12px; border-top: 1px solid #ddd; }
   table.mnist-board td.number { text-align: right; font-variant-numeric: tabular-nums; }
@@ -68,7 +71,23 @@ def curves_spec(rows: list[dict[str, Any]], students: list[str]) -> dict[str, An
             },
             "layer": [
                 {"mark": {"type": "line", "strokeWidth": 4}},
-                {"mark": {"type": "point", "filled": True, "size": 200, "opacity": 1}},
+                {
+                    # Colours repeat after seven: the point's shape tells those runs apart.
+                    "mark": {"type": "point", "filled": True, "size": 260, "opacity": 1},
+                    "encoding": {
+                        "shape": channel(
+                            "student",
+                            "nominal",
+                            title=None,
+                            scale={"domain": students, "range": list(MARKERS[:6]) * 2},
+                            legend={
+                                "orient": "right",
+                                "labelFontSize": CHART_FONT,
+                                "symbolSize": 300,
+                            },
+                        )
+                    },
+                },
             ],
         },
         height=560,
@@ -127,7 +146,7 @@ def show_projector(*, teacher: bool) -> None:
             st.markdown("No run has finished yet: the board fills as runs end.")
             return
         names = board_names(entries, names=teacher or visibility.names, viewer_id=current_user().id)
-        left, right = st.columns([5, 6], gap="large")
+        left, right = st.columns([1, 1], gap="large")
         with left:
             shown = [
                 (entry.rank, names[entry.run_id], entry.test_accuracy, entry.network)

@@ -13,6 +13,7 @@ taken when the lesson is queued, so the held-out classmates are the same for all
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +27,8 @@ from mnist_core.runs.request import RunRequest
 LESSON_NAME = "our_own_digits"
 TITLE = "Our own digits: MNIST alone, our digits alone, and both"
 WHAT_TO_LOOK_FOR = (
-    "MNIST's digits were written on paper by American office workers and students in the "
-    "1990s; ours are drawn with a finger or a mouse. One network is trained three ways and "
+    "MNIST's digits were written on paper by American Census Bureau employees and high-school "
+    "students around 1990; ours are drawn with a finger or a mouse. One network is trained three ways and "
     "tested on MNIST's own test digits and on classmates whose drawings it never saw. Look "
     "at the right-hand column: which training reads our classmates best, and what does it "
     "cost on MNIST?"
@@ -127,10 +128,19 @@ def _points(difference: float) -> str:
     return f"{abs(difference) * 100:.1f} point{'' if round(abs(difference) * 100, 1) == 1 else 's'}"
 
 
-def _change(before: float, after: float, *, word: str) -> str:
-    """ "stays at 98.9%", "rises to 97.0% (+4.1 points)", "drops to 95.0% (−3.9 points)"."""
+def _noise(accuracy: float, count: int | None) -> float:
+    """How far an accuracy on `count` drawings moves by chance alone: its standard error
+    (sqrt(p (1 - p) / n)), at least SAME_POINTS; 120 drawings at 90% give 2.7 points."""
+    if not count:
+        return SAME_POINTS / 100
+    return max(SAME_POINTS / 100, math.sqrt(max(accuracy * (1 - accuracy), 0.0) / count))
+
+
+def _change(before: float, after: float, *, word: str, noise: float = SAME_POINTS / 100) -> str:
+    """ "stays at 98.9%", "rises to 97.0% (+4.1 points)", "drops to 95.0% (−3.9 points)";
+    a change within `noise` stays."""
     difference = after - before
-    if abs(difference) * 100 < SAME_POINTS:
+    if abs(difference) < noise:
         return f"{word} stays at {_pct(after)}"
     direction = "rises" if difference > 0 else "drops"
     sign = "+" if difference > 0 else "−"
@@ -190,9 +200,12 @@ def lesson_conclusions(runs: Sequence[Run], *, held_out_writers: int | None = No
             f"{_of(ours_alone)}, and MNIST's test digits at {_pct(ours_alone.mnist)}."
         )
     if both is not None and mnist_alone is not None:
+        noise = _noise(mnist_alone.classmates, mnist_alone.classmates_count)
         sentences.append(
             "With our digits added to MNIST, "
-            + _change(mnist_alone.classmates, both.classmates, word="reading our classmates")
+            + _change(
+                mnist_alone.classmates, both.classmates, word="reading our classmates", noise=noise
+            )
             + ", while "
             + _change(mnist_alone.mnist, both.mnist, word="MNIST")
             + "."
@@ -205,20 +218,34 @@ def lesson_conclusions(runs: Sequence[Run], *, held_out_writers: int | None = No
     if len(measured) >= 2:
         best = max(measured.values(), key=lambda row: (row.classmates, row.mnist))
         others = [row for row in measured.values() if row is not best]
-        margin = best.classmates - max(row.classmates for row in others)
-        if margin * 100 < SAME_POINTS:
+        runner_up = max(others, key=lambda row: row.classmates)
+        margin = best.classmates - runner_up.classmates
+        if margin < _noise(best.classmates, best.classmates_count):
+            apart = _drawings_apart(best, runner_up)
             sentences.append(
-                "No training reads our classmates clearly best: the scores are within "
-                f"{_points(margin)} of each other."
+                f"{_capital(best.label)} and {runner_up.label} read our classmates about as "
+                f"well ({_pct(best.classmates)} and {_pct(runner_up.classmates)}{apart}): too "
+                "close to call with this many drawings."
             )
         else:
             sentences.append(
-                f"{best.label[0].upper()}{best.label[1:]} reads our classmates best, "
-                f"{_points(margin)} ahead of the next."
+                f"{_capital(best.label)} reads our classmates best, {_points(margin)} ahead of "
+                f"{runner_up.label}."
             )
     if not sentences:
         sentences.append("No run of this lesson has been recorded yet.")
     return sentences
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _drawings_apart(first: LessonRow, second: LessonRow) -> str:
+    if first.classmates_correct is None or second.classmates_correct is None:
+        return ""
+    apart = abs(first.classmates_correct - second.classmates_correct)
+    return f", {apart} drawing{'' if apart == 1 else 's'} apart of {first.classmates_count}"
 
 
 def _of(row: LessonRow) -> str:

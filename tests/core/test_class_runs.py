@@ -238,9 +238,16 @@ def test_the_lessons_conclusions_are_computed_from_its_numbers():
     # Other numbers, other sentences.
     runs[2] = _finished("MNIST + our digits", "mnist_and_class", 0.95, 0.70, 28)
     text = " ".join(lesson_conclusions(runs))
-    assert "reading our classmates drops to 70.0% (−2.5 points)" in text
+    # 2.5 points on 40 drawings is one drawing: chance, not a change.
+    assert "reading our classmates stays at 70.0%" in text
     assert "MNIST drops to 95.0% (−4.0 points)" in text
-    assert "Our digits alone reads our classmates best" in text
+    assert "Our digits alone reads our classmates best, 12.5 points ahead of MNIST alone" in text
+    runs[2] = _finished("MNIST + our digits", "mnist_and_class", 0.99, 0.875, 35)
+    text = " ".join(lesson_conclusions(runs))
+    assert (
+        "MNIST + our digits and our digits alone read our classmates about as well "
+        "(87.5% and 85.0%, 1 drawing apart of 40): too close to call" in text
+    )
     assert lesson_conclusions([]) == ["No run of this lesson has been recorded yet."]
 
 
