@@ -36,13 +36,14 @@ REMOVAL_TILES = 30
 THUMBNAIL_SIZE = 56
 
 
-def _say(kind: str, text: str) -> None:
-    st.session_state[f"{PREFIX}message"] = (kind, text)
+def _say(kind: str, text: str, where: str = "message") -> None:
+    st.session_state[f"{PREFIX}{where}"] = (kind, text)
 
 
-def show_message() -> None:
-    """What the last action did, once."""
-    message = st.session_state.pop(f"{PREFIX}message", None)
+def show_message(where: str = "message") -> None:
+    """What the last action did, once: sharing's at the top ("message"), a removal's beside
+    the drawings ("removal")."""
+    message = st.session_state.pop(f"{PREFIX}{where}", None)
     if message is not None:
         (st.success if message[0] == "success" else st.error)(message[1])
 
@@ -154,31 +155,36 @@ def remove_drawing(writer_id: str, drawing_id: str) -> None:
     """on_click: take a drawing out of the class's data (the teacher any, a student their own)."""
     me = current_user()
     if writer_id != me.id and not teacher_allowed():
-        _say("error", "Only your teacher can remove a classmate's drawing; unlock the key first.")
+        _say(
+            "error",
+            "Only your teacher can remove a classmate's drawing; unlock the key first.",
+            "removal",
+        )
         return
     try:
         removed = class_drawings().remove(writer_id, drawing_id, removed_by=me.id)
     except DrawingStoreError as error:
-        _say("error", f"{error}")
+        _say("error", f"{error}", "removal")
         return
     if removed:
         _say(
             "success",
             "Removed from the class's digits (it stays its student's own). "
             "Runs from now on leave it out.",
+            "removal",
         )
     else:
-        _say("error", "That drawing is no longer in the class's digits.")
+        _say("error", "That drawing is no longer in the class's digits.", "removal")
 
 
 def put_back(writer_id: str, drawing_id: str) -> None:
     """on_click: put a removed drawing back into the class's data."""
     me = current_user()
     if writer_id != me.id and not teacher_allowed():
-        _say("error", "Only your teacher can put a classmate's drawing back.")
+        _say("error", "Only your teacher can put a classmate's drawing back.", "removal")
         return
     class_drawings().put_back(writer_id, drawing_id)
-    _say("success", "Put back into the class's digits.")
+    _say("success", "Put back into the class's digits.", "removal")
 
 
 def _tiles(chosen: Sequence[ClassDrawing], *, label: str, action, key: str) -> None:
@@ -203,6 +209,7 @@ def show_removal(drawings: Sequence[ClassDrawing], *, teacher: bool) -> None:
         st.caption("Nobody shares drawings yet.")
         return
     names = writer_names(writers, teacher=teacher)
+    show_message("removal")
     left, right = st.columns(2)
     digit = left.selectbox("Digit", list(range(10)), key=f"{PREFIX}remove_digit")
     writer = right.selectbox(
