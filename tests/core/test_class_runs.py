@@ -282,3 +282,29 @@ def test_the_command_line_exports_the_class_as_mnist_npz(
     assert main(["drawings"]) == 0
     shown = capsys.readouterr().out
     assert "student 01" in shown and "Ready:" in shown
+
+
+def test_a_model_of_the_class_digits_is_a_model_of_digits_elsewhere(
+    run_log, shared, capsys, monkeypatch
+):
+    from mnist_core.cli import main
+    from mnist_core.teaching.compare import side_by_side_metrics
+    from mnist_core.training.finetune import finetune_config
+
+    # Fine-tuning starts from it like from any model of digits.
+    assert finetune_config(CONFIG.replace(dataset="mnist_and_class")).dataset == "mnist"
+    # Compare and `runs show` name its score on the held-out classmates.
+    runs = [
+        _finished("MNIST alone", "mnist", 0.99, 0.7, 28),
+        _finished("MNIST + our digits", "mnist_and_class", 0.98, 0.9, 36),
+    ]
+    rows = {row.metric: row for row in side_by_side_metrics(runs)}
+    assert rows["our held-out classmates"].values == ("70.00%", "90.00%")
+    assert rows["our held-out classmates"].best == 1
+    monkeypatch.setenv("MNIST_RUNS_DB", str(run_log.path))
+    (run,) = queue_runs(run_log, [RunRequest(CONFIG.replace(dataset="mnist_and_class"))], user="u")
+    assert main(["runs", "show", run.id]) == 0
+    shown = capsys.readouterr().out
+    assert (
+        "mnist_and_class" in shown and "119 of 4 students to learn from, 30 of 1 held out" in shown
+    )
