@@ -29,6 +29,12 @@ navigation = st.navigation(
         st.Page(
             "app_pages/teach.py", title="Teach", icon=":material/psychology:", url_path="teach"
         ),
+        st.Page(
+            "app_pages/class_digits.py",
+            title="Our digits",
+            icon=":material/groups:",
+            url_path="digits",
+        ),
         st.Page("app_pages/data.py", title="Data", icon=":material/grid_on:", url_path="data"),
         st.Page(
             "app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"

@@ -34,7 +34,11 @@ class ModelHandle:
 
     @property
     def dataset_name(self) -> str:
-        return self.record.dataset
+        """The dataset it reads and is tested on: MNIST for a model that learned the class's
+        digits too (their test set is MNIST's)."""
+        from mnist_core.data.format import base_dataset
+
+        return base_dataset(self.record.dataset)
 
     @property
     def class_names(self) -> tuple[str, ...]:

@@ -47,3 +47,28 @@ def shrunk_picture(pixels: Any, box: int) -> Image.Image:
     shown = Image.fromarray(pixels)
     shown.thumbnail((box, box), Image.Resampling.BOX)
     return framed(shown)
+
+
+def mosaic(images: Any, columns: int, *, scale: int = 2, gap: int = 2) -> Image.Image:
+    """Many 28x28 uint8 images (white ink on black) as one picture: a grid of `columns`, each
+    enlarged `scale` times without smoothing, `gap` grey pixels apart (one picture, however
+    many drawings: a page shows thousands without thousands of images).
+
+    Args:
+        images: (N, 28, 28) uint8, N >= 1.
+        columns: tiles a row (fewer when N is smaller).
+        scale: each pixel becomes scale x scale pixels.
+        gap: grey pixels between tiles (before scaling).
+    """
+    images = np.asarray(images, dtype=np.uint8)
+    count, side = len(images), images.shape[1]
+    columns = max(1, min(columns, count))
+    rows = -(-count // columns)
+    step = side + gap
+    sheet = np.full((rows * step - gap, columns * step - gap), 90, dtype=np.uint8)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        sheet[row * step : row * step + side, column * step : column * step + side] = image
+    return Image.fromarray(sheet).resize(
+        (sheet.shape[1] * scale, sheet.shape[0] * scale), Image.Resampling.NEAREST
+    )

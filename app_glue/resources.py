@@ -89,6 +89,20 @@ def drawing_store() -> Any:
     return _drawing_store(str(default_runs_path()))
 
 
+@st.cache_resource(show_spinner=False)
+def _class_drawings(path: str) -> Any:
+    from mnist_core.data.class_drawings import ClassDrawings
+
+    return ClassDrawings(_drawing_store(path))
+
+
+def class_drawings() -> Any:
+    """The class's shared drawings (`data.class_drawings`), in the drawings' file."""
+    from mnist_core.base.paths import default_runs_path
+
+    return _class_drawings(str(default_runs_path()))
+
+
 @dataclass
 class EngineHolder:
     """Holds the engine (Streamlit refuses to cache a Dask client directly)."""

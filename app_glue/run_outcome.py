@@ -67,6 +67,8 @@ def show_metrics(run: Run) -> None:
         help=f"On the {validation}, at the end of the last epoch.",
     )
     second_row[2].metric("Training time", format_duration(metrics.get("training_seconds", -1.0)))
+    if run.class_data is not None:
+        show_class_figures(run)
     parameters = metrics.get("parameter_count")
     images = metrics.get("training_images_used")
     st.caption(
@@ -74,6 +76,42 @@ def show_metrics(run: Run) -> None:
         + (f"trained on {images:,} images; " if isinstance(images, int) else "")
         + f"last training loss {_shown(metrics.get('loss'), False)}, validation loss "
         f"{_shown(metrics.get('val_loss'), False)}."
+    )
+
+
+def show_class_figures(run: Run) -> None:
+    """How a run read the class's held-out classmates, and which of the class's drawings it
+    learned from (`Run.class_data`, `metrics["class_digits"]`)."""
+    recorded = run.class_data or {}
+    figures = run.metrics.get("class_digits") or {}
+    accuracy = run.class_test_accuracy
+    st.metric(
+        "Our held-out classmates",
+        _shown(accuracy, True)
+        + (
+            f" ({figures['test_correct']} of {figures['test_count']})"
+            if accuracy is not None
+            else ""
+        ),
+        help="Drawings of classmates whose drawings this run never learned from.",
+    )
+    learned = recorded.get("training_drawings", 0)
+    text = (
+        f"Tested on {recorded.get('test_drawings', 0)} drawings of "
+        f"{recorded.get('test_writers', 0)} held-out classmate(s)"
+    )
+    if learned and run.config.dataset != "mnist":
+        copies = figures.get("drawing_copies")
+        text = (
+            f"Learned from {learned} drawings of {recorded.get('training_writers', 0)} "
+            "classmates"
+            + (f" (each shown {copies} times)" if copies else "")
+            + "; "
+            + text[0].lower()
+            + text[1:]
+        )
+    st.caption(
+        f"{text}; the exact drawings are kept with the run (list {recorded.get('digest', '')})."
     )
 
 
@@ -111,7 +149,9 @@ def show_status(run: Run) -> None:
 
 
 def resubmit(run: Run) -> None:
-    """on_click: queue the same run again (for an interrupted or failed run)."""
+    """on_click: queue the same run again (for an interrupted or failed run), on the same
+    class drawings if it used some."""
+    from mnist_core.runs.class_data import recorded_drawings
     from mnist_core.runs.request import RunRequest
 
     engine = training_engine()
@@ -128,6 +168,8 @@ def resubmit(run: Run) -> None:
                     parent_id=run.parent_id,
                     training_images=run.training_images,
                     finetune=run.finetune,
+                    class_data=recorded_drawings(run_log(), run.id),
+                    class_test=run.class_data is not None,
                 )
             ],
             user=current_user(),

@@ -34,6 +34,7 @@ from app_glue.user import current_user
 from mnist_core.data.format import class_names_of
 from mnist_core.evaluation.confusion import confusion_cells
 from mnist_core.runs.database import RunLogError
+from mnist_core.teaching import class_lesson
 from mnist_core.teaching.compare import (
     differing_settings,
     per_class_accuracy_rows,
@@ -223,9 +224,17 @@ def show_comparison(run_ids: list[str]) -> None:
     lesson_runs = [run for run in runs if run.lesson]
     if lesson_runs and not active and len({run.lesson for run in lesson_runs}) == 1:
         # The lesson's point first: its conclusion, computed from these runs' figures.
-        lesson = get_lesson(lesson_runs[0].lesson)
-        st.subheader(f"What the lesson shows: {lesson.title}")
-        for sentence in lesson_conclusions(lesson, lesson_runs):
+        name = lesson_runs[0].lesson
+        if name == class_lesson.LESSON_NAME:
+            st.subheader(f"What the lesson shows: {class_lesson.TITLE}")
+            sentences = class_lesson.lesson_conclusions(lesson_runs)
+        elif name in LESSONS:
+            lesson = get_lesson(name)
+            st.subheader(f"What the lesson shows: {lesson.title}")
+            sentences = lesson_conclusions(lesson, lesson_runs)
+        else:
+            sentences = []  # a lesson of another version
+        for sentence in sentences:
             st.markdown(f"- {sentence}")
     log_scale = st.toggle(
         "Log scale for the loss",

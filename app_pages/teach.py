@@ -9,6 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from app_glue.charts import show_curves
+from app_glue.class_digits import show_message as show_sharing_message
+from app_glue.class_digits import show_sharing_switch
 from app_glue.models import (
     model_label,
     model_names,
@@ -162,6 +164,7 @@ st.caption(
     "times, a model can learn from them: a quarter is held out to test it, the rest are "
     "mixed with MNIST digits so that it does not forget those."
 )
+show_sharing_message()
 message = st.session_state["teach_message"]
 if message is not None:
     st.session_state["teach_message"] = None
@@ -177,6 +180,7 @@ counts = Counter(drawing.label for drawing in drawings)
 readiness = check_readiness(dict(counts))
 
 st.subheader("Your drawings")
+show_sharing_switch("teach_share")
 kept_text = str(readiness.drawing_count)
 if readiness.drawing_count < DRAWINGS_NEEDED:
     kept_text += f" of {DRAWINGS_NEEDED} needed"

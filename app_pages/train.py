@@ -23,6 +23,11 @@ from app_glue.train_form import (
     run_to_show,
     submit,
 )
+from app_glue.train_suggestion import (
+    show_class_readiness,
+    show_suggestion,
+    training_dataset_choices,
+)
 from app_glue.user import current_user
 from mnist_core.data.format import DATASET_TITLES, class_names_of
 from mnist_core.modeling.config import (
@@ -68,6 +73,7 @@ st.caption(
     "learn. Change one thing at a time and compare: that is how the notebooks teach. Every "
     "training is kept as a run (see **Compare runs**)."
 )
+show_suggestion()
 for problem in st.session_state["train_link_problems"]:
     st.warning(problem, icon=":material/link_off:")
 # A scheduler or worker that cannot train (no project, another version): one sentence each.
@@ -99,7 +105,7 @@ epoch_choices = choices_with(
 if form_value("epochs") not in epoch_choices:
     st.session_state[f"{PREFIX}epochs"] = epoch_choices[-1]
 
-choices = dataset_choices()
+choices = training_dataset_choices(dataset_choices())
 if not choices:
     st.error("No dataset is available on this server. Run `make data`, then reload this page.")
     st.stop()
@@ -113,7 +119,9 @@ data_column.selectbox(
     format_func=lambda name: DATASET_TITLES.get(name, name),
     persist_state="session",
     disabled=simple,
-    help="Fashion-MNIST (clothes, same format) is the notebook's take-home exercise.",
+    help="Fashion-MNIST (clothes, same format) is the notebook's take-home exercise. Our "
+    "class's digits are the drawings classmates shared (Our digits page); every run is "
+    "scored on MNIST's test set and on the classmates held out of them.",
 )
 size_column.select_slider(
     "Training images",
@@ -124,7 +132,8 @@ size_column.select_slider(
     ),
     persist_state="session",
     help="Fewer images train in seconds, for a quick demo; all 60,000 reach the best accuracy. "
-    "Test figures always use the whole test set."
+    "Test figures always use the whole test set. With our class's digits alone: how many "
+    "images an epoch shows (the drawings, repeated)."
     + (f" Class mode: at most {caps.max_training_images:,}." if caps else ""),
 )
 preset_column.selectbox(
@@ -143,6 +152,7 @@ preset_column.caption(
     else f"{PRESETS[preset_name].description} (`{preset_name}` in links and on the command line.)"
 )
 dataset_name = form_value("dataset")
+class_ready = show_class_readiness(dataset_name)
 if dataset_name == "fashion_mnist":
     st.caption(
         "Fashion-MNIST labels: "
@@ -166,7 +176,7 @@ start = button_column.button(
     type="primary",
     icon=":material/play_arrow:",
     key=f"{PREFIX}start",
-    disabled=config is None,
+    disabled=config is None or not class_ready,
     help="Training runs on the class's workers, not in your browser; you can keep using "
     "the app while it does. A second run waits behind your first.",
 )

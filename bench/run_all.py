@@ -46,6 +46,7 @@ BENCHMARKS = (
     "sessions",
     "class_load",
     "class_guard",
+    "class_view",
     "runner_settings",
 )
 FULL_RESULTS = BENCH_DIRECTORY / "results.json"

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -83,3 +84,35 @@ def tiny_model(tiny_config):
 
     import_keras().utils.set_random_seed(0)
     return build_model(tiny_config)
+
+
+@pytest.fixture(scope="session")
+def share_class_drawings(mnist):
+    """A function that gives students labelled drawings and shares them with the class:
+
+    share_class_drawings(path, writer_ids, per_digit=3, start=0) -> {writer_id: [drawing ids]}:
+    each writer keeps `per_digit` drawings of every digit (MNIST test digits, different for
+    each writer, from index `start` on) in the drawings of the SQLite file `path`, and shares
+    them.
+    """
+    from mnist_core.data.class_drawings import ClassDrawings
+    from mnist_core.data.drawings import DrawingStore, image_id
+
+    def share(path, writer_ids, per_digit: int = 3, start: int = 0):
+        store = DrawingStore(path)
+        class_drawings = ClassDrawings(store)
+        by_digit = {digit: list(np.flatnonzero(mnist.y_test == digit)) for digit in range(10)}
+        made = {}
+        for number, writer in enumerate(writer_ids):
+            entries = []
+            for digit in range(10):
+                for copy in range(per_digit):
+                    index = by_digit[digit][start + number * per_digit + copy]
+                    image = mnist.x_test[index]
+                    entries.append((image_id(image), image, digit))
+            store.add_drawings(writer, entries)
+            class_drawings.set_sharing(writer, True)
+            made[writer] = [entry[0] for entry in entries]
+        return made
+
+    return share

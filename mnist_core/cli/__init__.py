@@ -10,6 +10,7 @@ Commands:
     predict       Classify image files the way the drawing page does.
     runs          List the recorded runs; show, compare or export one.
     lessons       List the notebooks' lessons; export one as a Jupyter notebook.
+    drawings      The class's shared drawings: counts; export as .npz or a zip of PNGs.
 
 Every command prints what it did on stdout. Errors print one line, ``error: ...``, on stderr
 and exit with status 2 (130 after Ctrl-C); the user never sees a traceback.
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 
 from mnist_core.cli import (
     data_commands,
+    drawings_commands,
     lesson_commands,
     model_commands,
     runs_commands,
@@ -62,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mnist-playground {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    for module in (data_commands, model_commands, train_command, runs_commands, lesson_commands):
+    for module in (
+        data_commands, model_commands, train_command, runs_commands, lesson_commands,
+        drawings_commands,
+    ):  # fmt: skip
         module.register(subparsers)
     return parser
 

@@ -171,6 +171,18 @@ def runs_show(args: argparse.Namespace) -> int:
         facts.append(("saved as", run.model_name))
     if run.class_limited:
         facts.append(("class limits", json.dumps(run.limits)))
+    if run.class_data:
+        used = run.class_data
+        facts.append(
+            (
+                "class drawings",
+                f"{used['training_drawings']} of {used['training_writers']} students to learn "
+                f"from, {used['test_drawings']} of {used['test_writers']} held out "
+                f"(list {used['digest']})",
+            )
+        )
+        if run.class_test_accuracy is not None:
+            facts.append(("held-out classmates", f"{run.class_test_accuracy:.2%}"))
     width = max(len(key) for key, _ in facts) + 2
     for key, value in facts:
         print(f"  {key:<{width}}{value}")

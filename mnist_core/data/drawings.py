@@ -112,13 +112,15 @@ def image_id(image: np.ndarray) -> str:
     return hashlib.sha1(drawing_image(image).tobytes()).hexdigest()[:16]
 
 
-def _png(image: np.ndarray) -> bytes:
+def png_bytes(image: np.ndarray) -> bytes:
+    """A 28x28 uint8 image as the PNG kept in the file."""
     buffer = io.BytesIO()
     Image.fromarray(image, mode="L").save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def _from_png(data: bytes) -> np.ndarray:
+def png_image(data: bytes) -> np.ndarray:
+    """The uint8 image of a kept PNG."""
     with Image.open(io.BytesIO(data)) as picture:
         return np.asarray(picture.convert("L"), dtype=np.uint8)
 
@@ -143,7 +145,9 @@ class DrawingStore:
         self._ready = False
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """One connection for one transaction, the drawings' table made on first use;
+        DrawingStoreError when the file cannot be used. (`class_drawings` adds its tables.)"""
         try:
             if not self._ready:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +183,7 @@ class DrawingStore:
             raise ValueError(f"drawing_id must be 1 to 64 characters, got {drawing_id!r}.")
         _check_user(user_id)
         now = time.time()
-        with self._connect() as connection:
+        with self.connect() as connection:
             known = connection.execute(
                 "SELECT 1 FROM drawings WHERE user = ? AND id = ?", (user_id, drawing_id)
             ).fetchone()
@@ -188,7 +192,7 @@ class DrawingStore:
             connection.execute(
                 "INSERT INTO drawings (user, id, label, png, created_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (user, id) DO UPDATE SET label = excluded.label",
-                (user_id, drawing_id, label, _png(pixels), now),
+                (user_id, drawing_id, label, png_bytes(pixels), now),
             )
             (created_at,) = connection.execute(
                 "SELECT created_at FROM drawings WHERE user = ? AND id = ?", (user_id, drawing_id)
@@ -204,10 +208,10 @@ class DrawingStore:
         """
         _check_user(user_id)
         rows = [
-            (user_id, drawing_id, check_label(label), _png(drawing_image(image)), time.time())
+            (user_id, drawing_id, check_label(label), png_bytes(drawing_image(image)), time.time())
             for drawing_id, image, label in drawings
         ]
-        with self._connect() as connection:
+        with self.connect() as connection:
             known = {
                 row[0]
                 for row in connection.execute("SELECT id FROM drawings WHERE user = ?", (user_id,))
@@ -222,17 +226,17 @@ class DrawingStore:
 
     def list_drawings(self, user_id: str) -> list[Drawing]:
         """A user's drawings, oldest first."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             rows = connection.execute(
                 "SELECT id, label, png, created_at FROM drawings WHERE user = ? "
                 "ORDER BY created_at, id",
                 (user_id,),
             ).fetchall()
-        return [Drawing(row[0], int(row[1]), _from_png(row[2]), row[3]) for row in rows]
+        return [Drawing(row[0], int(row[1]), png_image(row[2]), row[3]) for row in rows]
 
     def label_counts(self, user_id: str) -> dict[int, int]:
         """How many drawings the user has of each digit (digits without any are left out)."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             rows = connection.execute(
                 "SELECT label, count(*) FROM drawings WHERE user = ? GROUP BY label ORDER BY label",
                 (user_id,),
@@ -241,7 +245,7 @@ class DrawingStore:
 
     def delete_drawing(self, user_id: str, drawing_id: str) -> bool:
         """Forget one drawing; False if there was none of that id."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             cursor = connection.execute(
                 "DELETE FROM drawings WHERE user = ? AND id = ?", (user_id, drawing_id)
             )
@@ -249,7 +253,7 @@ class DrawingStore:
 
     def delete_all(self, user_id: str) -> int:
         """Forget every drawing of a user; returns how many went."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             return connection.execute("DELETE FROM drawings WHERE user = ?", (user_id,)).rowcount
 
     def _check_room(self, connection: sqlite3.Connection, user_id: str, new: int) -> None:
@@ -285,7 +289,7 @@ def export_zip(drawings: Sequence[Drawing]) -> bytes:
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for drawing in drawings:
             name = f"{drawing.label}_{drawing.id}.png"
-            archive.writestr(name, _png(drawing_image(drawing.image)))
+            archive.writestr(name, png_bytes(drawing_image(drawing.image)))
             writer.writerow([name, drawing.label])
         archive.writestr(LABELS_FILE_NAME, table.getvalue())
     return buffer.getvalue()
@@ -338,7 +342,10 @@ def read_zip(data: bytes) -> list[tuple[str, np.ndarray, int]]:
                 f"{LABELS_FILE_NAME} cannot be read ({type(error).__name__}); it must be UTF-8 text."
             ) from None
         rows = list(csv.reader(io.StringIO(text)))
-        if rows and [cell.strip().lower() for cell in rows[0]] == ["file", "label"]:
+        # A header may name more columns after file and label (the class's zip: writer, part).
+        header = [cell.strip().lower() for cell in rows[0]] if rows else []
+        width = len(header) if header[:2] == ["file", "label"] else 2
+        if header[:2] == ["file", "label"]:
             rows = rows[1:]
         rows = [row for row in rows if any(cell.strip() for cell in row)]
         if not rows:
@@ -351,7 +358,7 @@ def read_zip(data: bytes) -> list[tuple[str, np.ndarray, int]]:
         drawings = []
         seen: dict[str, int] = {}
         for number, row in enumerate(rows, start=1):
-            if len(row) != 2:
+            if len(row) != width:
                 raise DrawingImportError(
                     f"{LABELS_FILE_NAME} line {number} is {','.join(row)!r}; expected 'file,label'."
                 )

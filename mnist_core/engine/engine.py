@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnist_core.data.format import base_dataset
 from mnist_core.engine.cluster import (
     ClusterUnavailableError,
     EmbeddedCluster,
@@ -74,6 +75,7 @@ from mnist_core.runs.record import (
     Run,
 )
 from mnist_core.runs.request import RunRequest, queue_runs
+from mnist_core.runs.task_inputs import TaskInputError, task_inputs
 from mnist_core.runs.users import User
 
 DISPATCH_INTERVAL_SECONDS = 0.2
@@ -456,23 +458,16 @@ class Engine:
             return
         channel = channel_names(run.id)[0]
         limit = run.limits.get("max_seconds")
-        finetune = None
-        if run.finetune is not None:
-            from mnist_core.runs.finetune import base_model_file
-
-            try:
-                base = base_model_file(run.finetune.get("base_model", ""), self.run_log)
-                finetune = {"spec": run.finetune, "base_model": base.read_bytes()}
-            except (ValueError, OSError, RunLogError) as error:
-                fail_run(
-                    self.run_log, run.id, f"The base model could not be read: {one_line(error)}"
-                )
-                return
+        try:
+            finetune, class_digits = task_inputs(run, self.run_log)
+        except TaskInputError as error:
+            fail_run(self.run_log, run.id, str(error))
+            return
         try:
             events = Queue(channel, client=self.client)
             # Only to workers that passed the cluster check (and have the run's dataset);
             # elsewhere only if every one of those left.
-            workers = self.cluster_check.workers_for(run.config.dataset)
+            workers = self.cluster_check.workers_for(base_dataset(run.config.dataset))
             placement = {"workers": workers, "allow_other_workers": True} if workers else {}
             future = self.client.submit(
                 train_run_on_worker,
@@ -482,6 +477,7 @@ class Engine:
                 limit,
                 self.progress_interval_seconds,
                 finetune,
+                class_digits,
                 key=f"train-run-{run.id}",
                 pure=False,
                 retries=0,

@@ -115,6 +115,7 @@ def train_here(
     time_limit_seconds: float | None = None,
     progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS,
     finetune: dict[str, Any] | None = None,
+    class_digits: dict[str, Any] | None = None,
 ) -> RunEnding:
     """Train (or fine-tune) one run where we are, and say how it ends.
 
@@ -129,12 +130,19 @@ def train_here(
         progress_interval_seconds: least time between two progress reports.
         finetune: for a fine-tuning run, {"spec": the run's `finetune`, "base_model": the
             base model's `.keras` bytes}; None trains from scratch.
+        class_digits: the class's drawings the run trains on or is scored on
+            (`training.class_digits.ClassDigits.to_dict()`); None: none.
     """
     deadline = None
     training_limit = None
     if time_limit_seconds is not None:
         deadline = time.monotonic() + time_limit_seconds
         training_limit = time_limit_seconds * TRAINING_SHARE_OF_TIME_LIMIT
+    if class_digits is not None:
+        return _train_with_class_digits(
+            config, dataset, training_images, observer, class_digits, training_limit,
+            progress_interval_seconds, deadline,
+        )  # fmt: skip
     if finetune is None:
         from mnist_core.training.train import train_model
 
@@ -164,6 +172,47 @@ def train_here(
     return ending
 
 
+def _train_with_class_digits(
+    config: ModelConfig,
+    mnist: Any,
+    training_images: int | None,
+    observer: TrainingObserver,
+    class_digits: dict[str, Any],
+    time_limit_seconds: float | None,
+    progress_interval_seconds: float,
+    deadline: float | None,
+) -> RunEnding:
+    """Train on MNIST, MNIST and the class's digits, or those alone; score the model on the
+    class's held-out writers too (`training.class_digits`)."""
+    from mnist_core.data.format import uses_class_digits
+    from mnist_core.training.class_digits import (
+        ClassDigits,
+        class_test_figures,
+        class_training_set,
+    )
+    from mnist_core.training.train import train_model
+
+    digits = ClassDigits.from_dict(class_digits)
+    dataset, validation, made = mnist, None, {}
+    if uses_class_digits(config.dataset):
+        training_set = class_training_set(config, mnist, digits, training_images)
+        dataset, validation = training_set.dataset, training_set.validation
+        made, training_images = training_set.figures(), None
+    result = train_model(
+        config,
+        dataset,
+        observer,
+        training_images=training_images,
+        time_limit_seconds=time_limit_seconds,
+        progress_interval_seconds=progress_interval_seconds,
+        validation=validation,
+    )
+    ending = run_ending(result, dataset, deadline=deadline)
+    if ending.model is not None:
+        ending.metrics["class_digits"] = {**made, **class_test_figures(result.model, digits)}
+    return ending
+
+
 def train_run_on_worker(
     run_id: str,
     config_json: str,
@@ -171,15 +220,17 @@ def train_run_on_worker(
     time_limit_seconds: float | None,
     progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS,
     finetune: dict[str, Any] | None = None,
+    class_digits: dict[str, Any] | None = None,
 ) -> RunEnding:
     """The Dask task of one run: train, report as it goes, and return how it ends.
 
     Args:
         run_id: the run (names its event queue and stop event).
         config_json: its `ModelConfig` as JSON.
-        training_images, time_limit_seconds, progress_interval_seconds, finetune: as
-            `train_here` takes them; the base model of a fine-tuning run travels with the
-            task, so that a worker on another machine needs neither the drawings nor the file.
+        training_images, time_limit_seconds, progress_interval_seconds, finetune,
+            class_digits: as `train_here` takes them; the base model of a fine-tuning run and
+            the class's drawings travel with the task, so that a worker on another machine
+            needs neither the drawings nor the file.
     """
     from distributed import Event, Queue, get_worker
 
@@ -190,7 +241,7 @@ def train_run_on_worker(
         # Dask started this task again after the worker running it died: that run is lost.
         raise RuntimeError(WORKER_LOST_REASON)
     started.set()
-    from mnist_core.data.format import DATASET_TITLES
+    from mnist_core.data.format import base_dataset, dataset_title
     from mnist_core.engine.warm_up import PLUGIN_NAME, import_single_threaded_keras
 
     config = ModelConfig.from_json(config_json)
@@ -201,8 +252,9 @@ def train_run_on_worker(
     # TensorFlow and the data: seconds).
     observer.send({"kind": "phase", "phase": "loading TensorFlow"})
     import_single_threaded_keras()
-    observer.send({"kind": "phase", "phase": f"loading {DATASET_TITLES[config.dataset]}"})
-    dataset = worker_dataset(worker, config.dataset, worker.plugins.get(PLUGIN_NAME))
+    loaded = base_dataset(config.dataset)
+    observer.send({"kind": "phase", "phase": f"loading {dataset_title(loaded)}"})
+    dataset = worker_dataset(worker, loaded, worker.plugins.get(PLUGIN_NAME))
     observer.send({"kind": "phase", "phase": "building the network"})
     stop_event = Event(stop_name)
     finished = threading.Event()
@@ -225,6 +277,7 @@ def train_run_on_worker(
             time_limit_seconds=time_limit_seconds,
             progress_interval_seconds=progress_interval_seconds,
             finetune=finetune,
+            class_digits=class_digits,
         )
     finally:
         finished.set()

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mnist_core.data.format import DATASET_NAMES
+from mnist_core.data.format import TRAINING_DATASET_NAMES, base_dataset
 
 ARCHITECTURES = ("dense", "cnn")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "gelu", "linear")
@@ -49,6 +49,9 @@ class ModelConfig:
     `layer_sizes` is softmax regression.
     """
 
+    # "mnist", "fashion_mnist", or the class's own digits: "mnist_and_class" (MNIST with the
+    # class's shared drawings added) or "class_digits" (those drawings alone); a run on either
+    # records exactly which drawings it trained and was tested on (`runs.class_data`).
     dataset: str = "mnist"
     architecture: str = "cnn"
     layer_sizes: tuple[int, ...] = (32, 64)
@@ -200,7 +203,7 @@ def validate_config(config: ModelConfig) -> None:
     """Check every field; raise ValueError naming the field, the value and what is allowed."""
     if not isinstance(config, ModelConfig):
         raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}.")
-    _check_choice("dataset", config.dataset, DATASET_NAMES)
+    _check_choice("dataset", config.dataset, TRAINING_DATASET_NAMES)
     _check_choice("architecture", config.architecture, ARCHITECTURES)
     for field in ("layer_sizes", "layer_activations", "layer_dropout_rates", "kernel_sizes"):
         if not isinstance(getattr(config, field), tuple):
@@ -248,8 +251,8 @@ def validate_config(config: ModelConfig) -> None:
     _check_number("redraw_fraction", config.redraw_fraction, 0.0, 1.0)
     _check_int("pen_digit_copies", config.pen_digit_copies, 0, MAX_PEN_DIGIT_COPIES)
     for field in ("redraw_fraction", "pen_digit_copies"):
-        if getattr(config, field) > 0 and config.dataset != "mnist":
-            _fail(field, getattr(config, field), "0 unless the dataset is 'mnist' (drawn digits)")
+        if getattr(config, field) > 0 and base_dataset(config.dataset) != "mnist":
+            _fail(field, getattr(config, field), "0 unless the dataset is of digits (drawn digits)")
 
 
 def uses_sparse_labels(config: ModelConfig) -> bool:

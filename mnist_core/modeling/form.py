@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mnist_core.data.format import base_dataset
 from mnist_core.modeling.config import (
     MAX_HIDDEN_LAYERS,
     ModelConfig,
@@ -127,7 +128,7 @@ def config_from_form(values: dict[str, Any], dataset: str) -> ModelConfig:
 
     Args:
         values: the form values, as `form_values` returns them (extra keys are ignored).
-        dataset: the dataset to train on, "mnist" or "fashion_mnist".
+        dataset: the dataset to train on (one of `data.format.TRAINING_DATASET_NAMES`).
 
     Raises:
         ValueError: a value is missing, or the combination is not allowed (the message names
@@ -147,7 +148,7 @@ def config_from_form(values: dict[str, Any], dataset: str) -> ModelConfig:
         layers = range(num_layers)
         architecture = values["architecture"]
         is_cnn = architecture == "cnn"
-        is_mnist = dataset == "mnist"
+        is_mnist = base_dataset(dataset) == "mnist"
         optimizer = values["optimizer"]
         config = ModelConfig(
             dataset=dataset,

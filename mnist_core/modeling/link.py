@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mnist_core.data.format import DATASET_NAMES
+from mnist_core.data.format import TRAINING_DATASET_NAMES
 from mnist_core.modeling.config import (
     ModelConfig,
     validate_config,
@@ -183,8 +183,9 @@ def settings_from_query(query: Mapping[str, Any]) -> LinkSettings:
         text = value_of(name)
         try:
             value = _parse(name, text, kinds[name])
-            if name == "dataset" and value not in DATASET_NAMES:
-                raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}, got {text!r}")
+            if name == "dataset" and value not in TRAINING_DATASET_NAMES:
+                allowed = ", ".join(TRAINING_DATASET_NAMES)
+                raise ValueError(f"dataset must be one of {allowed}, got {text!r}")
             choices = _CONTROL_CHOICES.get(name)
             if choices is not None and value not in choices:
                 raise ValueError(

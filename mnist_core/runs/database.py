@@ -37,6 +37,7 @@ _ADDED_COLUMNS = {
     "user_id": "TEXT",
     "stop_reason": "TEXT NOT NULL DEFAULT ''",
     "phase": "TEXT",
+    "class_data": "TEXT",
 }
 # Names an older version used (schema 2 and before), and what they are called now.
 _RENAMED_TABLES = {"owners": "engines"}
@@ -76,7 +77,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finetune TEXT,
     user_id TEXT,
     stop_reason TEXT NOT NULL DEFAULT '',
-    phase TEXT
+    phase TEXT,
+    class_data TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
@@ -86,6 +88,15 @@ CREATE TABLE IF NOT EXISTS epochs (
     metrics TEXT NOT NULL,
     weight_summary TEXT NOT NULL,
     PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS run_drawings (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    writer_id TEXT NOT NULL,
+    drawing_id TEXT NOT NULL,
+    label INTEGER NOT NULL,
+    part TEXT NOT NULL,
+    PRIMARY KEY (run_id, position)
 );
 CREATE TABLE IF NOT EXISTS engines (
     engine TEXT PRIMARY KEY,
@@ -305,6 +316,19 @@ def run_from_row(row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
         user_id=row["user_id"] if "user_id" in row.keys() else None,  # noqa: SIM118
         stop_reason=row["stop_reason"] if "stop_reason" in row.keys() else "",  # noqa: SIM118
         phase=row["phase"] if "phase" in row.keys() else None,  # noqa: SIM118
+        class_data=from_json(row["class_data"] if "class_data" in row.keys() else None, None),  # noqa: SIM118
+    )
+
+
+def insert_run_drawings(
+    connection: sqlite3.Connection, run_id: str, drawings: Sequence[Sequence[Any]]
+) -> None:
+    """Record the class's drawings a run uses, in order: (writer_id, drawing_id, label, part)
+    each (`runs.class_data`), in the transaction that records the run."""
+    connection.executemany(
+        "INSERT INTO run_drawings (run_id, position, writer_id, drawing_id, label, part) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(run_id, position, *drawing) for position, drawing in enumerate(drawings)],
     )
 
 

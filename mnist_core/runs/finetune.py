@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_core.data.format import base_dataset
 from mnist_core.modeling.config import ModelConfig
 from mnist_core.runs.record import run_id_of_model
 from mnist_core.runs.saved_models import saved_model_records
@@ -47,7 +48,7 @@ def base_model_config(base_model: str, run_log: Any) -> ModelConfig:
                 "be rebuilt for fine-tuning; pick another model."
             )
         config = record.config
-    if config.dataset != "mnist":
+    if base_dataset(config.dataset) != "mnist":
         raise ValueError(
             f"base_model {base_model!r} learned {config.dataset!r}; only a model of digits "
             "(mnist) can learn your handwritten digits."

@@ -32,6 +32,7 @@ from mnist_core.runs.database import (
     Database,
     UnknownRunError,
     epoch_histories,
+    insert_run_drawings,
     run_from_row,
     thinned,
     to_json,
@@ -211,6 +212,7 @@ class RunLog:
         limits: dict[str, Any] | None = None,
         status: str = QUEUED,
         finetune: dict[str, Any] | None = None,
+        class_data: Any = None,
     ) -> Run:
         """Record a new run, queued (or, for a run trained right here, already running).
 
@@ -224,6 +226,8 @@ class RunLog:
             limits: the class-mode caps applied to it.
             status: QUEUED (default) or RUNNING.
             finetune: what a fine-tuning run fine-tunes (see `Run.finetune`); default None.
+            class_data: the class's drawings it uses (a `class_data.ClassDataSpec`), recorded
+                in the same transaction; default None.
         """
         user = as_user(user)
         if status not in (QUEUED, RUNNING):
@@ -234,7 +238,8 @@ class RunLog:
             connection.execute(
                 "INSERT INTO runs (id, user, user_id, preset, lesson, request_id, label, "
                 "parent_id, dataset, training_images, config, status, created_at, started_at, "
-                "engine, limits, finetune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "engine, limits, finetune, class_data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     user.name,
@@ -253,8 +258,11 @@ class RunLog:
                     engine,
                     to_json(limits or {}),
                     to_json(finetune) if finetune is not None else None,
+                    to_json(class_data.summary()) if class_data is not None else None,
                 ),
             )
+            if class_data is not None:
+                insert_run_drawings(connection, run_id, class_data.rows())
         return self.get_run(run_id)
 
     def mark_running(
@@ -383,7 +391,8 @@ class RunLog:
         """Delete a run, its epochs and its kept model file."""
         run = self.get_run(run_id)
         with self._connect() as connection:
-            connection.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+            for table in ("epochs", "run_drawings"):
+                connection.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             connection.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         if run.model_path:
             with contextlib.suppress(OSError):

@@ -1,8 +1,8 @@
 """What the teacher does to people: merge a student's two users into one.
 
 A student who used two browsers (or two names) has two users. Merging moves everything the one
-owns to the other — runs, labelled drawings, saved models — and forgets the first user; the
-runs keep the names they were started under. (The browser of the first user is a new user on
+owns to the other — runs, labelled drawings (and whether they are shared with the class),
+saved models — and forgets the first user; the runs keep the names they were started under. (The browser of the first user is a new user on
 its next visit: a student who wants both devices as one uses a device code.)
 """
 
@@ -37,6 +37,9 @@ def merge_users(run_log: Any, users: Any, source_id: str, target_id: str) -> int
                 "UPDATE OR IGNORE drawings SET user = ? WHERE user = ?", (target_id, source_id)
             )
             connection.execute("DELETE FROM drawings WHERE user = ?", (source_id,))
+    from mnist_core.runs.class_data import class_drawings_of
+
+    class_drawings_of(run_log).move(source_id, target_id)  # sharing and removals follow
     _move_saved_models(source_id, target)
     users.forget([source_id])
     return moved

@@ -83,6 +83,9 @@ class Run:
             before runs had owners' ids (then `owner_id` is its name's).
         stop_reason: who stopped it and why, when somebody did (e.g. its user's teacher).
         phase: what its worker is doing before training begins (e.g. "loading MNIST").
+        class_data: for a run that trains on the class's digits or is scored on its held-out
+            writers, how many drawings and writers it used (`runs.class_data`; which ones are
+            in the log's `run_drawings`); None otherwise.
     """
 
     id: str
@@ -116,6 +119,7 @@ class Run:
     user_id: str | None = None
     stop_reason: str = ""
     phase: str | None = None
+    class_data: dict[str, Any] | None = None
 
     @classmethod
     def unrecorded(
@@ -200,6 +204,12 @@ class Run:
         return self.status in ENDED_STATUSES
 
     @property
+    def class_test_accuracy(self) -> float | None:
+        """Accuracy on the class's held-out writers' drawings, once measured."""
+        value = (self.metrics.get("class_digits") or {}).get("test_accuracy")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
     def test_accuracy(self) -> float | None:
         """Accuracy on the whole test set, once measured."""
         value = self.metrics.get("test_accuracy")
@@ -260,6 +270,7 @@ class Run:
             "model_kept": self.model_kept,
             "hidden": self.hidden,
             "limits": self.limits,
+            "class_data": self.class_data,
             # The drawings themselves stay out: they are images, not figures.
             "finetune": (
                 {key: value for key, value in self.finetune.items() if key != "images"}

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mnist_core.data.format import uses_class_digits
 from mnist_core.modeling.config import (
     ModelConfig,
     validate_config,
@@ -40,6 +41,11 @@ class RunRequest:
             fine-tuning run, the MNIST training images mixed with the drawings.
         finetune: what a fine-tuning run fine-tunes (`finetune.FineTuneSpec.to_dict()`;
             made by `finetune.finetune_request`); None trains from scratch.
+        class_data: the class's drawings to use (`class_data.ClassDataSpec`: a run trained
+            again with its own record); None: the class's data as it is when queued, for a
+            run on the class's digits or with `class_test`.
+        class_test: also score the run on the class's held-out writers (implied by a dataset
+            of the class's digits).
     """
 
     config: ModelConfig
@@ -49,6 +55,13 @@ class RunRequest:
     parent_id: str | None = None
     training_images: int | None = None
     finetune: dict[str, Any] | None = None
+    class_data: Any = None
+    class_test: bool = False
+
+    @property
+    def uses_class_data(self) -> bool:
+        """Whether the run trains on the class's digits or is scored on them."""
+        return self.class_test or uses_class_digits(self.config.dataset)
 
 
 def queue_runs(
@@ -79,8 +92,8 @@ def queue_runs(
         limits: the server's limits (default `Limits()`).
 
     Raises:
-        RunRefused: a request of this user already waits, or a network is too large; the
-            message says what to do.
+        RunRefused: a request of this user already waits, a network is too large, or the
+            class's digits are too few; the message says what to do.
         ValueError: a config that is not valid.
     """
     if not requests:
@@ -94,6 +107,12 @@ def queue_runs(
     for request in requests:
         validate_config(request.config)
         check_run_size(request.config, limits, class_mode=class_mode)
+    # The class's data is taken once for the whole request: a lesson's runs share one split.
+    class_now = None
+    if any(request.uses_class_data and request.class_data is None for request in requests):
+        from mnist_core.runs.class_data import current_class_data
+
+        class_now = current_class_data(run_log)
     request_id = None
     runs = []
     for request in requests:
@@ -116,10 +135,20 @@ def queue_runs(
             engine=engine,
             limits=applied,
             finetune=request.finetune,
+            class_data=_class_data_of(request, class_now),
         )
         request_id = run.request_id
         runs.append(run)
     return runs
+
+
+def _class_data_of(request: RunRequest, class_now: Any) -> Any:
+    """The class's drawings a run records: its own, or the class's now; a run that does not
+    train on them records the test part only."""
+    if not request.uses_class_data:
+        return None
+    spec = request.class_data if request.class_data is not None else class_now
+    return spec if uses_class_digits(request.config.dataset) else spec.test_only()
 
 
 def _refuse_a_second_waiting_request(run_log: RunLog, user: User, limits: Limits) -> None:

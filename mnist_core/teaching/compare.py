@@ -163,9 +163,10 @@ def _plain(value: Any) -> str:
 def side_by_side_metrics(runs: Sequence[Run]) -> list[MetricRow]:
     """The runs' figures, one row per figure, with the best run marked where it ranks.
 
-    Rows: test accuracy, test loss, validation accuracy (last epoch), parameters, training
-    time, images a second, how far it got, status. A run that ended short cannot be marked
-    best (`fairness.rankable`).
+    Rows: test accuracy, on the class's held-out writers (when a run was scored on them),
+    test loss, validation accuracy (last epoch), parameters, training time, images a second,
+    how far it got, status. A run that ended short cannot be marked best
+    (`fairness.rankable`).
 
     Args:
         runs: the runs to compare, in the order of their columns.
@@ -177,6 +178,18 @@ def side_by_side_metrics(runs: Sequence[Run]) -> list[MetricRow]:
             [run.test_accuracy for run in runs],
             lambda value: f"{value * 100:.2f}%",
             higher_is_better=True,
+        ),
+        *(
+            [
+                _metric_row(
+                    "our held-out classmates",
+                    [run.class_test_accuracy for run in runs],
+                    lambda value: f"{value * 100:.2f}%",
+                    higher_is_better=True,
+                )
+            ]
+            if any(run.class_test_accuracy is not None for run in runs)
+            else []
         ),
         _metric_row(
             "test loss",

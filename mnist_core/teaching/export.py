@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnist_core.data.format import DATASET_TITLES
+from mnist_core.data.format import DATASET_TITLES, base_dataset, uses_class_digits
 from mnist_core.modeling.config import (
     ModelConfig,
     validate_config,
@@ -146,14 +146,21 @@ def run_caveats(run: Run, medium: str) -> list[str]:
     check_medium(medium)
     this = "this script" if medium == SCRIPT else "this notebook"
     caveats = []
-    title = DATASET_TITLES.get(run.config.dataset, run.config.dataset)
+    title = DATASET_TITLES.get(base_dataset(run.config.dataset), run.config.dataset)
+    if uses_class_digits(run.config.dataset):
+        caveats.append(
+            f"The run learned from {DATASET_TITLES[run.config.dataset]} (drawings the class "
+            f"shared in the app), which Keras cannot load; {this} trains on {title} alone. "
+            "The class's drawings come home as an .npz of the same four arrays (the app's "
+            "Our digits page): name it as the data file to train on them."
+        )
     if run.training_images is not None and run.training_images < FULL_TRAINING_IMAGES:
         caveats.append(
             f"The run trained on {run.training_images:,} training images chosen by the MNIST "
             f"Playground (a seeded subset); {this} trains on the full {title} training set "
             f"({FULL_TRAINING_IMAGES:,} images) instead, so its figures will be higher."
         )
-    if run.dataset != run.config.dataset:
+    if run.dataset != run.config.dataset and not uses_class_digits(run.dataset):
         caveats.append(
             f"The run trained on {run.dataset!r} data (e.g. digits drawn with the pen in the "
             f"app), which Keras cannot load; {this} trains on {title} instead."

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from mnist_core.data.format import DATASET_TITLES, class_names_of
+from mnist_core.data.format import DATASET_TITLES, base_dataset, class_names_of
 from mnist_core.modeling import build as build_module
 from mnist_core.modeling.config import ModelConfig, uses_sparse_labels
 from mnist_core.teaching import recipe_figures
@@ -132,7 +132,7 @@ def describe(config: ModelConfig) -> str:
         else "validated on the test set, as the notebooks do"
     )
     return (
-        f"{network}, trained on {DATASET_TITLES[config.dataset]} with {config.optimizer} "
+        f"{network}, trained on {DATASET_TITLES[base_dataset(config.dataset)]} with {config.optimizer} "
         f"(learning rate {number_text(config.learning_rate)}{schedule}) and the {config.loss} "
         f"loss for {config.epochs} epoch(s) of batch {config.batch_size}, {validation}."
     )
@@ -193,8 +193,9 @@ def import_lines(steps: Iterable[Step], extra: Sequence[str] = ()) -> list[str]:
 
 # --- the steps ---------------------------------------------------------------------------------
 def _load_step(config: ModelConfig, medium: str) -> Step:
-    title = DATASET_TITLES[config.dataset]
-    loader = _DATASET_LOADERS[config.dataset]
+    # A run on the class's digits is rebuilt on MNIST: Keras cannot load the class's drawings.
+    title = DATASET_TITLES[base_dataset(config.dataset)]
+    loader = _DATASET_LOADERS[base_dataset(config.dataset)]
     if medium == SCRIPT:
         offline = "pass --data FILE: an .npz with x_train, y_train, x_test, y_test."
         where = "`--data FILE` names"

@@ -215,7 +215,12 @@ def finetune_config(base_config: ModelConfig, *, seed: int = 0) -> ModelConfig:
         base_config: the base model's config.
         seed: the run's seed (default 0).
     """
-    return base_config.replace(**FINETUNE_SETTINGS, seed=seed)
+    from mnist_core.data.format import base_dataset
+
+    # A model that learned the class's digits too is fine-tuned like any model of digits.
+    return base_config.replace(
+        **FINETUNE_SETTINGS, seed=seed, dataset=base_dataset(base_config.dataset)
+    )
 
 
 # --- On the worker --------------------------------------------------------------------------

@@ -180,6 +180,7 @@ def train_model(
     time_limit_seconds: float | None = None,
     progress_interval_seconds: float = 0.25,
     model: Any = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainingResult:
     """Build the model that `config` describes and train it on `dataset`.
 
@@ -195,6 +196,9 @@ def train_model(
         progress_interval_seconds: least time between two in-epoch progress reports
             (default 0.25 s).
         model: an already built model for this config, to train further; default: build one.
+        validation: (uint8 images, labels) to validate on instead of the config's split of
+            the training images (the class's digits: drawings never learned from, while the
+            training images repeat others); default None: the config's `validation`.
 
     Returns:
         The trained model (also when stopped or diverged) with its history, per-epoch weight
@@ -210,7 +214,10 @@ def train_model(
     observer = observer or TrainingObserver()
     if training_images is not None and training_images < len(dataset.x_train):
         dataset = dataset.subset(training_images, None, seed=config.seed)
-    x_train, y_train, x_val, y_val = split_validation(config, dataset)
+    if validation is not None and config.validation == "split":
+        (x_train, y_train), (x_val, y_val) = (dataset.x_train, dataset.y_train), validation
+    else:
+        x_train, y_train, x_val, y_val = split_validation(config, dataset)
     # Re-drawn and pen-drawn digits, when the config asks for them (training_data.py).
     training_set = build_training_set(config, x_train, y_train)
     x_train, y_train = training_set.images, training_set.labels

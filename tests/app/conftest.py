@@ -42,17 +42,25 @@ APP_PATH = Path(__file__).resolve().parents[2] / "app.py"
 def open_page():
     """A function that opens the app in AppTest, as a visitor would, on one of its pages.
 
-    open_page(page=None, *, user=None, **session_state) -> AppTest: `page` is a script of
-    app_pages/ without ".py" (None: the start page); `user` is the visitor's name (the browser
-    of `browser_token(user)`, which holds that name); the other
-    keys are set in the session state after the first run (the start page resets some).
-    The page is checked to have run without an exception.
+    open_page(page=None, *, user=None, query=None, **session_state) -> AppTest: `page` is a
+    script of app_pages/ without ".py" (None: the start page); `user` is the visitor's name
+    (the browser of `browser_token(user)`, which holds that name); `query` the link's query
+    parameters; the other keys are set in the session state after the first run (the start
+    page resets some). The page is checked to have run without an exception.
     """
 
-    def open_page(page: str | None = None, *, user: str | None = None, **session_state):
+    def open_page(
+        page: str | None = None,
+        *,
+        user: str | None = None,
+        query: dict | None = None,
+        **session_state,
+    ):
         from streamlit.testing.v1 import AppTest
 
         at = AppTest.from_file(str(APP_PATH), default_timeout=120)
+        for name, value in (query or {}).items():
+            at.query_params[name] = value
         if user is not None:
             at.session_state["user_token"] = browser_token(user)
             app_user(user)

@@ -116,13 +116,25 @@ def test_a_failing_benchmark_is_reported_not_raised(monkeypatch, tmp_path, capsy
 def test_browser_benchmark_runs_on_its_quick_setting(name, tmp_path):
     # In a process of its own: the browser tests of this pytest run may hold Playwright's
     # event loop, and a second sync Playwright cannot start beside it.
+    run_alone_on_quick_setting(name, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_class_view_benchmark_runs_on_its_quick_setting(tmp_path):
+    # In a process of its own: it points the run log and the teacher key elsewhere.
+    run_alone_on_quick_setting("class_view", tmp_path, timeout=600)
+
+
+def run_alone_on_quick_setting(name: str, tmp_path, timeout: float = 300) -> None:
+    """`run_all.py --quick --only NAME` in a process of its own; its result well formed."""
     output = tmp_path / "results.json"
     completed = subprocess.run(
         [sys.executable, "bench/run_all.py", "--quick", "--only", name, "--output", str(output)],
         cwd=REPOSITORY_ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     (result,) = json.loads(output.read_text())["benchmarks"]

@@ -428,3 +428,28 @@ def test_a_run_whose_end_meets_a_locked_log_ends_as_soon_as_the_log_is_free(engi
     done = wait_for(lambda: ended(engine.run_log, run.id))
     assert done.status == FINISHED and done.model_kept
     wait_for(lambda: engine.problem is None, timeout=10)
+
+
+def test_a_run_on_the_class_digits_carries_them_to_its_worker(engine, share_class_drawings):
+    from mnist_core.data.drawings import DrawingStore
+    from mnist_core.runs.class_data import ClassDataSpec, DrawingRef, recorded_drawings
+
+    log = engine.run_log
+    made = share_class_drawings(log.path, ["w1", "w2", "w3", "w4", "w5"], per_digit=2)
+    (run,) = engine.submit(
+        [RunRequest(TINY.replace(dataset="mnist_and_class"), training_images=1000)], user="hal"
+    )
+    done = wait_for(lambda: ended(log, run.id))
+    assert done.status == FINISHED, done.reason
+    spec = recorded_drawings(log, run.id)
+    figures = done.metrics["class_digits"]
+    assert figures["test_count"] == len(spec.part("test")) == 20
+    assert figures["training_drawings"] == len(spec.part("train")) == 80
+    # A run whose drawings went before it began fails, saying so; the next one trains.
+    DrawingStore(log.path).delete_drawing("w1", made["w1"][0])
+    gone = ClassDataSpec((DrawingRef("w1", made["w1"][0], 0, "train"), *spec.drawings[1:]))
+    (failing,) = engine.submit(
+        [RunRequest(TINY.replace(dataset="class_digits"), class_data=gone)], user="hal"
+    )
+    failed = wait_for(lambda: ended(log, failing.id))
+    assert failed.status == FAILED and "are no longer kept" in failed.reason
