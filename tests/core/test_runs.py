@@ -381,7 +381,7 @@ def test_a_log_of_an_older_version_is_brought_up_to_date_and_keeps_its_runs(tmp_
         version = connection.execute(
             "SELECT value FROM settings WHERE name = 'schema_version'"
         ).fetchone()[0]
-    assert "engines" in tables and "owners" not in tables and version == "3"
+    assert "engines" in tables and "owners" not in tables and version == "4"
     assert not log.engine_alive("host:1:abc")  # known, but silent for long
     again = log.create_run(CONFIG, user="bo", training_images=100)
     assert log.get_run(again.id).training_images == 100
