@@ -43,6 +43,7 @@ BENCHMARKS = (
     "compare_page",
     "cold_start",
     "round_trip",
+    "phone_drawing",
     "sessions",
     "class_load",
     "runner_settings",
