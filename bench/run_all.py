@@ -36,6 +36,7 @@ BENCH_DIRECTORY = Path(__file__).resolve().parent
 BENCHMARKS = (
     "prediction",
     "unsure",
+    "not_a_digit",
     "attribution",
     "training_overhead",
     "time_to_accuracy",

@@ -50,7 +50,8 @@ def check_result(result: dict, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["training_overhead", "time_to_accuracy", "lessons", "unsure", "attribution"]
+    "name",
+    ["training_overhead", "time_to_accuracy", "lessons", "unsure", "not_a_digit", "attribution"],
 )
 @pytest.mark.slow
 def test_core_benchmark_runs_on_its_quick_setting(name):
