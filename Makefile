@@ -39,11 +39,14 @@ setup-dev: $(VENV)/.dev-installed
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+# The project itself, editable (`-e .`, with the dependencies pyproject.toml lists): `mnist_core`
+# imports from anywhere, as it does on a school's Dask workers, and `mnist-playground` is a
+# command. A change to pyproject.toml installs it again.
+$(VENV)/.runtime-installed: pyproject.toml requirements.txt | $(VENV)/bin/python
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+$(VENV)/.dev-installed: pyproject.toml requirements-dev.txt $(VENV)/.runtime-installed
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 

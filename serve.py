@@ -75,14 +75,30 @@ def warm_up() -> None:
     print(f"{WARM_UP_DONE} ({time.perf_counter() - started:.1f} s).", file=sys.stderr, flush=True)
 
 
+def check_settings() -> None:
+    """Refuse to start with a setting that cannot be used: a teacher key that is set but
+    unusable (it would leave every student the teacher) or a bad time limit. Exits with the
+    message that names the file or variable, the problem and the fix."""
+    from mnist_core.runs.classroom import TeacherKeyError, configured_teacher_key
+    from mnist_core.runs.limits import Limits
+
+    try:
+        configured_teacher_key()
+        Limits.from_environment()
+    except (TeacherKeyError, ValueError) as error:
+        print(f"serve.py: not started. {error}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(streamlit_options: Sequence[str] | None = None) -> None:
-    """Start the warm-up thread, then run `streamlit run app.py` with the options.
+    """Check the settings, start the warm-up thread, then run `streamlit run app.py`.
 
     Args:
         streamlit_options: options for `streamlit run` (default: sys.argv[1:]).
     """
     from streamlit.web import cli
 
+    check_settings()
     options = list(sys.argv[1:] if streamlit_options is None else streamlit_options)
     logging.getLogger(STREAMLIT_CONTEXT_LOGGER).addFilter(
         lambda record: record.threadName != WARM_UP_THREAD

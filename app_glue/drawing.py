@@ -19,13 +19,13 @@ from mnist_core.reading.attribution import (
     Explanation,
     explain_drawing,
 )
+from mnist_core.reading.images import load_image_file
 from mnist_core.reading.predict import (
     Prediction,
     predict_image,
 )
 from mnist_core.reading.preprocess import (
     PreprocessingSteps,
-    load_image_file,
     preprocess_drawing_steps,
 )
 from mnist_core.reading.tally import DrawingTally
@@ -295,7 +295,7 @@ def record_meant(model_name: str, keep: bool) -> None:
         st.session_state["draw_label_counts"] = None
         try:
             drawing_store().add_drawing(
-                current_user(), cached[0], cached[1].result, int(true_label)
+                current_user().id, cached[0], cached[1].result, int(true_label)
             )
         except (DrawingStoreError, ValueError) as error:
             st.session_state["draw_meant_problem"] = f"The drawing was not kept: {error}"
@@ -304,7 +304,7 @@ def record_meant(model_name: str, keep: bool) -> None:
 def label_counts() -> dict[int, int] | None:
     """How many drawings of each digit this user has kept (for "13 of 20 — two more 9s"): read
     from the store once, then again only after a drawing is labelled. None if unreadable."""
-    user = current_user()
+    user = current_user().id
     cached = st.session_state.get("draw_label_counts")
     if cached is None or cached[0] != user:
         from mnist_core.data.drawings import DrawingStoreError
@@ -322,3 +322,21 @@ def reset_tally(model_name: str) -> None:
     tallies = dict(st.session_state["draw_tally"])
     tallies.pop(model_name, None)
     st.session_state["draw_tally"] = tallies
+
+
+def uploaded_steps(uploaded: Any) -> tuple[Any, str | None]:
+    """An uploaded picture's preprocessing steps and None, or None and why it is not read.
+
+    The picture is checked from its header before it is decoded (`reading.images`), and it is
+    read once per upload: the page's later reruns reuse the result.
+    """
+    key = getattr(uploaded, "file_id", None) or uploaded.name
+    cached = st.session_state.get("draw_upload_steps")
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    try:
+        steps, problem = preprocess_drawing_steps(load_image_file(uploaded)), None
+    except ValueError as error:
+        steps, problem = None, str(error)
+    st.session_state["draw_upload_steps"] = (key, steps, problem)
+    return steps, problem

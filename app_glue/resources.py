@@ -53,10 +53,33 @@ def run_log() -> Any:
 
 
 @st.cache_resource(show_spinner=False)
+def _user_directory(path: str) -> Any:
+    from mnist_core.runs.users import UserDirectory
+
+    return UserDirectory(cached_run_log(path).database)
+
+
+def user_directory() -> Any:
+    """The server's users and their names (in the run log's file)."""
+    from mnist_core.base.paths import default_runs_path
+
+    return _user_directory(str(default_runs_path()))
+
+
+@st.cache_resource(show_spinner=False)
+def unlock_throttle() -> Any:
+    """The server's count of wrong teacher keys (one for every session)."""
+    from mnist_core.runs.classroom import UnlockThrottle
+
+    return UnlockThrottle()
+
+
+@st.cache_resource(show_spinner=False)
 def _drawing_store(path: str) -> Any:
     from mnist_core.data.drawings import DrawingStore
+    from mnist_core.runs.limits import Limits
 
-    return DrawingStore(path)
+    return DrawingStore(path, max_per_user=Limits().drawings_per_user)
 
 
 def drawing_store() -> Any:
@@ -73,11 +96,29 @@ class EngineHolder:
     engine: Any
 
 
+# The engines connected so far, by (run log, address): what `connected_engine` reads.
+_CONNECTED: dict[tuple[str, str | None], EngineHolder] = {}
+
+
 @st.cache_resource(show_spinner="Connecting to the training cluster…")
 def engine_holder(path: str, address: str | None) -> EngineHolder:
     from mnist_core.engine.engine import Engine
 
-    return EngineHolder(Engine.connect(cached_run_log(path), address=address))
+    holder = EngineHolder(Engine.connect(cached_run_log(path), address=address))
+    _CONNECTED[(path, address)] = holder
+    return holder
+
+
+def connected_engine() -> Any:
+    """The server's training engine if it is connected already (`serve.py` connects it at
+    start, a first Train does otherwise), else None; never connects, never shows an error."""
+    from mnist_core.base.paths import default_runs_path
+    from mnist_core.engine.cluster import configured_scheduler_address
+
+    holder = _CONNECTED.get((str(default_runs_path()), configured_scheduler_address()))
+    if holder is None or holder.engine.closed:
+        return None
+    return holder.engine
 
 
 def training_engine() -> Any:

@@ -4,6 +4,7 @@ refreshed from the run log (a reload, or another tab of the same user, shows the
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 import streamlit as st
@@ -13,6 +14,7 @@ from app_glue.resources import (
     run_log,
     training_engine,
 )
+from mnist_core.runs.classroom import class_limits_text
 from mnist_core.runs.database import RunLogError
 from mnist_core.runs.record import (
     QUEUED,
@@ -20,6 +22,7 @@ from mnist_core.runs.record import (
 from mnist_core.training.report import (
     line_text,
     progress_text,
+    starting_text,
 )
 
 # The progress bar of a running run, once a second: each refresh only reads the run log, but
@@ -76,7 +79,8 @@ def show_live_run(run_id: str, *, key: str) -> None:
         bar_column, stop_column = st.columns([6, 1], vertical_alignment="bottom")
         progress = run.batch_progress()
         if progress is None:
-            bar_column.progress(0.0, text="Building the model and starting on a worker…")
+            elapsed = time.time() - (run.started_at or time.time())
+            bar_column.progress(0.0, text=starting_text(run.phase, elapsed))
         else:
             bar_column.progress(progress.fraction_done, text=progress_text(progress))
         stop_column.button(
@@ -90,8 +94,8 @@ def show_live_run(run_id: str, *, key: str) -> None:
         )
         if run.stop_requested:
             st.caption("Stopping after this batch…")
-        if run.limits:
-            st.caption(f"Class mode: {limits_text(run.limits)}.")
+        if run.class_limited:
+            st.caption(f"Class mode: {class_limits_text(run.limits)}.")
 
     live()
     if waiting:
@@ -105,17 +109,19 @@ def show_live_run(run_id: str, *, key: str) -> None:
     live_curves()
 
 
-def limits_text(limits: dict[str, Any]) -> str:
-    """The class caps a run was held to, in words."""
-    parts = [
-        f"at most {limits['max_epochs']} epochs",
-        f"{limits['max_training_images']:,} training images",
-        f"{limits['max_seconds']:.0f} s",
-    ]
-    text = ", ".join(parts)
-    if "asked_epochs" in limits or "asked_training_images" in limits:
-        text += " (this run asked for more and was cut to the caps)"
-    return text
+# More cluster problems than this are counted, not each said (a whole room of workers
+# started from the wrong environment says the same thing thirty times).
+SHOWN_CLUSTER_PROBLEMS = 3
+
+
+def show_cluster_problems(engine: Any) -> None:
+    """Each scheduler or worker of the engine's cluster that cannot train, one sentence each
+    (which, what is missing, how to fix it); nothing without an engine."""
+    sentences = engine.cluster_problems if engine is not None else ()
+    for sentence in sentences[:SHOWN_CLUSTER_PROBLEMS]:
+        st.warning(sentence, icon=":material/dns:")
+    if len(sentences) > SHOWN_CLUSTER_PROBLEMS:
+        st.caption(f"…and {len(sentences) - SHOWN_CLUSTER_PROBLEMS} more like these.")
 
 
 def stop_run(run_id: str) -> None:

@@ -29,6 +29,7 @@ from mnist_core.runs.record import (
     STOPPED,
     Run,
 )
+from mnist_core.teaching.fairness import ended_short, work_text
 from mnist_core.training.report import (
     format_duration,
     history_rows,
@@ -144,7 +145,9 @@ def save_run_model(run: Run, *, key: str) -> None:
         "Saved models appear in the model lists of every page and stay after a restart. The "
         "model of this run is also there as “run " + run.id + "”."
     )
-    name_column, overwrite_column, button_column = st.columns([3, 1, 1], vertical_alignment="bottom")
+    name_column, overwrite_column, button_column = st.columns(
+        [3, 1, 1], vertical_alignment="bottom"
+    )
     name_column.text_input(
         "Model name",
         key=f"{key}_name",
@@ -190,7 +193,7 @@ def save_model_of_run(run: Run, name: str, *, overwrite: bool) -> str | None:
 
 
 def show_variant_form(run: Run, *, key: str) -> None:
-    """"Change one thing": a setting, a new value, and a button that trains the variant."""
+    """ "Change one thing": a setting, a new value, and a button that trains the variant."""
     from mnist_core.teaching.variants import (
         changeable_settings,
         describe_change,
@@ -218,14 +221,25 @@ def show_variant_form(run: Run, *, key: str) -> None:
         format_func=lambda value: f"{value:g}" if isinstance(value, float) else str(value),
         key=f"{key}_value_{chosen}",
     )
-    if button_column.button(
-        "Train the variant", icon=":material/alt_route:", key=f"{key}_train"
-    ):
-        submit_variant(run, setting, value, describe_change(setting, value))
+    both = False
+    if ended_short(run):
+        st.info(
+            f"This run ended before its last epoch ({work_text(run)}): a variant that trains "
+            "to the end would do more work, and the comparison would not be fair.",
+            icon=":material/balance:",
+        )
+        both = st.checkbox(
+            "Train this run again too, to the end, beside the variant (a fair comparison)",
+            value=True,
+            key=f"{key}_both",
+        )
+    if button_column.button("Train the variant", icon=":material/alt_route:", key=f"{key}_train"):
+        submit_variant(run, setting, value, describe_change(setting, value), again=both)
 
 
-def submit_variant(run: Run, setting: Any, value: Any, label: str) -> None:
-    """Queue the variant and remember to open the comparison when it ends."""
+def submit_variant(run: Run, setting: Any, value: Any, label: str, *, again: bool) -> None:
+    """Queue the variant (and with `again`, the run itself once more, to the end: one request)
+    and remember to open the comparison when it ends."""
     from mnist_core.runs.request import RunRequest
     from mnist_core.teaching.variants import vary
 
@@ -234,28 +248,43 @@ def submit_variant(run: Run, setting: Any, value: Any, label: str) -> None:
         return
     try:
         config, training_images = vary(run.config, run.training_images, setting.name, value)
-        (variant,) = engine.submit(
-            [
+        requests = [
+            RunRequest(
+                config,
+                preset=run.preset,
+                label=label,
+                parent_id=run.id,
+                training_images=training_images,
+            )
+        ]
+        if again:
+            requests.insert(
+                0,
                 RunRequest(
-                    config,
+                    run.config,
                     preset=run.preset,
-                    label=label,
+                    label=f"{run.display_name}, again to the end",
                     parent_id=run.id,
-                    training_images=training_images,
-                )
-            ],
-            user=current_user(),
-        )
+                    training_images=run.training_images,
+                ),
+            )
+        queued = engine.submit(requests, user=current_user())
     except (RunLogError, ValueError) as error:
         st.error(f"The variant was not queued: {error}")
         return
+    variant = queued[-1]
     st.session_state["train_run_id"] = variant.id
-    st.session_state["train_compare_when_done"] = [run.id, variant.id]
+    st.session_state["train_compare_when_done"] = [
+        queued[0].id if again else run.id,
+        variant.id,
+    ]
     st.rerun()
 
 
 def show_export(run: Run, *, key: str) -> None:
-    """Downloads: the run as a standalone Keras script, its history as CSV, its model."""
+    """Downloads: the run as a standalone Keras script or a Jupyter notebook, its history as
+    CSV, its model."""
+    from app_glue.downloads import run_notebook_button
     from mnist_core.teaching.export import (
         history_csv,
         script_file_name,
@@ -263,7 +292,7 @@ def show_export(run: Run, *, key: str) -> None:
     )
 
     st.subheader("Take it with you")
-    columns = st.columns(3)
+    columns = st.columns(4)
     try:
         script = script_for_run(run)
     except ValueError as error:
@@ -279,7 +308,8 @@ def show_export(run: Run, *, key: str) -> None:
             help="Rebuilds this model and trains it with the same settings, with keras and "
             "numpy only (`--data mnist.npz` trains offline, `--epochs N` changes the epochs).",
         )
-    columns[1].download_button(
+    run_notebook_button(columns[1], run, key=f"{key}_notebook")
+    columns[2].download_button(
         "History (CSV)",
         history_csv(run),
         file_name=f"history_{run.id}.csv",
@@ -290,7 +320,7 @@ def show_export(run: Run, *, key: str) -> None:
     if run.model_kept:
         from pathlib import Path
 
-        columns[2].download_button(
+        columns[3].download_button(
             "Model (.keras)",
             Path(run.model_path).read_bytes(),
             file_name=f"model_{run.id}.keras",
@@ -323,7 +353,7 @@ def show_outcome(run: Run, *, key: str) -> None:
     elif run.status == DIVERGED:
         st.caption("A model whose weights became NaN answers nothing useful, so it is not kept.")
     # A variant trains from scratch: of a fine-tuning run it would be another thing entirely.
-    if run.status in (FINISHED, STOPPED) and run.user == current_user() and not run.fine_tuned:
+    if run.status in (FINISHED, STOPPED) and run.owned_by(current_user()) and not run.fine_tuned:
         show_variant_form(run, key=f"{key}_variant")
     show_export(run, key=f"{key}_export")
     with st.expander("The settings this model was trained with"):

@@ -6,7 +6,10 @@ Each raises `RunLogError` when the run log cannot be read; the pages show it wit
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+
+import pandas as pd
 
 from app_glue.resources import run_log
 from app_glue.user import current_user
@@ -15,6 +18,11 @@ from mnist_core.runs.record import Run
 
 # Runs in the Compare page's table at most.
 TABLE_RUNS = 500
+RUNS_TABLE_COLUMNS = (
+    "compare", "run", "user", "status", "test accuracy", "network", "optimizer",
+    "learning rate", "loss", "epochs", "images", "seconds", "started", "id",
+)  # fmt: skip
+NO_FIGURE = "—"
 
 
 def runs_for_table(*, everyone: bool, picked: Sequence[str]) -> list[Run]:
@@ -29,6 +37,56 @@ def runs_for_table(*, everyone: bool, picked: Sequence[str]) -> list[Run]:
     user = None if everyone else current_user()
     listed = log.list_runs(user=user, limit=TABLE_RUNS, include_curves=False)
     return log.runs_with(listed, picked)
+
+
+def runs_table(runs: Sequence[Run], selection: Sequence[str]) -> pd.DataFrame:
+    """The Compare page's table of runs (RUNS_TABLE_COLUMNS): figures as text, "—" for one a
+    run does not have (yet), its status in words ("training, 45%")."""
+    from mnist_core.modeling.summary import architecture_summary
+
+    table = pd.DataFrame(
+        {
+            "compare": [run.id in selection for run in runs],
+            "run": [run.display_label for run in runs],
+            "user": [run.user for run in runs],
+            "status": [status_words(run) for run in runs],
+            "test accuracy": [
+                NO_FIGURE if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
+                for run in runs
+            ],
+            "network": [architecture_summary(run.config) for run in runs],
+            "optimizer": [run.config.optimizer for run in runs],
+            "learning rate": [f"{run.config.learning_rate:g}" for run in runs],
+            "loss": [run.config.loss for run in runs],
+            "epochs": [run.config.epochs for run in runs],
+            "images": [f"{run.training_images or 60000:,}" for run in runs],
+            "seconds": [_seconds(run.metrics.get("training_seconds")) for run in runs],
+            "started": [pd.Timestamp(run.created_at, unit="s") for run in runs],
+            "id": [run.id for run in runs],
+        }
+    )
+    return table[list(RUNS_TABLE_COLUMNS)]
+
+
+def status_words(run: Run) -> str:
+    """A run's status for a table: "waiting", "training, 45%", or how it ended."""
+    if run.status == "queued":
+        return "waiting"
+    if run.status == "running":
+        progress = run.batch_progress()
+        return f"training, {progress.fraction_done:.0%}" if progress else "starting"
+    return run.status
+
+
+def table_version(runs: Sequence[Run]) -> str:
+    """A short fingerprint of what the table shows of the runs (their ids, statuses, figures):
+    it changes when the table should be drawn anew."""
+    shown = "|".join(f"{run.id}:{status_words(run)}:{run.test_accuracy}" for run in runs)
+    return hashlib.sha256(shown.encode()).hexdigest()[:10]
+
+
+def _seconds(value: object) -> str:
+    return f"{value:.1f}" if isinstance(value, int | float) else NO_FIGURE
 
 
 def runs_by_id(run_ids: Sequence[str]) -> list[Run]:

@@ -29,6 +29,7 @@ from mnist_core.modeling.link import (
 )
 from mnist_core.modeling.presets import get_preset
 from mnist_core.runs.database import RunLogError
+from mnist_core.runs.limits import RunRefused
 from mnist_core.runs.record import Run
 from mnist_core.runs.request import RunRequest
 
@@ -108,6 +109,9 @@ def submit(config: ModelConfig, preset: str, training_images: int) -> None:
             training_images=None if all_images else training_images,
         )
         (run,) = engine.submit([request], user=current_user())
+    except RunRefused as refusal:  # the server's rules: one waiting run, a network's size
+        st.session_state["train_refusal"] = str(refusal)
+        return
     except (RunLogError, ValueError) as error:
         st.error(f"The run was not queued: {error}")
         return

@@ -29,10 +29,8 @@ def warm_up_first_visit() -> None:
 
     from PIL import Image, ImageDraw
 
-    from mnist_core.reading.preprocess import (
-        load_image_file,
-        preprocess_drawing_steps,
-    )
+    from mnist_core.reading.images import load_image_file
+    from mnist_core.reading.preprocess import preprocess_drawing_steps
 
     for name in FIRST_VISIT_MODULES:
         with contextlib.suppress(ImportError):

@@ -14,18 +14,25 @@ from app_glue.charts import (
     show_chart,
     show_runs_curves,
 )
+from app_glue.downloads import (
+    lesson_notebook_button,
+    run_notebook_button,
+)
 from app_glue.resources import training_engine
 from app_glue.run_live import LIVE_REFRESH_SECONDS
 from app_glue.run_queries import (
+    RUNS_TABLE_COLUMNS,
     delete_runs,
     hide_runs,
     runs_by_id,
     runs_for_table,
+    runs_table,
+    table_version,
 )
+from app_glue.side_by_side import show_side_by_side
 from app_glue.user import current_user
 from mnist_core.data.format import class_names_of
 from mnist_core.evaluation.confusion import confusion_cells
-from mnist_core.modeling.summary import architecture_summary
 from mnist_core.runs.database import RunLogError
 from mnist_core.teaching.compare import (
     differing_settings,
@@ -33,6 +40,7 @@ from mnist_core.teaching.compare import (
     side_by_side_metrics,
 )
 from mnist_core.teaching.conclusions import lesson_conclusions
+from mnist_core.teaching.fairness import uneven_work_sentence
 from mnist_core.teaching.lessons import (
     LESSONS,
     get_lesson,
@@ -46,6 +54,8 @@ SORTS = {
 }
 # Up to eight runs are told apart by colour and point shape together.
 MAX_COMPARED = len(MARKERS)
+# The table of runs, while one of them trains or waits.
+TABLE_REFRESH_SECONDS = 3.0
 # The pages a run's model opens on.
 OPEN_ON = {"evaluate": "Evaluate", "inside": "Inside", "draw": "Draw"}
 
@@ -80,7 +90,9 @@ with st.expander(
     )
     lesson = get_lesson(lesson_name)
     st.caption(lesson.what_to_look_for)
-    if st.button(
+    start_column, notebook_column = st.columns([3, 1], vertical_alignment="center")
+    lesson_notebook_button(notebook_column, lesson, key=f"{PREFIX}lesson_notebook")
+    if start_column.button(
         "Run this lesson", type="primary", icon=":material/play_arrow:", key=f"{PREFIX}start"
     ):
         engine = training_engine()
@@ -113,56 +125,60 @@ if not runs:
     )
     st.stop()
 
-table = pd.DataFrame(
-    {
-        "compare": [run.id in selection for run in runs],
-        "run": [run.display_label for run in runs],
-        "user": [run.user for run in runs],
-        "status": [run.status for run in runs],
-        "test accuracy": [run.test_accuracy for run in runs],
-        "network": [architecture_summary(run.config) for run in runs],
-        "optimizer": [run.config.optimizer for run in runs],
-        "learning rate": [run.config.learning_rate for run in runs],
-        "loss": [run.config.loss for run in runs],
-        "epochs": [run.config.epochs for run in runs],
-        "images": [run.training_images or 60000 for run in runs],
-        "seconds": [run.metrics.get("training_seconds") for run in runs],
-        "started": [pd.Timestamp(run.created_at, unit="s") for run in runs],
-        "id": [run.id for run in runs],
-    }
-)
-edited = st.data_editor(
-    table,
-    hide_index=True,
-    disabled=[column for column in table.columns if column != "compare"],
-    column_config={
-        "compare": st.column_config.CheckboxColumn("compare", width="small"),
-        "test accuracy": st.column_config.NumberColumn(format="percent"),
-        "seconds": st.column_config.NumberColumn(format="%.1f"),
-        "started": st.column_config.DatetimeColumn(format="D MMM, HH:mm"),
-        "id": None,
-    },
-    key=f"{PREFIX}table_{'all' if everyone else 'mine'}_{sort_name}",
-)
-ticked = [row_id for row_id, tick in zip(edited["id"], edited["compare"]) if tick]
-# The order runs were picked in (a lesson's own order) is the order they are compared in.
-picked = [run_id for run_id in selection if run_id in ticked] + [
-    run_id for run_id in ticked if run_id not in selection
-]
-if picked != selection:
-    st.session_state["compare_selection"] = picked
-    st.rerun()
-chosen = [known[run_id] for run_id in picked if run_id in known][:MAX_COMPARED]
+table_live = any(run.active for run in runs)
 
-mine_chosen = [run for run in chosen if run.user == current_user()]
-if mine_chosen:
-    hide_column, delete_column, _ = st.columns([1, 1, 3])
-    hide = hide_column.button("Hide the ticked runs of mine", key=f"{PREFIX}hide")
-    delete = delete_column.button(
-        "Delete the ticked runs of mine",
-        key=f"{PREFIX}delete",
-        disabled=any(run.active for run in mine_chosen),
+
+@st.fragment(run_every=TABLE_REFRESH_SECONDS if table_live else None)
+def show_runs_table() -> None:
+    """The runs, with a tick to compare; while one trains or waits, refreshed from the log."""
+    try:
+        shown = runs_for_table(everyone=everyone, picked=selection) if table_live else runs
+    except RunLogError as error:
+        st.error(f"{error}")
+        return
+    shown.sort(key=SORTS[sort_name])
+    if table_live and not any(run.active for run in shown):
+        st.rerun()  # all ended: draw the page once more, without the timer
+    edited = st.data_editor(
+        runs_table(shown, selection),
+        hide_index=True,
+        disabled=[column for column in RUNS_TABLE_COLUMNS if column != "compare"],
+        column_config={
+            "compare": st.column_config.CheckboxColumn("compare", width="small"),
+            "started": st.column_config.DatetimeColumn(format="D MMM, HH:mm"),
+            "id": None,
+        },
+        # A new key when a run's status or figures change: the table shows them, and the
+        # ticks come back from the selection.
+        key=f"{PREFIX}table_{'all' if everyone else 'mine'}_{sort_name}_{table_version(shown)}",
     )
+    ticked = [row_id for row_id, tick in zip(edited["id"], edited["compare"]) if tick]
+    # The order runs were picked in (a lesson's own order) is the order they are compared in.
+    picked = [run_id for run_id in selection if run_id in ticked] + [
+        run_id for run_id in ticked if run_id not in selection
+    ]
+    if picked != selection:
+        st.session_state["compare_selection"] = picked
+        st.rerun()
+
+
+show_runs_table()
+chosen = [known[run_id] for run_id in selection if run_id in known][:MAX_COMPARED]
+
+mine_chosen = [run for run in chosen if run.owned_by(current_user())]
+if mine_chosen:
+    with st.container(horizontal=True, key=f"{PREFIX}tidy"):  # wraps; never cuts a label
+        hide = st.button(
+            "Hide the ticked runs of mine",
+            key=f"{PREFIX}hide",
+            help="They leave your list and stay in the log (Everyone's runs still shows them).",
+        )
+        delete = st.button(
+            "Delete the ticked runs of mine",
+            key=f"{PREFIX}delete",
+            disabled=any(run.active for run in mine_chosen),
+            help="Gone for good, with their models. A run still training cannot be deleted.",
+        )
     if hide or delete:
         try:
             if hide:
@@ -196,10 +212,21 @@ def show_comparison(run_ids: list[str]) -> None:
         st.rerun()  # all ended: draw the whole page once more, without the timer
     if active:
         st.info(
-            f"{len(active)} of these runs are still training or waiting; the curves grow live.",
+            f"{len(active)} of these runs {'is' if len(active) == 1 else 'are'} still training "
+            "or waiting; the curves and figures grow live.",
             icon=":material/hourglass_top:",
         )
+    unfair = uneven_work_sentence(runs)
+    if unfair:
+        st.warning(unfair, icon=":material/balance:")
     labels = [run.display_label for run in runs]
+    lesson_runs = [run for run in runs if run.lesson]
+    if lesson_runs and not active and len({run.lesson for run in lesson_runs}) == 1:
+        # The lesson's point first: its conclusion, computed from these runs' figures.
+        lesson = get_lesson(lesson_runs[0].lesson)
+        st.subheader(f"What the lesson shows: {lesson.title}")
+        for sentence in lesson_conclusions(lesson, lesson_runs):
+            st.markdown(f"- {sentence}")
     log_scale = st.toggle(
         "Log scale for the loss",
         value=True,
@@ -212,33 +239,14 @@ def show_comparison(run_ids: list[str]) -> None:
     st.subheader("What differs")
     differences = differing_settings(runs)
     if differences:
-        st.dataframe(
-            pd.DataFrame(
-                [{"setting": row.setting, **dict(zip(labels, row.values))} for row in differences]
-            ),
-            hide_index=True,
-            key=f"{PREFIX}differences",
-        )
+        show_side_by_side(labels, differences, name_column="setting", key=f"{PREFIX}differences")
     else:
         st.caption("These runs have the same settings: any difference is chance (the seed).")
     st.subheader("Results side by side")
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "figure": row.metric,
-                    **{
-                        label: value + (" ★" if row.best == index else "")
-                        for index, (label, value) in enumerate(zip(labels, row.values))
-                    },
-                }
-                for row in side_by_side_metrics(runs)
-            ]
-        ),
-        hide_index=True,
-        key=f"{PREFIX}metrics",
+    show_side_by_side(
+        labels, side_by_side_metrics(runs), name_column="figure", key=f"{PREFIX}metrics"
     )
-    st.caption("★ marks the best run of a row.")
+    st.caption("★ marks the best run of a row (never one that ended before its last epoch).")
     per_class_rows = per_class_accuracy_rows(runs)
     if per_class_rows:
         st.subheader("Accuracy per class")
@@ -260,12 +268,6 @@ def show_comparison(run_ids: list[str]) -> None:
             },
             key=f"{PREFIX}per_class",
         )
-    lesson_runs = [run for run in runs if run.lesson]
-    if lesson_runs and not active and len({run.lesson for run in lesson_runs}) == 1:
-        lesson = get_lesson(lesson_runs[0].lesson)
-        st.subheader(f"What the lesson shows: {lesson.title}")
-        for sentence in lesson_conclusions(lesson, lesson_runs):
-            st.markdown(f"- {sentence}")
     if st.toggle("Show their confusion matrices", key=f"{PREFIX}confusions"):
         columns = st.columns(min(3, len(runs)))
         for index, run in enumerate(runs):
@@ -299,6 +301,16 @@ def show_comparison(run_ids: list[str]) -> None:
             if column.button(title, key=f"{PREFIX}open_{page}_{run.id}"):
                 st.session_state["model_name"] = run.model_name_in_pickers
                 st.switch_page(f"app_pages/{page}.py")
+    st.subheader("Train them again at home")
+    st.caption(
+        "Each run as a Jupyter notebook (Jupyter or Colab): the same network and settings, "
+        "one step a cell, with its curves and figures."
+    )
+    columns = st.columns(min(4, len(runs)))
+    for index, run in enumerate(runs):
+        with columns[index % len(columns)]:
+            st.caption(run.display_label)
+            run_notebook_button(st, run, key=f"{PREFIX}notebook_{run.id}")
 
 
 show_comparison([run.id for run in chosen])

@@ -29,9 +29,8 @@ from mnist_core.data.explore import (
     pixel_histogram,
     sample_indices,
 )
-from mnist_core.data.format import class_names_of
+from mnist_core.data.format import DATASET_TITLES, class_names_of
 
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 GRID_SIZE = 24  # random images in the grid
 GRID_ZOOM = 3  # 28 px -> 84 px on screen
 PIXEL_VIEW_ZOOM = 6  # 28 px -> 168 px
@@ -89,7 +88,10 @@ arrays = pd.DataFrame(
     ]
 )
 st.dataframe(arrays, hide_index=True, width="content", key="data_arrays")
-st.caption(f"Loaded from {dataset.source}.")
+st.caption(
+    f"This server's copy of {DATASET_TITLES[dataset.name]}, checked against its published "
+    "checksums when it was prepared."
+)
 
 # --- A grid of random images -----------------------------------------------------------------
 st.header("Some training images")

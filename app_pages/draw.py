@@ -26,6 +26,7 @@ from app_glue.drawing import (
     reset_tally,
     tally_of,
     undo_stroke,
+    uploaded_steps,
 )
 from app_glue.models import (
     ModelHandle,
@@ -39,13 +40,11 @@ from app_glue.pictures import (
     shrunk_picture,
 )
 from app_glue.probability_chart import show_probabilities
+from mnist_core.reading.images import ACCEPTED_IMAGE_FILES
 from mnist_core.reading.predict import Prediction
 from mnist_core.reading.preprocess import (
-    ACCEPTED_IMAGE_FILES,
     PreprocessingSteps,
     add_gaussian_noise,
-    load_image_file,
-    preprocess_drawing_steps,
 )
 from mnist_core.runs.finetune import teaching_progress
 
@@ -289,10 +288,9 @@ def show_upload(handle: ModelHandle | None) -> None:
         )
         if uploaded is None:
             return
-        try:
-            steps = preprocess_drawing_steps(load_image_file(uploaded))
-        except ValueError as error:
-            st.error(f"{error} Your drawing above is kept.")
+        steps, problem = uploaded_steps(uploaded)
+        if problem is not None:
+            st.error(f"{problem} Your drawing above is kept.")
             return
         if steps is None:
             st.warning("No digit found in that picture: it looks blank. Try a sharper photo.")

@@ -70,6 +70,26 @@ def take_steps(num_steps: int) -> None:
     )
 
 
+def outside_the_sliders(point: tuple[float, float]) -> str | None:
+    """What to say when the descent took m or b past its slider's end (the slider stops at
+    its end; the line does not)."""
+    parts = [
+        f"{name} is {value:,.2f}, beyond its slider ({low:g} to {high:g})"
+        for name, value, (low, high) in (
+            ("the slope m", point[0], SLOPE_RANGE),
+            ("the intercept b", point[1], INTERCEPT_RANGE),
+        )
+        if not low <= value <= high
+    ]
+    if not parts:
+        return None
+    return (
+        " and ".join(parts)[:1].upper()
+        + " and ".join(parts)[1:]
+        + ": the steps overshot the valley. Start again, with a smaller learning rate."
+    )
+
+
 def start_again() -> None:
     """Back to the flat line y = 0 with no steps taken."""
     st.session_state["fit_line_previous_mse"] = None
@@ -107,6 +127,9 @@ with controls:
         persist_state="session",
         help="Where the line crosses x = 0.",
     )
+    beyond = outside_the_sliders(st.session_state["fit_line_point"])
+    if beyond:
+        st.warning(beyond, icon=":material/open_in_full:")
     st.markdown("##### Or let gradient descent do it")
     st.select_slider(
         "Learning rate",
@@ -121,15 +144,14 @@ with controls:
         "m and b a little the other way. Too small a learning rate crawls; too large "
         "overshoots the valley and climbs out of it."
     )
-    step_columns = st.columns(len(STEP_COUNTS))
-    for column, count in zip(step_columns, STEP_COUNTS):
-        column.button(
-            "1 step" if count == 1 else f"{count} steps",
-            key=f"fit_line_step_{count}",
-            on_click=take_steps,
-            args=(count,),
-            width="stretch",
-        )
+    with st.container(horizontal=True, key="fit_line_steps"):  # wraps; never cuts "100 steps"
+        for count in STEP_COUNTS:
+            st.button(
+                "1 step" if count == 1 else f"{count} steps",
+                key=f"fit_line_step_{count}",
+                on_click=take_steps,
+                args=(count,),
+            )
     st.button("Start again from m = 0, b = 0", key="fit_line_start_again", on_click=start_again)
     reveal = st.toggle(
         "Reveal the best fit",

@@ -64,7 +64,7 @@ def start_finetune(base_model: str) -> None:
     if engine is None:
         return
     try:
-        drawings = drawing_store().list_drawings(current_user())
+        drawings = drawing_store().list_drawings(current_user().id)
         request = finetune_request(base_model, drawings, run_log=run_log())
         (run,) = engine.submit([request], user=current_user())
     except (DrawingStoreError, RunLogError, ValueError) as error:
@@ -82,7 +82,7 @@ def use_on_draw_page(run_id: str) -> None:
 def delete_one_drawing(drawing_id: str, label: int) -> None:
     """on_click: forget one drawing of this user."""
     try:
-        gone = drawing_store().delete_drawing(current_user(), drawing_id)
+        gone = drawing_store().delete_drawing(current_user().id, drawing_id)
     except DrawingStoreError as error:
         st.session_state["teach_message"] = ("error", str(error))
         return
@@ -93,7 +93,7 @@ def delete_one_drawing(drawing_id: str, label: int) -> None:
 def delete_all_drawings() -> None:
     """on_click: forget every drawing of this user (after the confirmation box)."""
     try:
-        gone = drawing_store().delete_all(current_user())
+        gone = drawing_store().delete_all(current_user().id)
     except DrawingStoreError as error:
         st.session_state["teach_message"] = ("error", str(error))
         return
@@ -109,7 +109,7 @@ def take_upload(data: bytes) -> None:
     st.session_state["teach_upload_digest"] = digest
     try:
         entries = read_zip(data)
-        added = drawing_store().add_drawings(current_user(), entries)
+        added = drawing_store().add_drawings(current_user().id, entries)
     except (DrawingImportError, DrawingStoreError, ValueError) as error:
         st.session_state["teach_message"] = ("error", f"{error} Your drawings are unchanged.")
         return
@@ -184,7 +184,7 @@ if message is not None:
 
 user = current_user()
 try:
-    drawings = drawing_store().list_drawings(user)
+    drawings = drawing_store().list_drawings(user.id)
 except DrawingStoreError as error:
     st.error(f"{error}")
     st.stop()

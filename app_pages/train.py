@@ -4,11 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from app_glue.resources import (
+    connected_engine,
     dataset_choices,
     run_log,
 )
 from app_glue.run_live import (
-    limits_text,
+    show_cluster_problems,
     show_live_run,
 )
 from app_glue.run_outcome import show_outcome
@@ -23,14 +24,13 @@ from app_glue.train_form import (
     submit,
 )
 from app_glue.user import current_user
-from mnist_core.data.format import class_names_of
+from mnist_core.data.format import DATASET_TITLES, class_names_of
 from mnist_core.modeling.config import (
     ACTIVATIONS,
     ARCHITECTURES,
     KERNEL_SIZES,
     LEARNING_RATE_SCHEDULES,
     LOSSES,
-    MAX_EPOCHS,
     MAX_HIDDEN_LAYERS,
     OPTIMIZERS,
     ModelConfig,
@@ -38,9 +38,11 @@ from mnist_core.modeling.config import (
 from mnist_core.modeling.form import (
     BATCH_SIZE_CHOICES,
     DENSE_UNIT_CHOICES,
+    EPOCH_CHOICES,
     LAYER_SIZE_CHOICES,
     LEARNING_RATE_CHOICES,
     TRAINING_IMAGE_CHOICES,
+    choices_with,
     layer_key,
 )
 from mnist_core.modeling.link import (
@@ -49,12 +51,12 @@ from mnist_core.modeling.link import (
 )
 from mnist_core.modeling.presets import PRESETS
 from mnist_core.modeling.summary import summarize_architecture
-from mnist_core.runs.classroom import class_mode_on
+from mnist_core.runs.classroom import class_limits_text, class_mode_on
 from mnist_core.runs.database import RunLogError
+from mnist_core.runs.limits import ClassLimits
 from mnist_core.training.report import run_outline
 
 CUSTOM = CUSTOM_PRESET
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 init_train_form()
 
@@ -68,6 +70,8 @@ st.caption(
 )
 for problem in st.session_state["train_link_problems"]:
     st.warning(problem, icon=":material/link_off:")
+# A scheduler or worker that cannot train (no project, another version): one sentence each.
+show_cluster_problems(connected_engine())
 
 try:
     server_class_mode = class_mode_on(run_log())
@@ -75,14 +79,25 @@ except RunLogError as error:
     st.warning(f"{error} Runs cannot be recorded until this is fixed.")
     server_class_mode = False
 simple = server_class_mode or st.session_state.get("train_simple_link", False)
-if server_class_mode:
-    from mnist_core.runs.classroom import ClassLimits
-
+# In class mode the controls go no further than the caps: what a student picks is what runs.
+caps = ClassLimits() if server_class_mode else None
+if caps is not None:
     st.info(
-        f"Class mode is on: the simple controls only, and every run is held to "
-        f"{ClassLimits().describe()}.",
+        f"Class mode is on: the simple controls only, and every run is held to {caps.describe()}.",
         icon=":material/school:",
     )
+image_choices = choices_with(
+    TRAINING_IMAGE_CHOICES,
+    form_value("training_images"),
+    at_most=caps.max_training_images if caps else None,
+)
+if form_value("training_images") not in image_choices:
+    st.session_state[f"{PREFIX}training_images"] = image_choices[-1]
+epoch_choices = choices_with(
+    EPOCH_CHOICES, form_value("epochs"), at_most=caps.max_epochs if caps else None
+)
+if form_value("epochs") not in epoch_choices:
+    st.session_state[f"{PREFIX}epochs"] = epoch_choices[-1]
 
 choices = dataset_choices()
 if not choices:
@@ -102,15 +117,15 @@ data_column.selectbox(
 )
 size_column.select_slider(
     "Training images",
-    TRAINING_IMAGE_CHOICES,
+    image_choices,
     key=f"{PREFIX}training_images",
     format_func=lambda count: (
         f"all {count:,}" if count == TRAINING_IMAGE_CHOICES[-1] else f"{count:,}"
     ),
     persist_state="session",
-    disabled=simple,
     help="Fewer images train in seconds, for a quick demo; all 60,000 reach the best accuracy. "
-    "Test figures always use the whole test set.",
+    "Test figures always use the whole test set."
+    + (f" Class mode: at most {caps.max_training_images:,}." if caps else ""),
 )
 preset_column.selectbox(
     "Preset",
@@ -118,14 +133,14 @@ preset_column.selectbox(
     key=f"{PREFIX}preset",
     on_change=load_preset,
     persist_state="session",
-    format_func=lambda name: "custom (your own settings)" if name == CUSTOM else name,
+    format_func=lambda name: "Your own settings" if name == CUSTOM else PRESETS[name].title,
     help="Each notebook's network, ready to train. Choosing one sets every control below.",
 )
 preset_name = form_value("preset")
 preset_column.caption(
     "Your own settings: change anything below."
     if preset_name == CUSTOM
-    else PRESETS[preset_name].description
+    else f"{PRESETS[preset_name].description} (`{preset_name}` in links and on the command line.)"
 )
 dataset_name = form_value("dataset")
 if dataset_name == "fashion_mnist":
@@ -134,6 +149,32 @@ if dataset_name == "fashion_mnist":
         + ", ".join(f"{label} = {name}" for label, name in enumerate(class_names_of(dataset_name)))
         + "."
     )
+
+# --- Train: right under the preset, before the controls (on a phone, before a long scroll) --
+shown_run = run_to_show()
+busy = shown_run is not None and shown_run.active
+config: ModelConfig | None = None
+summary = None
+try:
+    config = form_config(dataset_name)
+    summary = summarize_architecture(config)
+except ValueError as error:
+    config, problem = None, str(error)
+button_column, outline_column = st.columns([1, 4], vertical_alignment="center")
+start = button_column.button(
+    "Train",
+    type="primary",
+    icon=":material/play_arrow:",
+    key=f"{PREFIX}start",
+    disabled=config is None,
+    help="Training runs on the class's workers, not in your browser; you can keep using "
+    "the app while it does. A second run waits behind your first.",
+)
+if config is not None:
+    outline_column.caption(run_outline(config, form_value("training_images")))
+refusal_box = st.empty()  # what the server refused, right under the button
+if busy:
+    st.caption("Your run is under way: watch it learn at the bottom of the page. ↓")
 
 # --- The controls and the model summary ------------------------------------------------------
 settings_column, summary_column = st.columns([4, 3], gap="large")
@@ -294,12 +335,12 @@ with learning_tab:
     )
     left, right = st.columns(2)
     control(
-        left.slider,
+        left.select_slider,
         "Epochs",
         "epochs",
-        min_value=1,
-        max_value=MAX_EPOCHS,
-        help="One epoch is one pass over all training images.",
+        options=epoch_choices,
+        help="One epoch is one pass over all training images."
+        + (f" Class mode: at most {caps.max_epochs}." if caps else ""),
     )
     control(
         right.select_slider,
@@ -384,16 +425,10 @@ if augmentation_tab is not None:
             step=0.05,
         )
 
-shown_run = run_to_show()
-busy = shown_run is not None and shown_run.active
-config: ModelConfig | None = None
 with summary_column:
     st.subheader("Model summary")
-    try:
-        config = form_config(dataset_name)
-        summary = summarize_architecture(config)
-    except ValueError as error:
-        st.error(f"These settings cannot be trained: {error} Change the settings above.")
+    if summary is None:
+        st.error(f"These settings cannot be trained: {problem} Change the settings.")
     else:
         st.dataframe(
             pd.DataFrame(
@@ -415,18 +450,6 @@ with summary_column:
         )
         total = sum(row["parameters"] for row in summary)
         st.metric("Parameters to learn", f"{total:,}", help="Weights and biases, all of them.")
-        st.caption(run_outline(config, form_value("training_images")))
-    start = st.button(
-        "Train",
-        type="primary",
-        icon=":material/play_arrow:",
-        key=f"{PREFIX}start",
-        disabled=config is None,
-        help="Training runs on the class's workers, not in your browser; you can keep using "
-        "the app while it does. A second run waits behind your first.",
-    )
-    if busy:
-        st.caption("Your run is under way: watch it learn below. ↓")
     if config is not None:
         query = settings_query(
             config,
@@ -446,10 +469,12 @@ with summary_column:
 
 if start and config is not None:
     submit(config, preset_name, form_value("training_images"))
+    if refusal := st.session_state.pop("train_refusal", None):
+        refusal_box.warning(refusal, icon=":material/block:")
 
 if shown_run is not None:
     st.divider()
-    title = "Your run" if shown_run.user == current_user() else f"{shown_run.user}'s run"
+    title = "Your run" if shown_run.owned_by(current_user()) else f"{shown_run.user}'s run"
     st.header(f"{title} · {shown_run.id}")
     if shown_run.active:
         show_live_run(shown_run.id, key=f"{PREFIX}live")
@@ -459,6 +484,6 @@ if shown_run is not None:
             st.session_state["train_compare_when_done"] = None
             st.session_state["compare_selection"] = compare_pair
             st.switch_page("app_pages/compare.py")
-        if shown_run.limits:
-            st.caption(f"Class mode: {limits_text(shown_run.limits)}.")
+        if shown_run.class_limited:
+            st.caption(f"Class mode: {class_limits_text(shown_run.limits)}.")
         show_outcome(shown_run, key=f"{PREFIX}outcome")

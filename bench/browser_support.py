@@ -542,6 +542,33 @@ def clear_drawing(page: Any, timeout_seconds: float = 60.0) -> dict[str, float]:
     return canvas_box(page, f"draw_canvas_{number + 1}", timeout_seconds)
 
 
+def peak_megabytes(pid: int) -> float:
+    """A process's peak resident memory so far (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def write_oversized_png(path: Path, side: int = 13_000) -> None:
+    """Write a black PNG of side x side pixels, 1 bit a pixel: a few hundred kB on disk, far
+    too large to decode (13,000 a side: 645 MB as the Draw page would read it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    row = b"\x00" * (1 + (side + 7) // 8)
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
 def save_screenshot(page: Any, name: str) -> str:
     """Save a screenshot of `page` in the scratch directory (after a failure); returns its path.
 

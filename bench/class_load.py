@@ -317,9 +317,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     # The best any engine could do with what the other processes left the workers: the ideal
     # assumes `workers` whole cores; the rest of the machine's work came first (the workers
     # are niced so that drawing stays quick).
-    other_cores = sum(
-        value for kind, value in cpu_used.items() if kind != browser_support.WORKER_KIND
-    ) / cpu_window
+    other_cores = (
+        sum(value for kind, value in cpu_used.items() if kind != browser_support.WORKER_KIND)
+        / cpu_window
+    )
     cores_left = (os.cpu_count() or workers) - other_cores
     best_possible_ratio = max(1.0, workers / cores_left) if cores_left > 0 else math.inf
     pair_text = ""

@@ -114,9 +114,7 @@ def fill_run_log(log: Any, count: int, model_file: Path, seed: int = 0) -> list[
         log.mark_running(run.id, worker="tcp://127.0.0.1:40000")
         ending = ENDINGS[choose.randrange(len(ENDINGS))]
         # A run that ended early did fewer epochs than asked (none, for a one-epoch preset).
-        epochs_done = (
-            config.epochs if ending == "finished" else choose.randrange(0, config.epochs)
-        )
+        epochs_done = config.epochs if ending == "finished" else choose.randrange(0, config.epochs)
         samples = (training_images or 60000) * 9 // 10
         batches = -(-samples // config.batch_size)
         accuracy = choose.uniform(0.85, 0.99)
@@ -192,7 +190,9 @@ def fill_run_log(log: Any, count: int, model_file: Path, seed: int = 0) -> list[
             os.link(model_file, path)
             model_path = str(path)
         runs.append(
-            log.finish_run(run.id, ending, f"The run ended {ending}.", metrics=metrics, model_path=model_path)
+            log.finish_run(
+                run.id, ending, f"The run ended {ending}.", metrics=metrics, model_path=model_path
+            )
         )
     return runs
 

@@ -237,7 +237,9 @@ def run(quick: bool = False) -> dict[str, Any]:
             passed=reading.accuracy >= 0.95,
         )
     )
-    details["pen_dev_accuracy_per_digit"] = {str(digit): value for digit, value in per_digit.items()}
+    details["pen_dev_accuracy_per_digit"] = {
+        str(digit): value for digit, value in per_digit.items()
+    }
     settings = {
         "drawings": count,
         "warm_up_drawings": warm_up_count,

@@ -47,6 +47,7 @@ BENCHMARKS = (
     "phone_drawing",
     "sessions",
     "class_load",
+    "class_guard",
     "runner_settings",
 )
 FULL_RESULTS = BENCH_DIRECTORY / "results.json"

@@ -98,9 +98,7 @@ def train_rerun_milliseconds(page: Any, preset: str) -> float:
     page.evaluate(ARM_RERUN_JS)
     page.get_by_role("option", name=preset, exact=True).click()
     page.wait_for_function("() => window.__benchRerunDone !== null", timeout=60_000)
-    return float(
-        page.evaluate("() => window.__benchRerunDone - window.__benchRerunStart")
-    )
+    return float(page.evaluate("() => window.__benchRerunDone - window.__benchRerunStart"))
 
 
 def draw_milliseconds(page: Any, digit: int) -> float:

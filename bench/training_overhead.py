@@ -345,9 +345,12 @@ def _figures(app_runs: list[dict[str, Any]], plain_runs: list[dict[str, Any]]) -
     def median(runs: list[dict[str, Any]], key: str) -> float:
         return summarize(values(runs, key)).median
 
-    fit_ratios = [a / p for a, p in zip(values(app_runs, "fit_seconds"), values(plain_runs, "fit_seconds"))]
+    fit_ratios = [
+        a / p for a, p in zip(values(app_runs, "fit_seconds"), values(plain_runs, "fit_seconds"))
+    ]
     total_ratios = [
-        a / p for a, p in zip(values(app_runs, "total_seconds"), values(plain_runs, "total_seconds"))
+        a / p
+        for a, p in zip(values(app_runs, "total_seconds"), values(plain_runs, "total_seconds"))
     ]
     cpu_ratios = [
         a / p

@@ -36,6 +36,7 @@ def record_trained_run():
     engine would, through the runs' lifecycle: its epochs, then its end with the model kept.
 
     record_trained_run(log, result, *, user, preset=None, dataset=None, training_images=None):
+    `user` is a `runs.users.User` or a name (the user known by that name alone);
     with `dataset`, the final figures are computed on its test set as a worker does; without,
     the training's own. `training_images` is what the run asked for (default: what it used).
     """
@@ -43,7 +44,7 @@ def record_trained_run():
 
 
 def _record_trained_run(
-    log, result, *, user: str, preset: str | None = None, dataset=None, training_images=None
+    log, result, *, user, preset: str | None = None, dataset=None, training_images=None
 ):
     from mnist_core.runs.lifecycle import RunEnding, end_run, model_file_bytes, run_ending
     from mnist_core.runs.record import RUNNING

@@ -1,4 +1,5 @@
-"""The command line of mnist_core: `python -m mnist_core <command> [options]`.
+"""The command line of mnist_core: `mnist-playground <command> [options]`, or
+`python -m mnist_core <command> [options]` (the same program).
 
 Commands:
     prepare-data  Load a dataset, verify it against its checksums and cache it.
@@ -8,6 +9,7 @@ Commands:
     evaluate      Accuracy, loss, per-class report and confusion matrix of a stored model.
     predict       Classify image files the way the drawing page does.
     runs          List the recorded runs; show, compare or export one.
+    lessons       List the notebooks' lessons; export one as a Jupyter notebook.
 
 Every command prints what it did on stdout. Errors print one line, ``error: ...``, on stderr
 and exit with status 2 (130 after Ctrl-C); the user never sees a traceback.
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 
 from mnist_core.cli import (
     data_commands,
+    lesson_commands,
     model_commands,
     runs_commands,
     train_command,
@@ -39,16 +42,27 @@ from mnist_core.cli.common import (
     one_line,
 )
 
+CONSOLE_SCRIPT = "mnist-playground"
+
+
+def program_name() -> str:
+    """How the user called us: `mnist-playground` (the console script) or `python -m mnist_core`."""
+    called = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return CONSOLE_SCRIPT if called.startswith(CONSOLE_SCRIPT) else "python -m mnist_core"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the whole command line, one subparser per command."""
+    from mnist_core import __version__
+
     parser = ArgumentParser(
-        prog="python -m mnist_core",
+        prog=program_name(),
         description="Work with the MNIST playground from the command line.",
     )
+    parser.add_argument("--version", action="version", version=f"mnist-playground {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    for module in (data_commands, model_commands, train_command, runs_commands):
+    for module in (data_commands, model_commands, train_command, runs_commands, lesson_commands):
         module.register(subparsers)
     return parser
 
@@ -79,22 +93,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug; still one line, with enough to report it
         print(f"error: unexpected {type(error).__name__}: {one_line(error)}", file=sys.stderr)
     return ERROR_EXIT_STATUS
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# --- shared helpers --------------------------------------------------------------------------
-
-

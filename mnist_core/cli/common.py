@@ -179,5 +179,35 @@ def print_table(
         print(format_row(row))
 
 
+def check_output_files(paths: Sequence[str], *, overwrite: bool, command: str) -> None:
+    """Refuse, before anything is written, output files that cannot be written as asked.
+
+    Args:
+        paths: the files a command will write (the same file twice is refused).
+        overwrite: whether files that exist may be replaced.
+        command: the command's name, for the messages ("runs export").
+    """
+    import os
+    from pathlib import Path
+
+    if len({os.path.abspath(path) for path in paths}) != len(paths):
+        raise ValueError(f"{command} got the same FILE twice; give each export its own file.")
+    for path in paths:
+        if not overwrite and os.path.exists(path):
+            raise ValueError(f"{path} exists; choose another file or pass --overwrite.")
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            raise ValueError(f"the folder of {path} does not exist ({folder}).")
+
+
+def check_notebook_path(path: str) -> None:
+    """Refuse a notebook file whose name does not end in .ipynb (Jupyter would not open it)."""
+    if not path.endswith(".ipynb"):
+        raise ValueError(
+            f"--notebook must name a file ending in .ipynb (Jupyter and Colab open those), "
+            f"got {path!r}."
+        )
+
+
 def one_line(error: BaseException | str) -> str:
     return " ".join(str(error).split()) or type(error).__name__

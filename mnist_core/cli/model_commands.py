@@ -32,7 +32,6 @@ PREDICT_BATCH_SIZE = 1024
 BLANK_IMAGE_NOTE = "blank image: no ink found, nothing to classify"
 
 
-
 def register(subparsers: Any) -> None:
     """Add `presets`, `models`, `evaluate` and `predict` to the command line."""
     presets_parser = subparsers.add_parser(
@@ -72,7 +71,7 @@ def register(subparsers: Any) -> None:
             "Classify image files with the preprocessing of the drawing page (cropped, fitted "
             "into 20x20 and centred by mass, like MNIST), naming the runner-up and saying when "
             "the reading is not sure. A blank image is reported, not an error. A file that "
-            "cannot be read gets one line on stderr (and a {\"file\", \"error\"} entry in "
+            'cannot be read gets one line on stderr (and a {"file", "error"} entry in '
             "JSON), the others are still classified, and the exit status is then 2."
         ),
     )
@@ -98,8 +97,10 @@ def register(subparsers: Any) -> None:
     predict_parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     predict_parser.set_defaults(handler=predict)
 
+
 def presets(args: argparse.Namespace) -> int:
-    """Print one line per preset: name, parameter count and description (no TensorFlow).
+    """Print one line per preset: name, title, parameter count and description (no
+    TensorFlow).
 
     Args:
         args: Parsed arguments (none used).
@@ -113,12 +114,13 @@ def presets(args: argparse.Namespace) -> int:
     rows = [
         (
             name + (" (default)" if name == DEFAULT_PRESET_NAME else ""),
+            preset.title,
             f"{count_parameters(preset.config):,}",
             preset.description,
         )
         for name, preset in PRESETS.items()
     ]
-    print_table(("preset", "parameters", "description"), rows, right_aligned={1})
+    print_table(("preset", "title", "parameters", "description"), rows, right_aligned={2})
     return 0
 
 
@@ -234,9 +236,9 @@ def predict(args: argparse.Namespace) -> int:
     """
     import numpy as np
 
+    from mnist_core.reading.images import load_image_file
     from mnist_core.reading.preprocess import (
         add_gaussian_noise,
-        load_image_file,
         preprocess_drawing,
     )
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
 from mnist_core.cli.common import (
     CommandError,
+    check_notebook_path,
+    check_output_files,
     format_epoch_seconds,
     format_number,
     json_ready,
@@ -58,14 +59,18 @@ def register(subparsers: Any) -> None:
 
     export_parser = commands.add_parser(
         "export",
-        help="a run as a Keras script, its history as CSV, its model file",
+        help="a run as a Keras script or notebook, its history as CSV, its model file",
         description=(
-            "Write a run as a standalone Python script (keras and numpy only) that trains "
-            "it again, its history as CSV, and/or its trained model as a .keras file."
+            "Write a run as a standalone Python script (keras and numpy only) or a Jupyter "
+            "notebook (keras, numpy and matplotlib) that trains it again, its history as CSV, "
+            "and/or its trained model as a .keras file."
         ),
     )
     export_parser.add_argument("run_id", metavar="ID", help="the run's id (see `runs`)")
     export_parser.add_argument("--code", metavar="FILE", help="write the training script here")
+    export_parser.add_argument(
+        "--notebook", metavar="FILE", help="write the run as a Jupyter notebook here (.ipynb)"
+    )
     export_parser.add_argument("--csv", metavar="FILE", help="write the history here")
     export_parser.add_argument(
         "--model", metavar="FILE", help="copy the trained model here (a .keras file)"
@@ -164,7 +169,7 @@ def runs_show(args: argparse.Namespace) -> int:
     ]
     if run.model_name:
         facts.append(("saved as", run.model_name))
-    if run.limits:
+    if run.class_limited:
         facts.append(("class limits", json.dumps(run.limits)))
     width = max(len(key) for key, _ in facts) + 2
     for key, value in facts:
@@ -213,6 +218,7 @@ def runs_compare(args: argparse.Namespace) -> int:
         run_label,
         side_by_side_metrics,
     )
+    from mnist_core.teaching.fairness import uneven_work_sentence
 
     if len(args.run_ids) < 2:
         raise ValueError(
@@ -226,10 +232,12 @@ def runs_compare(args: argparse.Namespace) -> int:
     labels = [run_label(run) for run in runs]
     settings = differing_settings(runs)
     metrics = side_by_side_metrics(runs)
+    unfair = uneven_work_sentence(runs)
     if args.json_output:
         document = {
             "runs": [run.id for run in runs],
             "labels": labels,
+            "not_a_fair_comparison": unfair,
             "differing_settings": [
                 {"setting": row.setting, "field": row.field, "values": list(row.values)}
                 for row in settings
@@ -246,6 +254,8 @@ def runs_compare(args: argparse.Namespace) -> int:
         }
         print(json.dumps(json_ready(document), indent=2))
         return 0
+    if unfair:
+        print(f"{unfair}\n")
     if settings:
         print("settings that differ:")
         print_table(("setting", *labels), [(row.setting, *row.values) for row in settings])
@@ -270,38 +280,41 @@ def runs_compare(args: argparse.Namespace) -> int:
 
 
 def runs_export(args: argparse.Namespace) -> int:
-    """Write a run as a standalone Keras script, its history as CSV and/or its model file.
+    """Write a run as a standalone Keras script or notebook, its history as CSV and/or its
+    model file.
 
     Args:
-        args: Parsed arguments: `run_id`, `code`, `csv`, `model` (paths; at least one),
-            `overwrite`.
+        args: Parsed arguments: `run_id`, `code`, `notebook`, `csv`, `model` (paths; at least
+            one), `overwrite`.
     """
     from pathlib import Path
 
     from mnist_core.teaching import export
 
-    targets = [path for path in (args.code, args.csv, args.model) if path]
+    targets = [path for path in (args.code, args.notebook, args.csv, args.model) if path]
     if not targets:
-        raise ValueError("runs export needs --code FILE, --csv FILE and/or --model FILE.")
-    if len({os.path.abspath(path) for path in targets}) != len(targets):
-        raise ValueError("runs export got the same FILE twice; give each export its own file.")
-    if not args.overwrite:
-        for path in targets:
-            if os.path.exists(path):
-                raise ValueError(f"{path} exists; choose another file or pass --overwrite.")
-    for path in targets:
-        folder = Path(path).resolve().parent
-        if not folder.is_dir():
-            raise ValueError(f"the folder of {path} does not exist ({folder}).")
+        raise ValueError(
+            "runs export needs --code FILE, --notebook FILE, --csv FILE and/or --model FILE."
+        )
+    if args.notebook:
+        check_notebook_path(args.notebook)
+    check_output_files(targets, overwrite=args.overwrite, command="runs export")
     run = _open_run_log().get_run(args.run_id)
     # Everything is prepared before anything is written: a run that cannot be exported
     # (a schedule the exporter does not know, no kept model) leaves no half of its files.
     code = export.script_for_run(run, file_name=Path(args.code).name) if args.code else None
+    notebook = export.notebook_for_run(run) if args.notebook else None
     if args.model and not run.model_kept:
         export.copy_model(run, args.model)  # raises ValueError saying why
     if code is not None:
         Path(args.code).write_text(code)
         print(f"wrote {args.code}: train it again with `python {args.code} --data mnist.npz`")
+    if notebook is not None:
+        Path(args.notebook).write_text(notebook)
+        print(
+            f"wrote {args.notebook}: open it in Jupyter or Colab and run it cell by cell "
+            f"(offline: MNIST_NPZ=mnist.npz jupyter lab {args.notebook})"
+        )
     if args.csv:
         Path(args.csv).write_text(export.history_csv(run))
         print(f"wrote {args.csv}: {len(run.history)} epoch(s)")

@@ -28,7 +28,6 @@ from mnist_core.training.progress import (
 FOLLOW_INTERVAL_SECONDS = 0.25
 
 
-
 def register(subparsers: Any) -> None:
     """Add `train` to the command line."""
     train_parser = subparsers.add_parser(
@@ -68,11 +67,13 @@ def register(subparsers: Any) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help=(
-            "train on the Dask cluster of this scheduler (tcp://host:8786) instead of here, "
+            "train on the Dask cluster of this scheduler (tls://host:8786 or tcp://host:8786; "
+            "for tls://, the MNIST_DASK_TLS_* variables name the certificate) instead of here, "
             "following its progress in the run log"
         ),
     )
     train_parser.set_defaults(handler=train)
+
 
 def train(args: argparse.Namespace) -> int:
     """Train a preset with a progress bar, then save the model under `--name`.
@@ -121,9 +122,7 @@ def train(args: argparse.Namespace) -> int:
         print("drawing the extra training digits first (a minute or two)", flush=True)
     try:
         with stop_on_interrupt(progress):
-            result = train_model(
-                config, dataset, local.observer, training_images=training_images
-            )
+            result = train_model(config, dataset, local.observer, training_images=training_images)
     except BaseException as error:
         progress.finish()
         local.fail(error)
@@ -204,8 +203,8 @@ def _train_on_cluster(
     from mnist_core.engine.cluster import ClusterUnavailableError
     from mnist_core.engine.engine import Engine
     from mnist_core.runs.log import RunLog
-    from mnist_core.runs.record import CLI_USER
     from mnist_core.runs.request import RunRequest
+    from mnist_core.runs.users import CLI_USER
 
     run_log = RunLog()
     run_log.check()  # the cluster's runs live in the log: without it, nothing can train
@@ -214,12 +213,13 @@ def _train_on_cluster(
     except ClusterUnavailableError as error:
         raise CommandError(one_line(error)) from None
     try:
+        said = _refuse_a_cluster_that_cannot_train(engine, args.scheduler)
         (run,) = engine.submit(
             [RunRequest(config, preset=preset, training_images=training_images)], user=CLI_USER
         )
         print(f"training preset {preset} as model {name!r} on {args.scheduler} (run {run.id})")
         progress = ProgressPrinter(sys.stdout)
-        run = _follow_run(engine, run.id, progress)
+        run = _follow_run(engine, run.id, progress, said)
     finally:
         engine.close()
     _say_how_it_ended(run, config.epochs)
@@ -237,7 +237,35 @@ def _train_on_cluster(
     return 0
 
 
-def _follow_run(engine: Any, run_id: str, progress: ProgressPrinter) -> Any:
+def _refuse_a_cluster_that_cannot_train(engine: Any, address: str) -> set[str]:
+    """Say each scheduler or worker that cannot take runs (`engine.cluster_problems`): an
+    error when none can, a warning line each otherwise. Returns the sentences said."""
+    check = engine.cluster_check
+    if check.scheduler_problem:
+        raise CommandError(check.scheduler_problem)
+    unfit = check.worker_problems()
+    if unfit and not check.usable():
+        if len(unfit) == 1:
+            raise CommandError(next(iter(unfit.values())))
+        for sentence in unfit.values():
+            print(f"warning: {sentence}", file=sys.stderr)
+        raise CommandError(
+            f"none of the {len(unfit)} workers of {address} can train this run (each is said "
+            "above); fix them as said, then train again."
+        )
+    return _warn_once(engine, set())
+
+
+def _warn_once(engine: Any, said: set[str]) -> set[str]:
+    """A warning line for each cluster problem not said yet (workers join while we wait)."""
+    for sentence in engine.cluster_problems:
+        if sentence not in said:
+            said.add(sentence)
+            print(f"warning: {sentence}", file=sys.stderr, flush=True)
+    return said
+
+
+def _follow_run(engine: Any, run_id: str, progress: ProgressPrinter, said: set[str]) -> Any:
     """Print a run's progress from the log until it ends; Ctrl-C asks the engine to stop it."""
     import time
 
@@ -250,6 +278,8 @@ def _follow_run(engine: Any, run_id: str, progress: ProgressPrinter) -> Any:
     with stop_on_interrupt(progress):
         while True:
             run = engine.run_log.get_run(run_id)
+            if run.status == QUEUED:
+                _warn_once(engine, said)
             if run.status == QUEUED and not said_queued:
                 said_queued = True
                 progress._print_line("queued: waiting for a free worker")

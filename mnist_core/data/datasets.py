@@ -392,9 +392,7 @@ def _verify(spec: _DatasetSpec, arrays: Mapping[str, np.ndarray]) -> None:
         if not isinstance(array, np.ndarray) or array.dtype != np.uint8:
             raise UnusableSourceError(f"{array_name} is {_describe(array)}, not uint8")
         if array.shape != expected_shape:
-            raise UnusableSourceError(
-                f"{array_name} has shape {array.shape}, not {expected_shape}"
-            )
+            raise UnusableSourceError(f"{array_name} has shape {array.shape}, not {expected_shape}")
         if _sha256_prefix(array) != spec.sha256_prefixes[array_name]:
             raise UnusableSourceError(f"{array_name} does not match its reference checksum")
 
@@ -453,5 +451,3 @@ def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 # --- Fashion-MNIST from IDX files ----------------------------------------------------------
-
-

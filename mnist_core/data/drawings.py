@@ -56,6 +56,10 @@ class DrawingStoreError(Exception):
     """The drawings cannot be read or kept; the message says what is wrong and what to do."""
 
 
+class DrawingLimitError(ValueError):
+    """A user keeps as many drawings as the server allows; the message says what to do."""
+
+
 class DrawingImportError(ValueError):
     """An uploaded zip of drawings cannot be used; the message is one line."""
 
@@ -120,17 +124,22 @@ def _from_png(data: bytes) -> np.ndarray:
 
 
 class DrawingStore:
-    """Every user's labelled drawings, in one SQLite file.
+    """Every user's labelled drawings, in one SQLite file, by user id (`runs.users`).
 
     Args:
         path: the database file (default: the run log's, `runs.default_runs_path()`); the
             table is made on first use.
+        max_per_user: the most drawings a user keeps (None: no limit); a new drawing past it
+            is refused with a message (`DrawingLimitError`).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, max_per_user: int | None = None
+    ) -> None:
         if path is None:
             path = default_runs_path()
         self.path = Path(path)
+        self.max_per_user = max_per_user
         self._ready = False
 
     @contextlib.contextmanager
@@ -155,11 +164,11 @@ class DrawingStore:
         finally:
             connection.close()
 
-    def add_drawing(self, user: str, drawing_id: str, image: np.ndarray, label: int) -> Drawing:
+    def add_drawing(self, user_id: str, drawing_id: str, image: np.ndarray, label: int) -> Drawing:
         """Keep a labelled drawing; the same `drawing_id` again changes its label.
 
         Args:
-            user: whose drawing it is.
+            user_id: whose drawing it is (the user's id).
             drawing_id: its name (1 to 64 characters).
             image: the (28, 28) image the model saw (floats in [0, 1] or uint8).
             label: the digit the user meant.
@@ -168,36 +177,42 @@ class DrawingStore:
         pixels = drawing_image(image)
         if not isinstance(drawing_id, str) or not 0 < len(drawing_id) <= 64:
             raise ValueError(f"drawing_id must be 1 to 64 characters, got {drawing_id!r}.")
-        _check_user(user)
+        _check_user(user_id)
         now = time.time()
         with self._connect() as connection:
+            known = connection.execute(
+                "SELECT 1 FROM drawings WHERE user = ? AND id = ?", (user_id, drawing_id)
+            ).fetchone()
+            if known is None:
+                self._check_room(connection, user_id, 1)
             connection.execute(
                 "INSERT INTO drawings (user, id, label, png, created_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (user, id) DO UPDATE SET label = excluded.label",
-                (user, drawing_id, label, _png(pixels), now),
+                (user_id, drawing_id, label, _png(pixels), now),
             )
             (created_at,) = connection.execute(
-                "SELECT created_at FROM drawings WHERE user = ? AND id = ?", (user, drawing_id)
+                "SELECT created_at FROM drawings WHERE user = ? AND id = ?", (user_id, drawing_id)
             ).fetchone()
         return Drawing(drawing_id, label, pixels, created_at)
 
-    def add_drawings(self, user: str, drawings: Sequence[tuple[str, np.ndarray, int]]) -> int:
+    def add_drawings(self, user_id: str, drawings: Sequence[tuple[str, np.ndarray, int]]) -> int:
         """Keep many drawings at once (an imported zip), all or none; returns how many were new.
 
         Args:
-            user: whose drawings they are.
+            user_id: whose drawings they are (the user's id).
             drawings: (drawing_id, image, label) each; a known id gets the new label.
         """
-        _check_user(user)
+        _check_user(user_id)
         rows = [
-            (user, drawing_id, check_label(label), _png(drawing_image(image)), time.time())
+            (user_id, drawing_id, check_label(label), _png(drawing_image(image)), time.time())
             for drawing_id, image, label in drawings
         ]
         with self._connect() as connection:
             known = {
                 row[0]
-                for row in connection.execute("SELECT id FROM drawings WHERE user = ?", (user,))
+                for row in connection.execute("SELECT id FROM drawings WHERE user = ?", (user_id,))
             }
+            self._check_room(connection, user_id, len({row[1] for row in rows} - known))
             connection.executemany(
                 "INSERT INTO drawings (user, id, label, png, created_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (user, id) DO UPDATE SET label = excluded.label",
@@ -205,37 +220,50 @@ class DrawingStore:
             )
         return len({row[1] for row in rows} - known)
 
-    def list_drawings(self, user: str) -> list[Drawing]:
+    def list_drawings(self, user_id: str) -> list[Drawing]:
         """A user's drawings, oldest first."""
         with self._connect() as connection:
             rows = connection.execute(
                 "SELECT id, label, png, created_at FROM drawings WHERE user = ? "
                 "ORDER BY created_at, id",
-                (user,),
+                (user_id,),
             ).fetchall()
         return [Drawing(row[0], int(row[1]), _from_png(row[2]), row[3]) for row in rows]
 
-    def label_counts(self, user: str) -> dict[int, int]:
+    def label_counts(self, user_id: str) -> dict[int, int]:
         """How many drawings the user has of each digit (digits without any are left out)."""
         with self._connect() as connection:
             rows = connection.execute(
                 "SELECT label, count(*) FROM drawings WHERE user = ? GROUP BY label ORDER BY label",
-                (user,),
+                (user_id,),
             ).fetchall()
         return {int(label): int(count) for label, count in rows}
 
-    def delete_drawing(self, user: str, drawing_id: str) -> bool:
+    def delete_drawing(self, user_id: str, drawing_id: str) -> bool:
         """Forget one drawing; False if there was none of that id."""
         with self._connect() as connection:
             cursor = connection.execute(
-                "DELETE FROM drawings WHERE user = ? AND id = ?", (user, drawing_id)
+                "DELETE FROM drawings WHERE user = ? AND id = ?", (user_id, drawing_id)
             )
             return cursor.rowcount == 1
 
-    def delete_all(self, user: str) -> int:
+    def delete_all(self, user_id: str) -> int:
         """Forget every drawing of a user; returns how many went."""
         with self._connect() as connection:
-            return connection.execute("DELETE FROM drawings WHERE user = ?", (user,)).rowcount
+            return connection.execute("DELETE FROM drawings WHERE user = ?", (user_id,)).rowcount
+
+    def _check_room(self, connection: sqlite3.Connection, user_id: str, new: int) -> None:
+        if self.max_per_user is None or new <= 0:
+            return
+        (count,) = connection.execute(
+            "SELECT count(*) FROM drawings WHERE user = ?", (user_id,)
+        ).fetchone()
+        if count + new > self.max_per_user:
+            raise DrawingLimitError(
+                f"You keep {count:,} drawings, and a person keeps at most "
+                f"{self.max_per_user:,} on this server; {new:,} more do not fit. Delete some on "
+                "the Teach page (or download them first), then label new ones."
+            )
 
 
 def _check_user(user: object) -> None:
@@ -286,6 +314,17 @@ def read_zip(data: bytes) -> list[tuple[str, np.ndarray, int]]:
             raise DrawingImportError(
                 f"The zip has no {LABELS_FILE_NAME}; it needs one line 'file,label' per picture."
             )
+        for info in names.values():
+            if info.flag_bits & 0x1:
+                raise DrawingImportError(
+                    f"{info.filename!r} in the zip is protected with a password; zip the "
+                    "drawings again without one and upload that."
+                )
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise DrawingImportError(
+                    f"{info.filename!r} in the zip is packed in a way this page does not read "
+                    "(only stored or deflated, the usual); zip the drawings again."
+                )
         if sum(info.file_size for info in names.values()) > MAX_IMPORT_BYTES:
             raise DrawingImportError(
                 f"The zip holds more than {MAX_IMPORT_BYTES // (1024 * 1024)} MB once unpacked; "
@@ -310,6 +349,7 @@ def read_zip(data: bytes) -> list[tuple[str, np.ndarray, int]]:
                 f"{MAX_IMPORT_DRAWINGS} are taken at once."
             )
         drawings = []
+        seen: dict[str, int] = {}
         for number, row in enumerate(rows, start=1):
             if len(row) != 2:
                 raise DrawingImportError(
@@ -321,22 +361,28 @@ def read_zip(data: bytes) -> list[tuple[str, np.ndarray, int]]:
                     f"{LABELS_FILE_NAME} line {number}: label {label_text!r} of {file_name!r} "
                     "is not a digit from 0 to 9."
                 )
+            if file_name in seen:
+                raise DrawingImportError(
+                    f"{LABELS_FILE_NAME} lists {file_name!r} twice (lines {seen[file_name]} and "
+                    f"{number}); keep one line for each picture."
+                )
+            seen[file_name] = number
             member = folder + file_name
             if member not in names:
                 raise DrawingImportError(
                     f"{LABELS_FILE_NAME} line {number} names {file_name!r}, which is not in the zip."
                 )
             try:
-                with Image.open(io.BytesIO(archive.read(member))) as picture:
-                    picture.load()
+                with Image.open(io.BytesIO(archive.read(member))) as picture:  # the header
                     size = picture.size
+                    if size != (IMAGE_SIDE, IMAGE_SIDE):
+                        raise DrawingImportError(
+                            f"{file_name!r} is {size[0]}x{size[1]} pixels; drawings must be "
+                            f"{IMAGE_SIDE}x{IMAGE_SIDE}, as the Download button gives them."
+                        )
+                    picture.load()
                     image = np.asarray(picture.convert("L"), dtype=np.uint8)
-            except (OSError, zipfile.BadZipFile, Image.DecompressionBombError):
+            except (OSError, zipfile.BadZipFile, Image.DecompressionBombError, SyntaxError):
                 raise DrawingImportError(f"{file_name!r} is not a picture PIL can read.") from None
-            if size != (IMAGE_SIDE, IMAGE_SIDE):
-                raise DrawingImportError(
-                    f"{file_name!r} is {size[0]}x{size[1]} pixels; drawings must be "
-                    f"{IMAGE_SIDE}x{IMAGE_SIDE}, as the Download button gives them."
-                )
             drawings.append((image_id(image), image, int(label_text)))
     return drawings

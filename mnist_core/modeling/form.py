@@ -30,6 +30,8 @@ LEARNING_RATE_CHOICES = (
     0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0,
 )  # fmt: skip
 BATCH_SIZE_CHOICES = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+# Epochs of a run: the small values a class uses, and a few large ones the notebooks use.
+EPOCH_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200)
 # How many training images to use: fewer make a class demo train in seconds.
 TRAINING_IMAGE_CHOICES = (1000, 5000, 10000, 30000, 60000)
 # Test images used alongside a training subset: as many as the training images, at most all.
@@ -40,6 +42,13 @@ DEFAULT_LAYER_SIZE = 64
 DEFAULT_ACTIVATION = "relu"
 DEFAULT_KERNEL_SIZE = 3
 DEFAULT_DENSE_UNITS = 128
+
+
+def choices_with(choices: tuple[Any, ...], value: Any, *, at_most: Any = None) -> tuple[Any, ...]:
+    """A control's choices, with `value` added in its place when it is not one of them (a
+    run's settings loaded again), and none above `at_most` (a cap) when one is given."""
+    merged = sorted(set(choices) | {value})
+    return tuple(choice for choice in merged if at_most is None or choice <= at_most)
 
 
 def layer_key(field: str, index: int) -> str:
@@ -126,8 +135,10 @@ def config_from_form(values: dict[str, Any], dataset: str) -> ModelConfig:
     """
     try:
         num_layers = values["num_hidden_layers"]
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or not (
-            0 <= num_layers <= MAX_HIDDEN_LAYERS
+        if (
+            isinstance(num_layers, bool)
+            or not isinstance(num_layers, int)
+            or not (0 <= num_layers <= MAX_HIDDEN_LAYERS)
         ):
             raise ValueError(
                 f"num_hidden_layers must be an integer from 0 to {MAX_HIDDEN_LAYERS}, "
@@ -149,9 +160,7 @@ def config_from_form(values: dict[str, Any], dataset: str) -> ModelConfig:
                 _rate(values[layer_key("layer_dropout_rate", index)]) for index in layers
             ),
             kernel_sizes=(
-                tuple(values[layer_key("kernel_size", index)] for index in layers)
-                if is_cnn
-                else ()
+                tuple(values[layer_key("kernel_size", index)] for index in layers) if is_cnn else ()
             ),
             dense_units=values["dense_units"] if is_cnn else 0,
             dense_dropout_rate=_rate(values["dense_dropout_rate"]) if is_cnn else 0.0,
@@ -192,8 +201,10 @@ def subset_sizes(training_images: int, available_train: int) -> tuple[int | None
         training_images: how many training images the user asked for, >= 1.
         available_train: how many training images the dataset has.
     """
-    if isinstance(training_images, bool) or not isinstance(training_images, int) or (
-        training_images < 1
+    if (
+        isinstance(training_images, bool)
+        or not isinstance(training_images, int)
+        or (training_images < 1)
     ):
         raise ValueError(f"training_images must be an integer >= 1; got {training_images!r}.")
     if training_images >= available_train:

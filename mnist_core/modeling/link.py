@@ -22,6 +22,7 @@ from mnist_core.modeling.config import (
 from mnist_core.modeling.form import (
     BATCH_SIZE_CHOICES,
     DENSE_UNIT_CHOICES,
+    EPOCH_CHOICES,
     LAYER_SIZE_CHOICES,
     LEARNING_RATE_CHOICES,
     TRAINING_IMAGE_CHOICES,
@@ -45,6 +46,7 @@ _CONTROL_CHOICES: dict[str, tuple[Any, ...]] = {
     "learning_rate": LEARNING_RATE_CHOICES,
     "batch_size": BATCH_SIZE_CHOICES,
     "dense_units": DENSE_UNIT_CHOICES,
+    "epochs": EPOCH_CHOICES,
 }
 _TUPLE_FIELDS = {
     "layer_sizes": int,

@@ -13,9 +13,17 @@ from mnist_core.modeling.config import ModelConfig
 
 @dataclass(frozen=True)
 class Preset:
-    """A named configuration with a one-line description of the lesson it teaches."""
+    """A named configuration with a one-line description of the lesson it teaches.
+
+    Attributes:
+        name: its identifier, in links, the command line and run records ("cnn_fast").
+        title: what people read on the pages ("Quick CNN: 99% in one epoch").
+        description: the lesson it teaches, in a sentence or two.
+        config: the configuration.
+    """
 
     name: str
+    title: str
     description: str
     config: ModelConfig
 
@@ -27,6 +35,7 @@ def _dense(**fields: object) -> ModelConfig:
 _PRESETS = (
     Preset(
         "cnn_fast",
+        "Quick CNN: 99% in one epoch",
         "Beyond the notebooks: three small batch-normalised convolutions, adam at 0.01 with a "
         "one-cycle learning-rate schedule, batch 128: 99% test accuracy after one epoch on "
         "all 60,000 training images (validated on the test set).",
@@ -51,6 +60,7 @@ _PRESETS = (
     ),
     Preset(
         "dense_fast",
+        "Quick dense network: past 98%",
         "Beyond the notebooks: 512 and 256 relu units, adam with a cosine schedule; "
         "the quickest dense network past 98%.",
         _dense(
@@ -69,6 +79,7 @@ _PRESETS = (
     ),
     Preset(
         "handwriting_cnn",
+        "The Draw page's model: reads pen-drawn digits",
         "The default model: three batch-normalised convolutions (32, 64, 128), twelve epochs "
         "on all of MNIST with a quarter of its digits re-drawn with a uniform pen, plus the "
         "pendigits writers' digits drawn twice as on the canvas (never the pen dev set's), "
@@ -101,7 +112,9 @@ _PRESETS = (
     ),
     Preset(
         "cnn_three_epochs",
-        "The committed default model's recipe: two batch-normalised 5 × 5 convolutions, adam "
+        "CNN with two convolutions, three epochs",
+        "The default model's recipe before the pen-drawn digits: two batch-normalised 5 × 5 "
+        "convolutions, adam "
         "at 0.003 with a cosine schedule, three epochs of batch 128; 99.1% on MNIST's test set "
         "(it reads real pen-drawn digits less well: see handwriting_cnn).",
         ModelConfig(
@@ -124,6 +137,7 @@ _PRESETS = (
     ),
     Preset(
         "sigmoid_mse_sgd",
+        "Notebook: sigmoid + mean squared error + SGD",
         "Notebook: 256 sigmoid (dropout 0.25), 64 sigmoid (dropout 0.10), softmax, mean squared "
         "error with plain SGD. It learns badly, on purpose: compare it with the next preset.",
         _dense(
@@ -140,6 +154,7 @@ _PRESETS = (
     ),
     Preset(
         "relu_binary_crossentropy_adam",
+        "Notebook: relu + binary cross-entropy + adam",
         "Notebook: the same network with the second layer relu, binary crossentropy and adam: "
         "the loss and the optimizer make all the difference.",
         _dense(
@@ -156,6 +171,7 @@ _PRESETS = (
     ),
     Preset(
         "batch_normalized_sigmoid_sgd",
+        "Notebook: batch normalisation + four sigmoid layers",
         "Notebook: batch normalisation of the flattened input, then 200, 100, 60, 30 sigmoid "
         "units; SGD at learning rate 0.03, categorical crossentropy, 50 epochs of batch 32.",
         _dense(
@@ -174,6 +190,7 @@ _PRESETS = (
     ),
     Preset(
         "relu_784_128_adam",
+        "Notebook: 784 and 128 relu units + adam",
         "Notebook: 784 relu, 128 relu, adam, categorical crossentropy; 5 epochs of batch 128 "
         "with 20% of the training set held out (717,210 parameters).",
         _dense(
@@ -191,6 +208,7 @@ _PRESETS = (
     ),
     Preset(
         "relu_deep_binary_crossentropy",
+        "Notebook: a deeper relu network + binary cross-entropy",
         "Notebook: the deeper variant, 256, 64, 64, 32 relu units with binary crossentropy.",
         _dense(
             layer_sizes=(256, 64, 64, 32),
@@ -207,6 +225,7 @@ _PRESETS = (
     ),
     Preset(
         "relu_512_512_rmsprop",
+        "Notebook: 512 and 512 relu units + RMSprop",
         "Notebook: 512 relu, 512 relu, RMSprop, categorical crossentropy; 5 epochs of batch 32.",
         _dense(
             layer_sizes=(512, 512),
@@ -222,6 +241,7 @@ _PRESETS = (
     ),
     Preset(
         "relu_512_sparse_rmsprop",
+        "Notebook: whole-number labels (sparse cross-entropy)",
         "Notebook: one layer of 512 relu, RMSprop, sparse categorical crossentropy on integer "
         "labels (no one-hot encoding); 5 epochs of batch 128.",
         _dense(
@@ -238,6 +258,7 @@ _PRESETS = (
     ),
     Preset(
         "softmax_regression",
+        "No hidden layer: softmax regression",
         "No hidden layer at all: softmax regression, the baseline every network must beat.",
         _dense(
             layer_sizes=(),
@@ -260,6 +281,13 @@ DEFAULT_PRESET_NAME = "cnn_fast"
 DEFAULT_MODEL_PRESET_NAME = "handwriting_cnn"
 # The dense preset the benchmarks and the tests hold to 98% test accuracy.
 BEST_DENSE_PRESET_NAME = "dense_fast"
+
+
+def preset_title(name: str) -> str:
+    """What people read for a preset's name (its title; a name no preset has stays as it is,
+    e.g. a run's preset that was renamed since)."""
+    preset = PRESETS.get(name)
+    return preset.title if preset is not None else name
 
 
 def get_preset(name: str) -> Preset:

@@ -43,7 +43,6 @@ REQUIRED_METADATA_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-
 class ModelStoreError(RuntimeError):
     """A model could not be saved, found or loaded; the message is one line for the user."""
 
@@ -204,9 +203,7 @@ def load_model(name: str, models_dir: str | os.PathLike[str] | None = None) -> L
     if not model_path.exists() and not metadata_path.exists():
         available = [entry.name for entry in list_models(directory)]
         listing = f"available: {', '.join(available)}" if available else "no models are saved yet"
-        raise ModelNotFoundError(
-            f"no model named {name!r} in {shown_path(directory)} ({listing})."
-        )
+        raise ModelNotFoundError(f"no model named {name!r} in {shown_path(directory)} ({listing}).")
     entry = _inspect_entry(name, directory)
     if entry.error is not None:
         raise BrokenModelError(

@@ -22,7 +22,8 @@ def summarize_architecture(config: ModelConfig) -> list[dict[str, Any]]:
     """The model summary worked out from the config alone, without building the model.
 
     One row per layer, exactly as Keras' summary gives it: name, type, output shape (without
-    the batch dimension) and parameter count. Cheap enough to rerun on every slider move.
+    the batch dimension) and parameter count; and the multiply-adds the layer does for one
+    image (what a run's cost grows with). Cheap enough to rerun on every slider move.
 
     Args:
         config: the model description; validated first.
@@ -30,9 +31,21 @@ def summarize_architecture(config: ModelConfig) -> list[dict[str, Any]]:
     validate_config(config)
     rows: list[dict[str, Any]] = []
 
-    def add(name: str, layer_type: str, shape: tuple[int, ...], parameters: int = 0) -> None:
+    def add(
+        name: str,
+        layer_type: str,
+        shape: tuple[int, ...],
+        parameters: int = 0,
+        multiply_adds: int = 0,
+    ) -> None:
         rows.append(
-            {"name": name, "type": layer_type, "output_shape": shape, "parameters": parameters}
+            {
+                "name": name,
+                "type": layer_type,
+                "output_shape": shape,
+                "parameters": parameters,
+                "multiply_adds": multiply_adds,
+            }
         )
 
     add("image", "InputLayer", IMAGE_SHAPE)
@@ -46,7 +59,13 @@ def summarize_architecture(config: ModelConfig) -> list[dict[str, Any]]:
             zip(config.layer_sizes, config.layer_activations, config.layer_dropout_rates)
         ):
             number = index + 1
-            add(f"dense_{number}", "Dense", (units,), width * units + (0 if batch_norm else units))
+            add(
+                f"dense_{number}",
+                "Dense",
+                (units,),
+                width * units + (0 if batch_norm else units),
+                width * units,
+            )
             if batch_norm:
                 add(f"batch_normalization_{number}", "BatchNormalization", (units,), 4 * units)
                 add(f"{activation}_{number}", "Activation", (units,))
@@ -73,6 +92,7 @@ def summarize_architecture(config: ModelConfig) -> list[dict[str, Any]]:
                 "Conv2D",
                 (side, side, filters),
                 weights + (0 if batch_norm else filters),
+                weights * side * side,  # "same" padding: one kernel pass a position
             )
             if batch_norm:
                 add(
@@ -95,12 +115,24 @@ def summarize_architecture(config: ModelConfig) -> list[dict[str, Any]]:
                 "Dense",
                 (config.dense_units,),
                 width * config.dense_units + config.dense_units,
+                width * config.dense_units,
             )
             if config.dense_dropout_rate > 0:
                 add("dense_dropout", "Dropout", (config.dense_units,))
             width = config.dense_units
-    add("probabilities", "Dense", (NUM_CLASSES,), width * NUM_CLASSES + NUM_CLASSES)
+    add(
+        "probabilities",
+        "Dense",
+        (NUM_CLASSES,),
+        width * NUM_CLASSES + NUM_CLASSES,
+        width * NUM_CLASSES,
+    )
     return rows
+
+
+def count_multiply_adds(config: ModelConfig) -> int:
+    """The multiply-adds of one forward pass of one image (the dense and convolution layers')."""
+    return sum(row["multiply_adds"] for row in summarize_architecture(config))
 
 
 def count_parameters(config: ModelConfig) -> int:

@@ -186,8 +186,7 @@ def smooth_attribution(attribution28: np.ndarray) -> np.ndarray:
         for offset, weight in enumerate(SMOOTHING_KERNEL)
     )
     return sum(
-        weight * rows[offset : offset + height, :]
-        for offset, weight in enumerate(SMOOTHING_KERNEL)
+        weight * rows[offset : offset + height, :] for offset, weight in enumerate(SMOOTHING_KERNEL)
     ).astype(np.float32)
 
 

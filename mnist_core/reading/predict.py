@@ -151,9 +151,7 @@ class UnsureFigures:
     @property
     def meets_goals(self) -> bool:
         """Whether both goals hold (CONFIDENT_WRONG_GOAL and UNSURE_GOAL)."""
-        return (
-            self.confident_wrong_rate <= CONFIDENT_WRONG_GOAL and self.unsure_rate <= UNSURE_GOAL
-        )
+        return self.confident_wrong_rate <= CONFIDENT_WRONG_GOAL and self.unsure_rate <= UNSURE_GOAL
 
 
 def measure_unsure(
@@ -275,7 +273,9 @@ def predict_image(
     prediction = prediction_from_probabilities(_call_model(model, image[None])[0])
     if check is None:
         return prediction
-    looked_at = image if drawing28 is None else _validate_images(drawing28, "drawing28", single=True)
+    looked_at = (
+        image if drawing28 is None else _validate_images(drawing28, "drawing28", single=True)
+    )
     return replace(prediction, not_a_digit=bool(check.not_a_digit(looked_at[None])[0]))
 
 

@@ -19,13 +19,10 @@ The steps, in order (each kept in `PreprocessingSteps` for the app's step-by-ste
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 IMAGE_SIZE = 28
 # MNIST fitted every digit into a 20x20 box inside the 28x28 field.
@@ -42,9 +39,6 @@ CROP_THRESHOLD = 0.1
 # Fewer ink pixels than this fraction of the image (a speck of dust) is no drawing.
 MIN_INK_AREA_FRACTION = 1e-4
 
-ACCEPTED_IMAGE_FILES = "PNG, JPEG, BMP, GIF, TIFF or WebP image files"
-# Larger files are reduced on loading (see load_image_file).
-MAX_IMAGE_SIDE = 2048
 # ITU-R 601-2 luma, the weights Pillow uses for convert("L").
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -150,65 +144,6 @@ def add_gaussian_noise(image: np.ndarray, sigma: float, seed: int | None = None)
     noise = np.random.default_rng(seed).standard_normal(images.shape, dtype=np.float32)
     noisy = images + np.float32(sigma) * noise
     return np.clip(noisy, 0.0, 1.0, out=noisy)
-
-
-def load_image_file(path: str | os.PathLike[str] | BinaryIO) -> np.ndarray:
-    """Read an image file into an array that `preprocess_drawing` takes.
-
-    Args:
-        path: file path, or an open binary file (such as Streamlit's uploaded file).
-
-    Returns:
-        uint8 array: (H, W) for grey images without transparency, (H, W, 4) RGBA otherwise.
-        A JPEG's EXIF orientation is applied; of an animated image, the first frame is read.
-        An image with a side over MAX_IMAGE_SIDE (2048) pixels is reduced to fit, keeping
-        its aspect ratio, so that a phone photo does not take gigabytes to preprocess
-        (the digit ends up 20 pixels high anyway).
-    """
-    is_file_object = hasattr(path, "read")
-    name = getattr(path, "name", "<uploaded file>") if is_file_object else os.fspath(path)
-    if not is_file_object:
-        file_path = Path(name)
-        if not file_path.exists():
-            raise ValueError(
-                f"Cannot read image {name!r}: no such file. Expected {ACCEPTED_IMAGE_FILES}."
-            )
-        if not file_path.is_file():
-            raise ValueError(
-                f"Cannot read image {name!r}: not a file. Expected {ACCEPTED_IMAGE_FILES}."
-            )
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            picture = _to_grey_or_rgba(ImageOps.exif_transpose(opened))
-    except UnidentifiedImageError:
-        problem = "not an image Pillow can read"
-    except Image.DecompressionBombError:
-        problem = "image too large"
-    except (OSError, SyntaxError, ValueError) as error:
-        # Truncated or corrupt files raise OSError (and SyntaxError for some formats).
-        problem = f"unreadable image ({error})"
-    else:
-        if max(picture.size) > MAX_IMAGE_SIDE:
-            picture.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Image.Resampling.BOX)
-        return np.array(picture)
-    raise ValueError(f"Cannot read image {name!r}: {problem}. Expected {ACCEPTED_IMAGE_FILES}.")
-
-
-def _to_grey_or_rgba(picture: Image.Image) -> Image.Image:
-    """Grey images without transparency become "L", everything else "RGBA"."""
-    has_alpha = picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        "transparency" in picture.info
-    )
-    if has_alpha:
-        return picture.convert("RGBA")
-    if picture.mode.startswith("I;16"):
-        # 16-bit grey: scale to 8 bits (convert("L") would clip instead).
-        sixteen_bit = np.asarray(picture, dtype=np.uint16).astype(np.float32)
-        return Image.fromarray(np.round(sixteen_bit / 257.0).astype(np.uint8))
-    if picture.mode in ("1", "L", "I", "F"):
-        return picture.convert("L")
-    return picture.convert("RGBA")
 
 
 def _validate_image(image: np.ndarray, name: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,15 @@ ENGINE_SILENCE_SECONDS = 60.0
 # The batch curve keeps at most this many points: when it is full, every other point goes,
 # so a long run keeps its whole shape at half the resolution instead of losing its start.
 MAX_BATCH_CURVE_POINTS = 400
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Columns added after the first version, with their definitions: a log made by an older
 # version gets them on first use (`ALTER TABLE ... ADD COLUMN`), its runs keep their data.
-_ADDED_COLUMNS = {"finetune": "TEXT"}
+_ADDED_COLUMNS = {
+    "finetune": "TEXT",
+    "user_id": "TEXT",
+    "stop_reason": "TEXT NOT NULL DEFAULT ''",
+    "phase": "TEXT",
+}
 # Names an older version used (schema 2 and before), and what they are called now.
 _RENAMED_TABLES = {"owners": "engines"}
 _RENAMED_COLUMNS = {
@@ -68,7 +73,10 @@ CREATE TABLE IF NOT EXISTS runs (
     hidden INTEGER NOT NULL DEFAULT 0,
     stop_requested INTEGER NOT NULL DEFAULT 0,
     limits TEXT NOT NULL DEFAULT '{}',
-    finetune TEXT
+    finetune TEXT,
+    user_id TEXT,
+    stop_reason TEXT NOT NULL DEFAULT '',
+    phase TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
@@ -82,6 +90,20 @@ CREATE TABLE IF NOT EXISTS epochs (
 CREATE TABLE IF NOT EXISTS engines (
     engine TEXT PRIMARY KEY,
     seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT UNIQUE,
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    released INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS device_codes (
+    code TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    expires_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY,
@@ -148,6 +170,8 @@ class Database:
             connection.execute("PRAGMA foreign_keys = ON")
             with connection:
                 yield connection
+        except sqlite3.IntegrityError:
+            raise  # a rule of the schema (a name already taken): the caller says what to do
         except sqlite3.Error as error:
             raise self.explain(error) from None
         finally:
@@ -175,6 +199,9 @@ class Database:
                     if column not in present:
                         connection.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
                 connection.execute(
+                    "CREATE INDEX IF NOT EXISTS runs_by_user_id ON runs (user_id, created_at)"
+                )
+                connection.execute(
                     "UPDATE settings SET value = ? WHERE name = 'schema_version' "
                     "AND CAST(value AS INTEGER) < ?",
                     (str(SCHEMA_VERSION), SCHEMA_VERSION),
@@ -186,8 +213,6 @@ class Database:
         finally:
             connection.close()
         self._ready = True
-
-
 
     def get_setting(self, name: str, default: str | None = None) -> str | None:
         """A server-wide setting (e.g. whether class mode is on)."""
@@ -204,9 +229,12 @@ class Database:
                 "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", (name, value)
             )
 
+
 def _rename_old_names(connection: sqlite3.Connection) -> None:
     """Give the tables and columns of an older version's file their present names."""
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {
+        row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
     for old, new in _RENAMED_TABLES.items():
         if old in tables and new not in tables:
             connection.execute(f"ALTER TABLE {old} RENAME TO {new}")
@@ -274,4 +302,23 @@ def run_from_row(row: sqlite3.Row, history: list[dict[str, Any]]) -> Run:
         stop_requested=bool(row["stop_requested"]),
         limits=upgraded_limits(from_json(row["limits"], {})),
         finetune=from_json(row["finetune"] if "finetune" in row.keys() else None, None),  # noqa: SIM118
+        user_id=row["user_id"] if "user_id" in row.keys() else None,  # noqa: SIM118
+        stop_reason=row["stop_reason"] if "stop_reason" in row.keys() else "",  # noqa: SIM118
+        phase=row["phase"] if "phase" in row.keys() else None,  # noqa: SIM118
     )
+
+
+def epoch_histories(
+    connection: sqlite3.Connection, run_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every epoch's metrics of these runs, oldest first, by run id."""
+    histories: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+    for start in range(0, len(run_ids), 500):
+        chunk = list(run_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for run_id, metrics in connection.execute(
+            f"SELECT run_id, metrics FROM epochs WHERE run_id IN ({marks}) ORDER BY run_id, epoch",
+            chunk,
+        ):
+            histories[run_id].append(json.loads(metrics))
+    return histories

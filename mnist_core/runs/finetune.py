@@ -102,10 +102,14 @@ def finetune_request(
     readiness = check_readiness(dict(Counter(labels)))
     if not readiness.ready:
         raise ValueError(readiness.reason)
-    if isinstance(mnist_images, bool) or not isinstance(mnist_images, int) or not (
-        100 <= mnist_images <= 60000
+    if (
+        isinstance(mnist_images, bool)
+        or not isinstance(mnist_images, int)
+        or not (100 <= mnist_images <= 60000)
     ):
-        raise ValueError(f"mnist_images must be an integer from 100 to 60000, got {mnist_images!r}.")
+        raise ValueError(
+            f"mnist_images must be an integer from 100 to 60000, got {mnist_images!r}."
+        )
     config = finetune_config(base_model_config(base_model, run_log), seed=seed)
     base_model_file(base_model, run_log)  # refuse now, not on the worker
     _, held_out = split_held_out(labels, seed=seed)

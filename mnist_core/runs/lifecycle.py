@@ -21,6 +21,7 @@ import contextlib
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,12 +65,13 @@ def ended_status(result: Any) -> tuple[str, str]:
     return STOPPED, result.message
 
 
-def run_metrics(result: Any, dataset: Any) -> dict[str, Any]:
+def run_metrics(result: Any, dataset: Any, *, deadline: float | None = None) -> dict[str, Any]:
     """The final figures of a run: test accuracy and loss on the whole test set, per-class
     accuracy and the confusion matrix, parameter count, time and speed.
 
-    The per-class figures need one more pass over the test set; if it fails, the run still
-    ends with the training's own figures.
+    The per-class figures come from the training's own pass over the test set; a run validated
+    on the test set needs one more pass, made unless the run's time is up (`deadline`, on
+    `time.monotonic()`'s clock). If it fails, the run still ends with the training's figures.
     """
     metrics = dict(result.metrics())
     metrics["parameter_count"] = int(result.model.count_params())
@@ -79,7 +81,10 @@ def run_metrics(result: Any, dataset: Any) -> dict[str, Any]:
         samples / result.training_seconds if result.training_seconds > 0 else None
     )
     metrics["training_images_used"] = result.training_images_used
-    if result.stop_reason != STOP_NAN:
+    if result.per_class_accuracy is not None:
+        metrics["per_class_accuracy"] = result.per_class_accuracy
+        metrics["confusion_matrix"] = result.confusion_matrix
+    elif result.stop_reason != STOP_NAN and (deadline is None or time.monotonic() < deadline):
         from mnist_core.evaluation.evaluate import evaluate_model
 
         with contextlib.suppress(Exception):  # a missing figure must not lose the run
@@ -102,7 +107,9 @@ def model_file_bytes(model: Any) -> bytes:
         return path.read_bytes()
 
 
-def run_ending(result: Any, dataset: Any, *, note: str = "") -> RunEnding:
+def run_ending(
+    result: Any, dataset: Any, *, note: str = "", deadline: float | None = None
+) -> RunEnding:
     """How a training's run ends: status, reason (with `note` added), figures and model.
 
     Args:
@@ -110,11 +117,13 @@ def run_ending(result: Any, dataset: Any, *, note: str = "") -> RunEnding:
         dataset: the dataset it was tested on (for the per-class figures).
         note: a sentence the trainer adds to the reason (fine-tuning's summary); a finished
             run's reason is the note alone when there is one.
+        deadline: when the run's time is up (`time.monotonic()`); the optional test pass is
+            skipped after it.
     """
     status, reason = ended_status(result)
     if note:
         reason = note if status == FINISHED else f"{reason} {note}"
-    metrics = run_metrics(result, dataset)
+    metrics = run_metrics(result, dataset, deadline=deadline)
     model = model_file_bytes(result.model) if status != DIVERGED else None
     return RunEnding(status, reason, metrics, model)
 
@@ -140,9 +149,18 @@ def end_run(run_log: RunLog, run_id: str, ending: RunEnding) -> Run:
     A model that cannot be written ends the run "failed" with the reason. A log that cannot
     take the end raises `RunLogError` (the caller retries `fail_run` or `end_run` later);
     the model file is then removed again, so that nothing is left of a run that did not end.
+
+    A run that already ended (stopped before its training began) stays as it ended: what its
+    task did afterwards is not kept. A run somebody else stopped (its user's teacher) says so
+    first.
     """
+    current = run_log.get_run(run_id)
+    if current.ended:
+        return current
     model_path = None
     status, reason = ending.status, ending.reason
+    if status == STOPPED and current.stop_reason:
+        reason = f"{current.stop_reason} {reason}".strip()
     if ending.model is not None:
         path = run_log.model_path_for(run_id)
         try:
@@ -205,8 +223,9 @@ class LocalRun:
             run_log: the log (default: the server's).
         """
         from mnist_core.runs.log import this_process_engine
-        from mnist_core.runs.record import CLI_USER, RUNNING, new_id
+        from mnist_core.runs.record import RUNNING, new_id
         from mnist_core.runs.recorder import RunRecorder
+        from mnist_core.runs.users import CLI_USER
 
         engine = this_process_engine()
         try:

@@ -33,6 +33,69 @@ class LinePlace:
     expected_wait_seconds: float | None
 
 
+@dataclass(frozen=True)
+class LineSnapshot:
+    """The line at one moment, worked out once for every run in it.
+
+    Attributes:
+        line: the active runs (queued and running), oldest first.
+        places: where each queued run stands, by run id.
+        workers: the runs the cluster trains at once.
+        taken_at: when (time.monotonic()).
+    """
+
+    line: tuple[Run, ...]
+    places: dict[str, LinePlace]
+    workers: int
+    taken_at: float
+
+    @property
+    def running(self) -> list[Run]:
+        return [run for run in self.line if run.status == RUNNING]
+
+    @property
+    def queued(self) -> list[Run]:
+        return [run for run in self.line if run.status == QUEUED]
+
+
+def training_rates(finished: Sequence[Run]) -> dict[str, float]:
+    """Training images a second by architecture: the median of recently finished runs, else
+    DEFAULT_SAMPLES_PER_SECOND."""
+    rates = dict(DEFAULT_SAMPLES_PER_SECOND)
+    for architecture in rates:
+        seen = sorted(
+            run.metrics["samples_per_second"]
+            for run in finished
+            if run.config.architecture == architecture
+            and isinstance(run.metrics.get("samples_per_second"), int | float)
+        )
+        if seen:
+            rates[architecture] = seen[len(seen) // 2]
+    return rates
+
+
+def line_places(
+    line: Sequence[Run], places: int, rates: dict[str, float], now: float | None = None
+) -> dict[str, LinePlace]:
+    """Where every queued run stands, in one pass over the line (the Class page and every
+    waiting Train page cost the same with 3 or 300 runs waiting).
+
+    Args:
+        line: the active runs, oldest first.
+        places: runs trained at once (the workers).
+        rates: training images a second by architecture.
+        now: the current time (default: time.time()).
+    """
+    waits = expected_start_times(line, places, rates, now)
+    result: dict[str, LinePlace] = {}
+    ahead_names: dict[str, str] = {}  # owner id -> name, in the order they are ahead
+    for position, run in enumerate((run for run in line if run.status == QUEUED), start=1):
+        users_ahead = tuple(name for owner, name in ahead_names.items() if owner != run.owner_id)
+        result[run.id] = LinePlace(position, users_ahead, waits.get(run.id))
+        ahead_names.setdefault(run.owner_id, run.user)
+    return result
+
+
 def eligible_runs(line: Sequence[Run]) -> list[Run]:
     """The queued runs that may start now, in order: each user's oldest request only.
 
@@ -41,11 +104,11 @@ def eligible_runs(line: Sequence[Run]) -> list[Run]:
     """
     current_request: dict[str, str] = {}
     for run in line:
-        current_request.setdefault(run.user, run.request_id)
+        current_request.setdefault(run.owner_id, run.request_id)
     return [
         run
         for run in line
-        if run.status == QUEUED and current_request[run.user] == run.request_id
+        if run.status == QUEUED and current_request[run.owner_id] == run.request_id
     ]
 
 
@@ -85,16 +148,16 @@ def expected_start_times(
             elapsed = now - (run.started_at or now)
             left = max(1.0, estimate_run_seconds(run, rates) - elapsed)
         free_at.append(left)
-        request_of_user.setdefault(run.user, run.request_id)
-        user_free_at[run.user] = max(user_free_at.get(run.user, 0.0), left)
+        request_of_user.setdefault(run.owner_id, run.request_id)
+        user_free_at[run.owner_id] = max(user_free_at.get(run.owner_id, 0.0), left)
     free_at = sorted(free_at)[:places]
     free_at += [0.0] * (places - len(free_at))
     waits: dict[str, float] = {}
     queued = [run for run in line if run.status == QUEUED]
 
     def ready_at(run: Run) -> float:
-        held = request_of_user.get(run.user)
-        return 0.0 if held in (None, run.request_id) else user_free_at.get(run.user, 0.0)
+        held = request_of_user.get(run.owner_id)
+        return 0.0 if held in (None, run.request_id) else user_free_at.get(run.owner_id, 0.0)
 
     while queued:
         free_at.sort()
@@ -110,9 +173,9 @@ def expected_start_times(
         queued.remove(run)
         end = start + estimate_run_seconds(run, rates)
         free_at[0] = end
-        if request_of_user.get(run.user) != run.request_id:
-            user_free_at[run.user] = 0.0
-        request_of_user[run.user] = run.request_id
-        user_free_at[run.user] = max(user_free_at.get(run.user, 0.0), end)
+        if request_of_user.get(run.owner_id) != run.request_id:
+            user_free_at[run.owner_id] = 0.0
+        request_of_user[run.owner_id] = run.request_id
+        user_free_at[run.owner_id] = max(user_free_at.get(run.owner_id, 0.0), end)
         waits[run.id] = start
     return waits

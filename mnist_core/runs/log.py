@@ -31,13 +31,13 @@ from mnist_core.runs.database import (
     ENGINE_SILENCE_SECONDS,
     Database,
     UnknownRunError,
+    epoch_histories,
     run_from_row,
     thinned,
     to_json,
 )
 from mnist_core.runs.record import (
     ACTIVE_STATUSES,
-    CLI_USER,
     ENDED_STATUSES,
     INTERRUPTED,
     QUEUED,
@@ -47,6 +47,7 @@ from mnist_core.runs.record import (
     Run,
     new_id,
 )
+from mnist_core.runs.users import CLI_USER, NAME_ONLY_PREFIX, User, as_user
 
 
 def this_process_engine() -> str:
@@ -76,21 +77,6 @@ class RunLog:
             connection.execute("SELECT count(*) FROM runs").fetchone()
 
     # --- reading ----------------------------------------------------------------------------
-    def _histories(
-        self, connection: sqlite3.Connection, run_ids: Sequence[str]
-    ) -> dict[str, list[dict[str, Any]]]:
-        histories: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
-        for start in range(0, len(run_ids), 500):
-            chunk = list(run_ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for run_id, metrics in connection.execute(
-                f"SELECT run_id, metrics FROM epochs WHERE run_id IN ({marks}) "
-                "ORDER BY run_id, epoch",
-                chunk,
-            ):
-                histories[run_id].append(json.loads(metrics))
-        return histories
-
     def get_run(self, run_id: str) -> Run:
         """The run with this id; UnknownRunError if there is none."""
         with self._connect() as connection:
@@ -100,12 +86,13 @@ class RunLog:
                 raise UnknownRunError(
                     f"No run has the id {run_id!r}; `python -m mnist_core runs` lists them."
                 )
-            return run_from_row(row, self._histories(connection, [run_id])[run_id])
+            return run_from_row(row, epoch_histories(connection, [run_id])[run_id])
 
     def list_runs(
         self,
         *,
-        user: str | None = None,
+        user: User | str | None = None,
+        user_name: str | None = None,
         statuses: Sequence[str] | None = None,
         include_hidden: bool = False,
         request_id: str | None = None,
@@ -115,7 +102,9 @@ class RunLog:
         """Runs, newest first.
 
         Args:
-            user: only this user's runs (default: everyone's).
+            user: only the runs this user owns (a `User`; a plain name: the user known by it
+                alone); default: everyone's.
+            user_name: only runs started under this name (whoever owns them).
             statuses: only runs in these statuses (default: all).
             include_hidden: also the runs their users hid (default False).
             request_id: only the runs of this request (a lesson's runs).
@@ -126,8 +115,17 @@ class RunLog:
         """
         clauses, values = [], []
         if user is not None:
+            owner = as_user(user)
+            if owner.id.startswith(NAME_ONLY_PREFIX) or owner.id == CLI_USER.id:
+                # Runs recorded before user ids were kept belong to their name alone.
+                clauses.append("(user_id = ? OR (user_id IS NULL AND user = ?))")
+                values.extend([owner.id, owner.name])
+            else:
+                clauses.append("user_id = ?")
+                values.append(owner.id)
+        if user_name is not None:
             clauses.append("user = ?")
-            values.append(user)
+            values.append(user_name)
         if statuses is not None:
             unknown = sorted(set(statuses) - set(STATUSES))
             if unknown:
@@ -157,7 +155,7 @@ class RunLog:
             rows = connection.execute(query, values).fetchall()
             ids = [row["id"] for row in rows]
             histories = (
-                self._histories(connection, ids) if include_curves else {key: [] for key in ids}
+                epoch_histories(connection, ids) if include_curves else {key: [] for key in ids}
             )
         return [run_from_row(row, histories[row["id"]]) for row in rows]
 
@@ -173,14 +171,9 @@ class RunLog:
         """Queued and running runs, oldest first: the line."""
         return list(reversed(self.list_runs(statuses=ACTIVE_STATUSES, include_hidden=True)))
 
-    def latest_run(self, user: str, *, fine_tuned: bool | None = None) -> Run | None:
-        """A user's newest run (with its curves), or None.
-
-        Args:
-            user: whose.
-            fine_tuned: only fine-tuning runs (True), only runs trained from scratch (False),
-                or either (None, the default).
-        """
+    def latest_run(self, user: User | str, *, fine_tuned: bool | None = None) -> Run | None:
+        """A user's newest run (with its curves), or None; only fine-tuning runs (True), only
+        runs trained from scratch (False), or either (None)."""
         candidates = self.list_runs(user=user, limit=50, include_curves=False)
         newest = next(
             (run for run in candidates if fine_tuned is None or run.fine_tuned == fine_tuned),
@@ -189,8 +182,7 @@ class RunLog:
         return self.get_run(newest.id) if newest is not None else None
 
     def runs_with(self, runs: list[Run], run_ids: Sequence[str]) -> list[Run]:
-        """`runs` followed by those of `run_ids` it lacks (read without their curves); ids
-        of runs that are gone are left out."""
+        """`runs` followed by those of `run_ids` it lacks; ids of runs gone are left out."""
         known = {run.id for run in runs}
         added = []
         for run_id in run_ids:
@@ -208,7 +200,7 @@ class RunLog:
         self,
         config: ModelConfig,
         *,
-        user: str,
+        user: User | str,
         preset: str | None = None,
         lesson: str | None = None,
         request_id: str | None = None,
@@ -224,7 +216,7 @@ class RunLog:
 
         Args:
             config: what to build and train (validated before).
-            user: who asks (a non-empty name).
+            user: who asks (a `User`; a plain name stands for a user known by it alone).
             preset, lesson, label, parent_id: tags (see `Run`).
             request_id: shared by runs asked for together (default: a new id).
             training_images: training images before the validation split (None: all).
@@ -233,20 +225,20 @@ class RunLog:
             status: QUEUED (default) or RUNNING.
             finetune: what a fine-tuning run fine-tunes (see `Run.finetune`); default None.
         """
-        if not isinstance(user, str) or not user.strip():
-            raise ValueError(f"user must be a non-empty name, got {user!r}.")
+        user = as_user(user)
         if status not in (QUEUED, RUNNING):
             raise ValueError(f"status of a new run must be 'queued' or 'running', got {status!r}.")
         run_id = new_id()
         now = time.time()
         with self._connect() as connection:
             connection.execute(
-                "INSERT INTO runs (id, user, preset, lesson, request_id, label, parent_id, "
-                "dataset, training_images, config, status, created_at, started_at, engine, limits, "
-                "finetune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (id, user, user_id, preset, lesson, request_id, label, "
+                "parent_id, dataset, training_images, config, status, created_at, started_at, "
+                "engine, limits, finetune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
-                    user.strip(),
+                    user.name,
+                    user.id,
                     preset,
                     lesson,
                     request_id or run_id,
@@ -359,10 +351,15 @@ class RunLog:
             )
         return self.get_run(run_id)
 
-    def request_stop(self, run_id: str) -> Run:
-        """Ask a run to stop (the engine sees it and tells the worker)."""
-        self._update(run_id, "stop_requested = 1", ())
+    def request_stop(self, run_id: str, reason: str = "") -> Run:
+        """Ask a run to stop (the engine sees it and tells the worker); `reason` says who
+        asked, when it was not the run's own user (it leads the reason the run ends with)."""
+        self._update(run_id, "stop_requested = 1, stop_reason = ?", (reason,))
         return self.get_run(run_id)
+
+    def record_phase(self, run_id: str, phase: str) -> None:
+        """What the run's worker is doing before training begins (e.g. "loading MNIST")."""
+        self._update(run_id, "phase = ?", (phase,))
 
     def cancel_run(self, run_id: str, reason: str) -> bool:
         """End a queued run before it starts (status "stopped"); False if it already started."""
@@ -470,17 +467,17 @@ class RunLog:
         """Where a run's trained model is kept: `run_models/<id>.keras` beside the log."""
         return self.path.parent / "run_models" / f"{run_id}.keras"
 
-    def delete_runs(self, *, keep_users: Sequence[str] = (CLI_USER,)) -> int:
-        """Delete every ended run except those of `keep_users` (the teacher's "clear the
-        class's runs"); returns how many went. Queued and running runs stay."""
-        marks = ",".join("?" * len(keep_users)) or "''"
+    def delete_runs(self, *, keep_user_ids: Sequence[str] = (CLI_USER.id,)) -> int:
+        """Delete every ended run except those of the users `keep_user_ids` (the teacher's
+        "clear the class's runs"); returns how many went. Queued and running runs stay."""
+        marks = ",".join("?" * len(keep_user_ids)) or "''"
         with self._connect() as connection:
             ids = [
                 row[0]
                 for row in connection.execute(
-                    f"SELECT id FROM runs WHERE user NOT IN ({marks}) AND status IN "
-                    f"({','.join('?' * len(ENDED_STATUSES))})",
-                    (*keep_users, *ENDED_STATUSES),
+                    f"SELECT id FROM runs WHERE coalesce(user_id, user) NOT IN ({marks}) "
+                    f"AND status IN ({','.join('?' * len(ENDED_STATUSES))})",
+                    (*keep_user_ids, *ENDED_STATUSES),
                 )
             ]
         for run_id in ids:

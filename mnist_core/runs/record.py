@@ -16,6 +16,7 @@ from typing import Any
 
 from mnist_core.modeling.config import ModelConfig
 from mnist_core.modeling.summary import architecture_summary
+from mnist_core.runs.users import as_user, name_only_user_id
 from mnist_core.training.progress import (
     BatchProgress,
     EpochMetrics,
@@ -31,14 +32,15 @@ INTERRUPTED = "interrupted"
 STATUSES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
 ACTIVE_STATUSES = (QUEUED, RUNNING)
 ENDED_STATUSES = (FINISHED, STOPPED, FAILED, DIVERGED, INTERRUPTED)
-# The user name of runs started from the command line.
-CLI_USER = "cli"
 # A run's kept model is named "run:<id>" wherever a model is picked (a saved model's name
 # cannot hold ":", so the two never collide).
 RUN_MODEL_PREFIX = "run:"
 # Keys an older version used in a run's metrics and plan, and their names now.
 _OLD_METRIC_KEYS = {"wall_seconds": "training_seconds", "train_samples": "training_images_used"}
-_OLD_PLAN_KEYS = {"train_samples": "training_images_used", "validation_samples": "validation_images"}
+_OLD_PLAN_KEYS = {
+    "train_samples": "training_images_used",
+    "validation_samples": "validation_images",
+}
 _OLD_LIMIT_KEYS = {
     "max_train_images": "max_training_images",
     "asked_train_images": "asked_training_images",
@@ -52,7 +54,7 @@ class Run:
 
     Attributes:
         id: short unique id (12 hex digits).
-        user: who started it (a browser's user name, or "cli").
+        user: the name of who started it (as it was then; "cli" for the command line).
         config: the whole model and training description.
         preset: the preset it came from, if any.
         lesson: the lesson it belongs to, if any.
@@ -73,10 +75,14 @@ class Run:
         model_path: the kept `.keras` file, if any; model_name: the store name it was saved as.
         hidden: hidden from the user's list (not deleted).
         stop_requested: somebody asked it to stop.
-        limits: the class-mode caps it was held to (empty when none).
+        limits: the caps it was held to: its time limit, and the class caps in class mode.
         finetune: for a fine-tuning run (`mnist_core.finetune`), what it fine-tunes and on
             what: the base model, the user's drawings and which are held out (a plain-JSON
             `FineTuneSpec`); None for a run trained from scratch.
+        user_id: the id of the user who owns it (`runs.users`); None for a run recorded
+            before runs had owners' ids (then `owner_id` is its name's).
+        stop_reason: who stopped it and why, when somebody did (e.g. its user's teacher).
+        phase: what its worker is doing before training begins (e.g. "loading MNIST").
     """
 
     id: str
@@ -107,6 +113,9 @@ class Run:
     stop_requested: bool
     limits: dict[str, Any] = field(default_factory=dict)
     finetune: dict[str, Any] | None = None
+    user_id: str | None = None
+    stop_reason: str = ""
+    phase: str | None = None
 
     @classmethod
     def unrecorded(
@@ -114,15 +123,20 @@ class Run:
         run_id: str,
         config: ModelConfig,
         *,
-        user: str,
+        user: Any,
         preset: str | None = None,
         training_images: int | None = None,
     ) -> Run:
-        """A run that trains without a run log (one that cannot be used): same shape."""
+        """A run that trains without a run log (one that cannot be used): same shape.
+
+        Args:
+            user: who trains it (a `runs.users.User`, or a name).
+        """
         import time
 
+        user = as_user(user)
         return cls(
-            id=run_id, user=user, config=config, preset=preset, lesson=None, request_id=run_id,
+            id=run_id, user=user.name, user_id=user.id, config=config, preset=preset, lesson=None, request_id=run_id,
             label=None, parent_id=None, dataset=config.dataset, training_images=training_images,
             status=RUNNING, reason="", created_at=time.time(), started_at=time.time(),
             finished_at=None, engine=None, worker=None, plan=None, progress=None,
@@ -131,9 +145,28 @@ class Run:
         )  # fmt: skip
 
     @property
+    def class_limited(self) -> bool:
+        """Whether the run was held to the class caps (its limits name them)."""
+        return bool(self.limits.get("class_mode") or "max_epochs" in self.limits)
+
+    @property
+    def owner_id(self) -> str:
+        """The id of the user who owns the run (a run from before user ids: its name's)."""
+        return self.user_id or name_only_user_id(self.user)
+
+    def owned_by(self, user: Any) -> bool:
+        """Whether `user` (a `runs.users.User`) owns this run."""
+        return self.owner_id == user.id
+
+    @property
     def display_name(self) -> str:
-        """How the run is named for people: its label, else its preset, else its network."""
-        return self.label or self.preset or architecture_summary(self.config)
+        """How the run is named for people: its label, else its preset's title, else its
+        network in a few words."""
+        from mnist_core.modeling.presets import preset_title
+
+        if self.label:
+            return self.label
+        return preset_title(self.preset) if self.preset else architecture_summary(self.config)
 
     @property
     def display_label(self) -> str:
@@ -205,6 +238,7 @@ class Run:
         return {
             "id": self.id,
             "user": self.user,
+            "user_id": self.owner_id,
             "status": self.status,
             "reason": self.reason,
             "preset": self.preset,

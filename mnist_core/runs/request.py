@@ -1,5 +1,6 @@
 """What a page, a lesson or the command line asks to train: `RunRequest`, and `queue_runs`,
-which records requests asked for together as queued runs (the class caps applied)."""
+which records requests asked for together as queued runs, once the server's rules allow them
+(one waiting request a user, networks within the size limits; the class caps applied)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from mnist_core.modeling.config import (
     validate_config,
 )
 from mnist_core.runs.classroom import (
-    ClassLimits,
     apply_class_limits,
 )
+from mnist_core.runs.limits import Limits, RunRefused, check_run_size
 from mnist_core.runs.log import (
     RunLog,
 )
 from mnist_core.runs.record import (
+    QUEUED,
     Run,
 )
+from mnist_core.runs.users import User, as_user
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,16 @@ def queue_runs(
     run_log: RunLog,
     requests: Sequence[RunRequest],
     *,
-    user: str,
+    user: User | str,
     engine: str | None = None,
-    class_limits: ClassLimits | None = None,
+    limits: Limits | None = None,
 ) -> list[Run]:
     """Record runs asked for together (one request) as queued; returns them as recorded.
+
+    Before anything is recorded, the server's rules are checked: a user has at most one
+    request waiting (besides the one that trains), and every network is within the size
+    limits (`limits.check_run_size`). In class mode the class caps are applied, whatever was
+    asked for; every run gets its time limit (the class's, or the server's).
 
     `Engine.submit` calls this with its own engine. Another process that shares the run log
     (a script, a benchmark's simulated class) calls it with the default `engine=None`: the
@@ -66,22 +74,36 @@ def queue_runs(
     Args:
         run_log: the run log the engine serves.
         requests: the runs (at least one); each config is validated first.
-        user: who asks.
+        user: who asks (a `User`; a plain name stands for a user known by it alone).
         engine: the engine that schedules them (default None: whichever engine serves the log).
-        class_limits: the caps applied when class mode is on (default `ClassLimits()`).
+        limits: the server's limits (default `Limits()`).
+
+    Raises:
+        RunRefused: a request of this user already waits, or a network is too large; the
+            message says what to do.
+        ValueError: a config that is not valid.
     """
     if not requests:
         raise ValueError("requests must hold at least one run to train.")
     from mnist_core.runs.classroom import class_mode_on
 
-    limits = (class_limits or ClassLimits()) if class_mode_on(run_log) else None
+    user = as_user(user)
+    limits = limits or Limits()
+    class_mode = class_mode_on(run_log)
+    _refuse_a_second_waiting_request(run_log, user, limits)
+    for request in requests:
+        validate_config(request.config)
+        check_run_size(request.config, limits, class_mode=class_mode)
     request_id = None
     runs = []
     for request in requests:
-        validate_config(request.config)
-        config, training_images, applied = request.config, request.training_images, {}
-        if limits is not None:
-            config, training_images, applied = apply_class_limits(config, training_images, limits)
+        config, training_images = request.config, request.training_images
+        if class_mode:
+            config, training_images, applied = apply_class_limits(
+                config, training_images, limits.class_limits
+            )
+        else:
+            applied = {"max_seconds": limits.max_run_seconds}
         run = run_log.create_run(
             config,
             user=user,
@@ -98,3 +120,27 @@ def queue_runs(
         request_id = run.request_id
         runs.append(run)
     return runs
+
+
+def _refuse_a_second_waiting_request(run_log: RunLog, user: User, limits: Limits) -> None:
+    """A user has one request training (or about to) and at most
+    `limits.waiting_requests_per_user` waiting behind it; a further one is refused."""
+    line = run_log.active_runs()
+    mine = list(dict.fromkeys(run.request_id for run in line if run.owner_id == user.id))
+    if len(mine) < 1 + limits.waiting_requests_per_user:
+        return
+    queued = [run for run in line if run.status == QUEUED]
+    place = next(
+        (index for index, run in enumerate(queued, 1) if run.request_id == mine[-1]), len(queued)
+    )
+    raise RunRefused(
+        f"Your run is already waiting ({_ordinal(place)} in line): it starts as soon as your "
+        "other run is done, and this one was not added. Wait for it, or take it out of the "
+        "line first."
+    )
+
+
+def _ordinal(number: int) -> str:
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"

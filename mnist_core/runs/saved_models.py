@@ -17,7 +17,9 @@ from typing import Any
 from mnist_core.data.format import class_names_of
 from mnist_core.modeling.config import ModelConfig
 from mnist_core.modeling.store import StoredModel, list_models, save_model
+from mnist_core.runs.limits import Limits, RunRefused
 from mnist_core.runs.record import Run, upgraded_metrics
+from mnist_core.runs.users import User, name_only_user_id
 from mnist_core.training.extra_digits import describe_training_data
 
 SIDECAR_FORMAT_VERSION = 2
@@ -34,7 +36,9 @@ class ModelRecord:
         metrics: its final figures (test_accuracy, ...).
         history: one dict of epoch metrics an epoch.
         preset, label: what it was trained from and called.
-        saved_by: who saved it (None: the command line, or unknown).
+        saved_by: the name of who saved it (None: the command line, or unknown).
+        saved_by_id: the id of who saved it, who may replace or delete it (an older
+            sidecar, which knew only a name: the id of that name alone).
         run_id: the run that trained it, when known.
         training_images: training images asked for (None: all).
         weight_summaries: one list of layer summaries an epoch, when kept.
@@ -52,6 +56,7 @@ class ModelRecord:
     preset: str | None = None
     label: str | None = None
     saved_by: str | None = None
+    saved_by_id: str | None = None
     run_id: str | None = None
     training_images: int | None = None
     weight_summaries: Any = None
@@ -82,8 +87,11 @@ class ModelRecord:
     def from_sidecar(cls, metadata: dict[str, Any]) -> ModelRecord:
         """The record of a saved model, from its sidecar (either format)."""
         name = str(metadata.get("name") or "")
+        saved_by = metadata.get("saved_by")
         extras = {
-            "saved_by": metadata.get("saved_by"),
+            "saved_by": saved_by,
+            "saved_by_id": metadata.get("saved_by_id")
+            or (name_only_user_id(saved_by) if saved_by else None),
             "saved_at": metadata.get("saved_at") or metadata.get("created_at"),
             "parameter_count": metadata.get("parameter_count"),
             "weight_summaries": metadata.get("weight_summaries"),
@@ -99,9 +107,12 @@ class ModelRecord:
             config=config,
             dataset=str(metadata.get("dataset") or (config.dataset if config else "mnist")),
             metrics=metrics,
-            history=tuple(entry for entry in metadata.get("history") or () if isinstance(entry, dict)),
+            history=tuple(
+                entry for entry in metadata.get("history") or () if isinstance(entry, dict)
+            ),
             preset=metadata.get("preset") or old_extras.get("preset"),
             saved_by=old_extras.get("user"),
+            saved_by_id=name_only_user_id(old_extras["user"]) if old_extras.get("user") else None,
             run_id=old_extras.get("run_id"),
             weight_summaries=old_extras.get("weight_summaries"),
             training_data=metadata.get("training_data") or _described(config, metrics),
@@ -138,11 +149,12 @@ class ModelRecord:
         )
 
 
-def sidecar_of(run: Run, *, saved_by: str | None, weight_summaries: Any) -> dict[str, Any]:
+def sidecar_of(run: Run, *, saved_by: User | None, weight_summaries: Any) -> dict[str, Any]:
     """What a saved model's sidecar holds besides what the store adds (name, versions)."""
     return {
         "format_version": SIDECAR_FORMAT_VERSION,
-        "saved_by": saved_by,
+        "saved_by": saved_by.name if saved_by is not None else None,
+        "saved_by_id": saved_by.id if saved_by is not None else None,
         "run": run.to_dict(),
         "weight_summaries": weight_summaries or [],
     }
@@ -153,7 +165,7 @@ def save_run_model(
     run: Run,
     name: str,
     *,
-    saved_by: str | None,
+    saved_by: User | None,
     weight_summaries: Any = None,
     overwrite: bool = False,
     models_dir: Any = None,
@@ -174,7 +186,14 @@ def save_run_model(
 
 
 def keep_run_model(
-    run_log: Any, run: Run, name: str, *, user: str, teacher: bool, overwrite: bool
+    run_log: Any,
+    run: Run,
+    name: str,
+    *,
+    user: User,
+    teacher: bool,
+    overwrite: bool,
+    limits: Limits | None = None,
 ) -> StoredModel:
     """Save a run's kept model under `name` for `user` (the app's "Keep this model").
 
@@ -185,6 +204,7 @@ def keep_run_model(
         user: who saves it (kept as `saved_by`).
         teacher: whether the teacher key is unlocked (or none is set).
         overwrite: replace a model of that name that this user may replace.
+        limits: the server's limits (how many models a user keeps; default `Limits()`).
 
     Raises:
         ValueError: no name, a name the store does not take, a name this user may not
@@ -204,16 +224,26 @@ def keep_run_model(
             f"The model was not saved: {error} Choose another name and try again."
         ) from None
     exists = model_exists(name)
-    existing = saved_model_records().get(name)
+    records = saved_model_records()
+    existing = records.get(name)
     check_model_change_allowed(
         name,
-        user=user,
+        user_id=user.id,
         saved_by=existing.saved_by if existing is not None else None,
+        saved_by_id=existing.saved_by_id if existing is not None else None,
         exists=exists,
         teacher=teacher,
     )
     if exists and not overwrite:
         raise ModelExistsError(f"A model called “{name}” already exists.")
+    limit = (limits or Limits()).saved_models_per_user
+    mine = [record for record in records.values() if record.saved_by_id == user.id]
+    if not exists and len(mine) >= limit:
+        raise RunRefused(
+            f"You keep {len(mine)} saved models, the most a person keeps on this server "
+            f"({limit}). Delete one you no longer need (Class page, “Delete a saved model”), or "
+            "save over one of yours by its name."
+        )
     if not run.model_kept:
         raise ValueError("This run's model is no longer kept, so it cannot be saved.")
     from mnist_core.training.finetune import load_model_file
@@ -230,7 +260,7 @@ def keep_run_model(
     return stored
 
 
-def delete_saved_model(name: str, *, user: str, teacher: bool) -> None:
+def delete_saved_model(name: str, *, user: User, teacher: bool) -> None:
     """Delete a saved model, if this user may (its owner, or the teacher; never `default`).
 
     Raises:
@@ -240,8 +270,15 @@ def delete_saved_model(name: str, *, user: str, teacher: bool) -> None:
     from mnist_core.runs.classroom import check_model_change_allowed
 
     record = saved_model_records().get(name)
-    saved_by = record.saved_by if record is not None else None
-    check_model_change_allowed(name, user=user, saved_by=saved_by, exists=True, teacher=teacher)
+    check_model_change_allowed(
+        name,
+        user_id=user.id,
+        saved_by=record.saved_by if record is not None else None,
+        saved_by_id=record.saved_by_id if record is not None else None,
+        exists=True,
+        teacher=teacher,
+        deleting=True,
+    )
     delete_model(name)
 
 

@@ -17,10 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from mnist_core.modeling.config import ModelConfig
-from mnist_core.modeling.summary import architecture_summary, count_parameters
+from mnist_core.modeling.presets import preset_title
+from mnist_core.modeling.summary import count_parameters
 from mnist_core.runs.record import (
     Run,
     finite_or_none,
+)
+from mnist_core.teaching.fairness import (
+    images_used_text,
+    rankable,
+    work_done,
+    work_text,
 )
 
 NOT_APPLICABLE = "—"
@@ -28,6 +35,8 @@ NOT_APPLICABLE = "—"
 _CNN_ONLY = ("kernel_sizes", "dense_units", "dense_dropout_rate")
 _SETTING_NAMES = {
     "training_images": "training images",
+    "work_done": "how far it got",
+    "training_images_used": "training images used",
     "layer_sizes": "layer sizes",
     "layer_activations": "activations",
     "layer_dropout_rates": "dropout rates",
@@ -80,8 +89,7 @@ def run_label(run: Run) -> str:
     Args:
         run: the run.
     """
-    name = run.label or run.preset or architecture_summary(run.config)
-    return f"{name} ({run.id[:6]})"
+    return run.display_label
 
 
 def differing_settings(runs: Sequence[Run]) -> list[SettingRow]:
@@ -96,12 +104,15 @@ def differing_settings(runs: Sequence[Run]) -> list[SettingRow]:
     """
     rows = []
     fields: list[tuple[str, Callable[[Run], str]]] = [
-        ("preset", lambda run: run.preset or NOT_APPLICABLE),
+        ("preset", lambda run: preset_title(run.preset) if run.preset else NOT_APPLICABLE),
         ("dataset", lambda run: run.dataset),
         (
             "training_images",
             lambda run: "all" if run.training_images is None else f"{run.training_images:,}",
         ),
+        # How far each run got: a run stopped early did less work (`teaching.fairness`).
+        ("work_done", work_text),
+        ("training_images_used", images_used_text),
     ]
     for config_field in dataclasses.fields(ModelConfig):
         if config_field.name == "dataset":
@@ -112,8 +123,13 @@ def differing_settings(runs: Sequence[Run]) -> list[SettingRow]:
     for name, value_of in fields:
         values = tuple(value_of(run) for run in runs)
         if len(set(values)) > 1:
-            rows.append(SettingRow(_SETTING_NAMES.get(name, name.replace("_", " ")), name, values))
+            rows.append(SettingRow(setting_name(name), name, values))
     return rows
+
+
+def setting_name(field: str) -> str:
+    """A config field's readable name: "layer sizes", "learning-rate schedule", "optimizer"."""
+    return _SETTING_NAMES.get(field, field.replace("_", " "))
 
 
 def setting_value(config: ModelConfig, field: str) -> str:
@@ -148,11 +164,13 @@ def side_by_side_metrics(runs: Sequence[Run]) -> list[MetricRow]:
     """The runs' figures, one row per figure, with the best run marked where it ranks.
 
     Rows: test accuracy, test loss, validation accuracy (last epoch), parameters, training
-    time, images a second, epochs completed, status.
+    time, images a second, how far it got, status. A run that ended short cannot be marked
+    best (`fairness.rankable`).
 
     Args:
         runs: the runs to compare, in the order of their columns.
     """
+    fair = rankable(runs)
     rows = [
         _metric_row(
             "test accuracy",
@@ -193,16 +211,32 @@ def side_by_side_metrics(runs: Sequence[Run]) -> list[MetricRow]:
             higher_is_better=True,
         ),
     ]
-    done = [float(len(run.history)) for run in runs]
+    rows = [_fair(row, fair) for row in rows]
     rows.append(
         MetricRow(
-            "epochs completed",
-            tuple(f"{len(run.history)} of {run.config.epochs}" for run in runs),
-            tuple(done),
+            "how far it got",
+            tuple(work_text(run) for run in runs),
+            tuple(work_done(run).epochs_done for run in runs),
         )
     )
     rows.append(MetricRow("status", tuple(run.status for run in runs), (None,) * len(runs)))
     return rows
+
+
+def _fair(row: MetricRow, fair: Sequence[bool]) -> MetricRow:
+    """The row with its best chosen among the runs that may be ranked (`fair`) only."""
+    if row.best is None or fair[row.best]:
+        return row
+    candidates = [
+        (number, index)
+        for index, number in enumerate(row.numbers)
+        if number is not None and fair[index]
+    ]
+    if len(candidates) < 2 or len({number for number, _ in candidates}) < 2:
+        return dataclasses.replace(row, best=None)
+    higher_is_better = row.numbers[row.best] >= max(number for number, _ in candidates)
+    chosen = max(candidates) if higher_is_better else min(candidates)
+    return dataclasses.replace(row, best=chosen[1])
 
 
 def _metric_row(

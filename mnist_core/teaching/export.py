@@ -1,4 +1,5 @@
-"""Exports of a run: a standalone Keras script that trains it again, its history, its model.
+"""Exports of a run: a standalone Keras script or a Jupyter notebook that trains it again, its
+history, its model.
 
 `training_script(config)` writes a Python script, readable as a lesson, that uses only keras
 and numpy: it rebuilds exactly the network `model.build_model` builds for the config (layer by
@@ -15,6 +16,10 @@ training images chosen by the app, pen-drawn training data, fine-tuning on drawi
 script then trains on the full dataset instead. `history_csv(run)` is the run's per-epoch
 history as CSV; `copy_model(run, path)` copies its kept `.keras` file.
 
+`notebook_for_run(run)` is the run as a Jupyter notebook (`.ipynb` text, nbformat 4) that
+trains it again step by step, with figures (keras, numpy and matplotlib only). The script and
+the notebook are assembled from one description of the steps, `teaching.recipe`.
+
 The exporter knows every `ModelConfig` field (`EXPORTED_FIELDS`) and every learning-rate
 schedule it can write (`SCRIPT_SCHEDULES`): a config it cannot reproduce raises ValueError
 instead of giving a script that trains something else.
@@ -26,6 +31,7 @@ import csv
 import dataclasses
 import io
 import shutil
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +46,9 @@ from mnist_core.runs.record import (
     FINISHED,
     Run,
 )
-from mnist_core.teaching.script import ScriptWriter
+from mnist_core.teaching.recipe import run_recipe
+from mnist_core.teaching.recipe_step import NOTEBOOK, SCRIPT, check_medium
+from mnist_core.teaching.script import script_text
 
 # Every ModelConfig field the script generator reproduces. A field added to ModelConfig
 # must be handled below (and added here) before the exporter accepts configs that use it.
@@ -125,31 +133,43 @@ def script_caveats(run: Run) -> list[str]:
     Args:
         run: the recorded run.
     """
+    return run_caveats(run, SCRIPT)
+
+
+def run_caveats(run: Run, medium: str) -> list[str]:
+    """What a run used that its exported script or notebook does not reproduce, in sentences.
+
+    Args:
+        run: the recorded run.
+        medium: SCRIPT or NOTEBOOK (the sentences name it, and how to change the epochs).
+    """
+    check_medium(medium)
+    this = "this script" if medium == SCRIPT else "this notebook"
     caveats = []
     title = DATASET_TITLES.get(run.config.dataset, run.config.dataset)
     if run.training_images is not None and run.training_images < FULL_TRAINING_IMAGES:
         caveats.append(
-            f"The run trained on {run.training_images:,} training images chosen by the MNIST Playground (a "
-            f"seeded subset); this script trains on the full {title} training set "
+            f"The run trained on {run.training_images:,} training images chosen by the MNIST "
+            f"Playground (a seeded subset); {this} trains on the full {title} training set "
             f"({FULL_TRAINING_IMAGES:,} images) instead, so its figures will be higher."
         )
     if run.dataset != run.config.dataset:
         caveats.append(
             f"The run trained on {run.dataset!r} data (e.g. digits drawn with the pen in the "
-            f"app), which Keras cannot load; this script trains on {title} instead."
+            f"app), which Keras cannot load; {this} trains on {title} instead."
         )
     if run.status in ENDED_STATUSES and run.status != FINISHED:
         done = len(run.history)
         caveats.append(
             f"The run ended {run.status} after {done} of {run.config.epochs} epoch(s)"
             + (f" ({run.reason.rstrip('.')})" if run.reason else "")
-            + f"; this script trains all {run.config.epochs}."
+            + f"; {this} trains all {run.config.epochs}."
         )
     if run.config.redraw_fraction > 0 or run.config.pen_digit_copies > 0:
         caveats.append(
             "The run also learned from digits drawn as on the canvas (MNIST digits re-drawn with "
-            "a uniform pen, pendigits writers' digits), which keras alone cannot make; this "
-            "script trains on MNIST as scanned instead."
+            "a uniform pen, pendigits writers' digits), which keras alone cannot make; "
+            f"{this} trains on MNIST as scanned instead."
         )
     if run.finetune is not None:
         base = run.finetune.get("base_model", "a saved model")
@@ -157,15 +177,20 @@ def script_caveats(run: Run) -> list[str]:
         caveats.append(
             f"The run fine-tuned the model {base!r} on {count} digits its user drew in the app "
             "(mixed with MNIST images), which keras alone cannot reproduce: neither the base "
-            "model's weights nor the drawings are in this script. It trains the same network "
+            f"model's weights nor the drawings are in {this}. It trains the same network "
             "from scratch on MNIST with the fine-tuning's settings instead (a low learning "
             "rate and few epochs), so expect a much weaker model."
         )
     asked = run.limits.get("asked_epochs")
     if asked:
+        how = (
+            f"pass --epochs {asked}"
+            if medium == SCRIPT
+            else f"set epochs = {asked} in the first code cell"
+        )
         caveats.append(
             f"Class mode capped the run at {run.config.epochs} epoch(s) (it asked for {asked}); "
-            f"pass --epochs {asked} to train as asked."
+            f"{how} to train as asked."
         )
     return caveats
 
@@ -181,7 +206,7 @@ def script_for_run(
             a model on digits drawn in the app."), added to the comment at the top.
         file_name: the script's file name for its usage lines (default `script_file_name`).
     """
-    name = run.label or run.preset or "run"
+    name = run.display_name
     return training_script(
         run.config,
         title=f"Train the MNIST Playground's run {run.id} ({name}) again, with Keras alone.",
@@ -192,12 +217,73 @@ def script_for_run(
 
 
 def script_file_name(run: Run) -> str:
-    """A file name for a run's script, e.g. `dense_fast_3f9a1c.py`."""
+    """A file name for a run's script, named as people read it: its label or its preset's
+    title, e.g. `quick_dense_network_past_98_3f9a1c.py`, `optimizer_adam_to_sgd_e76c89.py`."""
+    return f"{file_stem(run.display_name)}_{run.id[:6]}.py"
+
+
+def notebook_file_name(run: Run) -> str:
+    """A file name for a run's notebook, like its script's (`script_file_name`)."""
+    return f"{file_stem(run.display_name)}_{run.id[:6]}.ipynb"
+
+
+def file_stem(name: str) -> str:
+    """`name` in safe characters for a file name: lower-case letters, digits and "_" ("run"
+    if none); an arrow reads "to" ("optimizer: adam → sgd" -> "optimizer_adam_to_sgd")."""
+    name = name.replace("→", " to ").replace("+", " and ").lower()
+    # "é" -> "e" and an accent, which is dropped.
+    name = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
     stem = "".join(
-        character if character.isalnum() else "_"
-        for character in (run.label or run.preset or "run")
-    ).strip("_")
-    return f"{stem or 'run'}_{run.id[:6]}.py"
+        character if character.isascii() and character.isalnum() else "_" for character in name
+    )
+    stem = "_".join(part for part in stem.split("_") if part)
+    return stem[:60] or "run"
+
+
+def notebook_for_run(run: Run) -> str:
+    """The run as a Jupyter notebook (`.ipynb` text, nbformat 4, validated) that trains it
+    again step by step; ValueError when its config cannot be reproduced.
+
+    Args:
+        run: the recorded run.
+    """
+    from mnist_core.teaching.notebook import notebook_text, run_notebook
+
+    check_exportable(run.config)
+    name = run.display_name
+    notebook = run_notebook(
+        run_recipe(run.config, NOTEBOOK),
+        title=f"Train the MNIST Playground's run {run.id[:6]} ({name}) again, with Keras",
+        caveats=run_caveats(run, NOTEBOOK),
+        reached=reached_in_app(run),
+        parameter_count=run.parameter_count,
+    )
+    return notebook_text(notebook)
+
+
+def reached_in_app(run: Run) -> str:
+    """What the run reached in the app, a sentence for the student to compare with: "In the
+    app this run reached 97.8% test accuracy after 5 epochs, in 41 s."
+
+    Args:
+        run: the recorded run.
+    """
+    if run.test_accuracy is None:
+        return f"In the app this run has no test accuracy to compare with (it is {run.status})."
+    done = len(run.history)
+    sentence = (
+        f"In the app this run reached {run.test_accuracy:.1%} test accuracy after {done} "
+        f"epoch{'' if done == 1 else 's'}"
+    )
+    if run.training_seconds is not None:
+        sentence += f", in {run.training_seconds:.0f} s"
+    used = run.metrics.get("training_images_used")
+    if isinstance(used, int):
+        sentence += f", training on {used:,} images"
+    return (
+        sentence + ". Compare with what this notebook printed above: the figures differ a "
+        "little from one machine, backend and data set to another."
+    )
 
 
 def training_script(
@@ -218,8 +304,13 @@ def training_script(
         file_name: the script's file name, shown in its usage lines (default train_mnist.py).
     """
     check_exportable(config)
-    writer = ScriptWriter(config)
-    return writer.script(title, list(caveats), parameter_count, file_name)
+    return script_text(
+        run_recipe(config, SCRIPT),
+        title=title,
+        caveats=list(caveats),
+        parameter_count=parameter_count,
+        file_name=file_name,
+    )
 
 
 def history_csv(run: Run) -> str:
@@ -268,5 +359,3 @@ def _csv_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
-
-

@@ -154,9 +154,9 @@ _LESSONS = (
             "weights are not always more accuracy, and depth is not free either."
         ),
         runs=(
-            LessonRun("wider (784-128)", "relu_784_128_adam"),
+            LessonRun("wider 784-128", "relu_784_128_adam"),
             LessonRun(
-                "deeper (256-64-64-32)",
+                "deeper 256-64-64-32",
                 "relu_deep_binary_crossentropy",
                 _changes(loss="categorical_crossentropy"),
             ),
@@ -247,9 +247,9 @@ _LESSONS = (
             "the loss jumps or explodes and the accuracy stays near chance."
         ),
         runs=(
-            LessonRun("lr 0.00001 (too small)", "relu_784_128_adam", _changes(learning_rate=1e-5)),
-            LessonRun("lr 0.001 (about right)", "relu_784_128_adam", _changes(learning_rate=1e-3)),
-            LessonRun("lr 1.0 (too large)", "relu_784_128_adam", _changes(learning_rate=1.0)),
+            LessonRun("tiny rate 0.00001", "relu_784_128_adam", _changes(learning_rate=1e-5)),
+            LessonRun("good rate 0.001", "relu_784_128_adam", _changes(learning_rate=1e-3)),
+            LessonRun("huge rate 1", "relu_784_128_adam", _changes(learning_rate=1.0)),
         ),
         training_images=8000,
         epochs=3,
@@ -284,5 +284,3 @@ def check_lessons() -> None:
         for full_data in (False, True):
             for config in lesson.configs(full_data):
                 validate_config(config)
-
-

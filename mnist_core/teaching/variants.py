@@ -1,4 +1,4 @@
-""""Change one thing": the settings of a run that can be varied, and the varied run.
+""" "Change one thing": the settings of a run that can be varied, and the varied run.
 
 Every lesson of the notebooks changes one setting and compares. From a finished run a user
 picks one setting here and a new value; `vary` gives the run's config with that one change
@@ -13,19 +13,18 @@ from typing import Any
 from mnist_core.modeling.config import (
     ACTIVATIONS,
     LOSSES,
-    MAX_EPOCHS,
     OPTIMIZERS,
     ModelConfig,
 )
 from mnist_core.modeling.form import (
     BATCH_SIZE_CHOICES,
+    EPOCH_CHOICES,
     LAYER_SIZE_CHOICES,
     LEARNING_RATE_CHOICES,
     TRAINING_IMAGE_CHOICES,
 )
 
 DROPOUT_CHOICES = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
-EPOCH_CHOICES = tuple(value for value in (1, 2, 3, 5, 10, 20, 50) if value <= MAX_EPOCHS)
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,9 @@ def vary(
         raise ValueError(f"setting must be one of {', '.join(known)}, got {setting!r}.")
     if setting == "training_images":
         if value not in known[setting].choices:
-            raise ValueError(f"training_images must be one of {known[setting].choices}, got {value!r}.")
+            raise ValueError(
+                f"training_images must be one of {known[setting].choices}, got {value!r}."
+            )
         return config, (None if value >= TRAINING_IMAGE_CHOICES[-1] else int(value))
     if "[" in setting:
         field, _, rest = setting.partition("[")

@@ -122,7 +122,9 @@ def split_held_out(
     quotas = counts * target / count
     take = np.minimum(np.floor(quotas).astype(np.int64), caps)
     ties = generator.random(len(digits))
-    order = sorted(range(len(digits)), key=lambda i: (-(quotas[i] - math.floor(quotas[i])), ties[i]))
+    order = sorted(
+        range(len(digits)), key=lambda i: (-(quotas[i] - math.floor(quotas[i])), ties[i])
+    )
     left = target - int(take.sum())
     while left > 0:
         for index in order:
@@ -194,7 +196,9 @@ class FineTuneSpec:
             ) from None
         held_out = tuple(int(index) for index in data["held_out"])
         if any(not 0 <= index < len(labels) for index in held_out):
-            raise ValueError(f"finetune held_out must be indices below {len(labels)}, got {held_out}.")
+            raise ValueError(
+                f"finetune held_out must be indices below {len(labels)}, got {held_out}."
+            )
         return cls(
             base_model=str(data["base_model"]),
             drawing_ids=tuple(str(name) for name in data["drawing_ids"]),
@@ -406,12 +410,21 @@ def fine_tune(
         tuned_weights = model.get_weights()
         for fraction in GUARD_FRACTIONS:
             model.set_weights(
-                [base + fraction * (tuned - base) for base, tuned in zip(base_weights, tuned_weights)]
+                [
+                    base + fraction * (tuned - base)
+                    for base, tuned in zip(base_weights, tuned_weights)
+                ]
             )
             test_loss, accuracy_after = _mnist_test_figures(model, config, mnist)
             if accuracy_after >= allowed:
                 break
-        result = dataclasses.replace(result, test_loss=test_loss, test_accuracy=accuracy_after)
+        result = dataclasses.replace(
+            result,
+            test_loss=test_loss,
+            test_accuracy=accuracy_after,
+            per_class_accuracy=None,  # of the weights before the guard pulled them back
+            confusion_matrix=None,
+        )
     correct_after = _correct(model, held_images, held_labels)
     figures.update(
         held_out_correct_after=correct_after,
@@ -436,5 +449,3 @@ def fine_tune(
             )
         )
     return FineTuneOutcome(result, figures, summary)
-
-

@@ -20,10 +20,16 @@ STOP_TIME_LIMIT = "time_limit"
 STOP_NAN = "nan"
 STOP_REASONS = (STOP_COMPLETED, STOP_REQUESTED, STOP_TIME_LIMIT, STOP_NAN)
 TIME_LIMIT_MESSAGE = (
-    "Stopped at the time limit of {seconds:.0f} s, during epoch {epoch}; the model keeps what "
-    "it learned."
+    "Stopped at the run's time limit, during epoch {epoch} (after {seconds:.0f} s of "
+    "training); the model keeps what it learned."
 )
 HISTOGRAM_BINS = 30
+# The time left is estimated from the pace after the first batches (the very first ones also
+# build the network's graph: counted in, a 13 s run first said "about 5 min"), once this many
+# batches and seconds have passed since then; before that it is unknown (NaN).
+ESTIMATE_WARM_UP_BATCHES = 5
+ESTIMATE_MIN_BATCHES = 10
+ESTIMATE_MIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,7 @@ class ProgressCallback:
         self.history = history
         self.weight_summaries = weight_summaries
         self.start = self.last_report = self.epoch_start = time.perf_counter()
+        self.pace_from: tuple[float, int] | None = None  # (time, batches done) after warm-up
         self.epoch = 1
         self.batch = 0  # the last batch of this epoch that the batch hook saw
         self.stop_reason = STOP_COMPLETED
@@ -235,7 +242,7 @@ class ProgressCallback:
         rate = batch * self.batch_size / epoch_elapsed if epoch_elapsed > 0 else 0.0
         done = (self.epoch - 1) * self.plan.batches_per_epoch + batch
         total = self.plan.epochs * self.plan.batches_per_epoch
-        seconds_left = elapsed / done * (total - done) if done else math.nan
+        seconds_left = self.seconds_left(now, done, total)
         self.observer.on_batch(
             BatchProgress(
                 epoch=self.epoch,
@@ -249,6 +256,17 @@ class ProgressCallback:
                 seconds_left=seconds_left,
             )
         )
+
+    def seconds_left(self, now: float, done: int, total: int) -> float:
+        """The time left at the pace since the first batches; NaN until it is measured."""
+        if self.pace_from is None:
+            if done >= ESTIMATE_WARM_UP_BATCHES:
+                self.pace_from = (now, done)
+            return math.nan
+        since, done_then = self.pace_from
+        if done - done_then < ESTIMATE_MIN_BATCHES or now - since < ESTIMATE_MIN_SECONDS:
+            return math.nan
+        return (now - since) / (done - done_then) * (total - done)
 
     def stop_nan(self, model: Any, batch: int, loss: float) -> None:
         self.stop_reason = STOP_NAN

@@ -119,7 +119,41 @@ def progress_text(progress: BatchProgress) -> str:
         parts.append(f"{progress.samples_per_second:,.0f} images/s")
     if math.isfinite(progress.seconds_left):
         parts.append(f"about {format_duration(progress.seconds_left)} left")
+    else:
+        parts.append("working out the time left")
     return " · ".join(parts)
+
+
+# A run still starting after this long says why.
+STARTING_EXPLAINED_SECONDS = 10.0
+
+
+def starting_text(phase: str | None, elapsed_seconds: float) -> str:
+    """What a run shows before its training begins: what its worker is doing, and after
+    STARTING_EXPLAINED_SECONDS, why it takes a while.
+
+    Args:
+        phase: what the worker reported it is doing (e.g. "loading MNIST"); None: no worker
+            has taken the run yet.
+        elapsed_seconds: since the run left the line.
+    """
+    if phase is None:
+        text = "Waiting for a worker to take it"
+        why = (
+            "every worker is still busy (one that was stopped while starting frees its "
+            "worker only once it gets there)"
+        )
+    else:
+        text = f"Starting on a worker: {phase}"
+        why = (
+            "a worker's first run loads TensorFlow and the data, which takes a while on a "
+            "small server; the next runs start at once"
+            if phase.startswith("loading")
+            else "the worker is busy with other runs too"
+        )
+    if elapsed_seconds < STARTING_EXPLAINED_SECONDS:
+        return f"{text}…"
+    return f"{text}, for {format_duration(elapsed_seconds)} now: {why}."
 
 
 def line_text(position: int, users_ahead: Sequence[str], expected_wait_seconds: Any) -> str:
@@ -151,9 +185,7 @@ def waiting_text(place_in_line: int, running: int) -> str:
         running: how many trainings the server runs now.
     """
     trainings = "training" if running == 1 else "trainings"
-    return (
-        f"Waiting: place {place_in_line} in line ({running} {trainings} running on this server)"
-    )
+    return f"Waiting: place {place_in_line} in line ({running} {trainings} running on this server)"
 
 
 def run_outline(config: ModelConfig, training_images: int) -> str:
@@ -164,14 +196,10 @@ def run_outline(config: ModelConfig, training_images: int) -> str:
         training_images: training images available before the validation split.
     """
     held_out = (
-        int(round(training_images * config.validation_split))
-        if config.validation == "split"
-        else 0
+        int(round(training_images * config.validation_split)) if config.validation == "split" else 0
     )
     validation = (
-        f" ({held_out:,} held out for validation)"
-        if held_out
-        else " (validated on the test set)"
+        f" ({held_out:,} held out for validation)" if held_out else " (validated on the test set)"
     )
     return (
         f"{config.epochs} epoch(s) over {training_images - held_out:,} training images"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mnist_core.data.datasets import Dataset
+from mnist_core.evaluation.evaluate import evaluate_model
 from mnist_core.modeling.build import build_model
 from mnist_core.modeling.config import (
     ModelConfig,
@@ -57,6 +58,10 @@ class TrainingResult:
     test_accuracy: float
     training_images_used: int
     extra: dict[str, Any] = field(default_factory=dict)
+    # From the same pass over the test set as test_loss and test_accuracy, when the run
+    # made one after training (a run validated on the test set reuses its last epoch's).
+    per_class_accuracy: list[float] | None = None
+    confusion_matrix: list[list[int]] | None = None
 
     @property
     def epochs_completed(self) -> int:
@@ -270,8 +275,12 @@ def train_model(
         # The last epoch's validation pass was this very evaluation (the whole test set, the
         # final weights): a second pass would only cost time.
         test_loss, test_accuracy = history[-1].val_loss, history[-1].val_accuracy
+        per_class_accuracy = confusion = None
     else:
-        test_loss, test_accuracy = _evaluate(model, config, dataset)
+        report = evaluate_model(model, dataset.x_test, dataset.y_test, loss=config.loss)
+        test_loss, test_accuracy = report.loss, report.accuracy
+        per_class_accuracy = [float(entry.recall) for entry in report.per_class]
+        confusion = report.confusion_matrix.tolist()
     message = progress.message or (
         f"Trained {len(history)} epoch(s) in {training_seconds:.1f} s: "
         f"test accuracy {test_accuracy:.2%}."
@@ -287,19 +296,11 @@ def train_model(
         test_loss=test_loss,
         test_accuracy=test_accuracy,
         training_images_used=len(training_images),
+        per_class_accuracy=per_class_accuracy,
+        confusion_matrix=confusion,
         extra={
             "training_data": describe_training_data(config, len(training_images)),
             "redrawn_images": training_set.redrawn_count,
             "pen_digit_images": training_set.pen_digit_count,
         },
     )
-
-
-def _evaluate(model: Any, config: ModelConfig, dataset: Dataset) -> tuple[float, float]:
-    loss, accuracy = model.evaluate(
-        _scale(dataset.x_test),
-        encode_labels(config, dataset.y_test),
-        batch_size=1000,
-        verbose=0,
-    )
-    return float(loss), float(accuracy)

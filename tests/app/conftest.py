@@ -23,6 +23,18 @@ def app_run_log(tmp_path_factory):
         os.environ["MNIST_RUNS_DB"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def full_error_details():
+    """Exceptions in AppTest keep their message: the app's config redacts them for visitors
+    (client.showErrorDetails = "none"), which would leave a failing test unreadable."""
+    from streamlit import config
+
+    previous = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")
+    yield
+    config.set_option("client.showErrorDetails", previous)
+
+
 APP_PATH = Path(__file__).resolve().parents[2] / "app.py"
 
 
@@ -31,7 +43,8 @@ def open_page():
     """A function that opens the app in AppTest, as a visitor would, on one of its pages.
 
     open_page(page=None, *, user=None, **session_state) -> AppTest: `page` is a script of
-    app_pages/ without ".py" (None: the start page); `user` is the visitor's name; the other
+    app_pages/ without ".py" (None: the start page); `user` is the visitor's name (the browser
+    of `browser_token(user)`, which holds that name); the other
     keys are set in the session state after the first run (the start page resets some).
     The page is checked to have run without an exception.
     """
@@ -41,7 +54,8 @@ def open_page():
 
         at = AppTest.from_file(str(APP_PATH), default_timeout=120)
         if user is not None:
-            at.session_state["user_name"] = user
+            at.session_state["user_token"] = browser_token(user)
+            app_user(user)
         at.run()
         for key, value in session_state.items():
             at.session_state[key] = value
@@ -64,3 +78,27 @@ def new_app():
         return AppTest.from_file(str(APP_PATH), default_timeout=120)
 
     return new_app
+
+
+def browser_token(name: str) -> str:
+    """The cookie token of the test browser of a visitor called `name` (one browser a name)."""
+    import base64
+    import hashlib
+
+    return base64.urlsafe_b64encode(hashlib.sha256(name.encode()).digest()[:24]).decode()
+
+
+def app_user(name: str):
+    """The `User` of the test browser of `name`, holding that name on the app's server."""
+    from mnist_core.base.paths import default_runs_path
+    from mnist_core.runs.log import RunLog
+    from mnist_core.runs.users import UserDirectory, user_id_of
+
+    users = UserDirectory(RunLog(default_runs_path()).database)
+    return users.claim_name(user_id_of(browser_token(name)), name)
+
+
+@pytest.fixture(scope="session")
+def app_user_of():
+    """A function: the `User` of the test browser of a visitor's name (see `open_page`)."""
+    return app_user

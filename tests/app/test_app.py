@@ -1,7 +1,6 @@
 """The entry point: navigation, shared state, and Keras' state kept between script runs."""
 
 
-
 def test_the_app_starts_on_the_draw_page_with_the_shared_state(new_app):
     at = new_app().run()
     assert not at.exception

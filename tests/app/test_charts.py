@@ -102,8 +102,7 @@ def test_the_confusion_matrix_summary_counts_the_right_answers_and_the_worst_mix
     matrix[4][9], matrix[7][2] = 12, 3
     cells = confusion_cells(matrix, DIGITS)
     assert confusion_summary(cells) == (
-        "1,000 of 1,015 right (the diagonal). Most mixed up: 4 taken for 9 (12 times), "
-        "7 for 2 (3)."
+        "1,000 of 1,015 right (the diagonal). Most mixed up: 4 taken for 9 (12 times), 7 for 2 (3)."
     )
     spec = confusion_spec(cells, DIGITS, chosen=(4, 9), selectable=True)
     assert spec["layer"][0]["params"][0]["name"] == "cell"

@@ -46,7 +46,9 @@ def test_with_no_runs_the_page_says_how_to_get_some(compare_page):
     assert any("No runs yet" in box.value for box in at.info)
 
 
-def test_two_runs_side_by_side(compare_page, app_run_log, record_trained_run, two_results, tiny_mnist):
+def test_two_runs_side_by_side(
+    compare_page, app_run_log, record_trained_run, two_results, tiny_mnist
+):
     adam = record_trained_run(app_run_log, two_results[0], user="cmp_user", dataset=tiny_mnist)
     sgd = record_trained_run(app_run_log, two_results[1], user="cmp_user", dataset=tiny_mnist)
     at = compare_page("cmp_user", [adam.id, sgd.id])
@@ -77,14 +79,18 @@ def test_two_runs_side_by_side(compare_page, app_run_log, record_trained_run, tw
     assert sum("right (the diagonal)" in caption.value for caption in at.caption) == 2
 
 
-def test_the_settings_that_do_not_differ_are_not_listed(compare_page, app_run_log, record_trained_run, two_results):
+def test_the_settings_that_do_not_differ_are_not_listed(
+    compare_page, app_run_log, record_trained_run, two_results
+):
     first = record_trained_run(app_run_log, two_results[0], user="same_user")
     second = record_trained_run(app_run_log, two_results[0], user="same_user")
     at = compare_page("same_user", [first.id, second.id])
     assert any("same settings" in caption.value for caption in at.caption)
 
 
-def test_a_run_opens_on_the_evaluate_page(compare_page, app_run_log, record_trained_run, two_results):
+def test_a_run_opens_on_the_evaluate_page(
+    compare_page, app_run_log, record_trained_run, two_results
+):
     first = record_trained_run(app_run_log, two_results[0], user="open_user")
     second = record_trained_run(app_run_log, two_results[1], user="open_user")
     at = compare_page("open_user", [first.id, second.id])
@@ -94,9 +100,12 @@ def test_a_run_opens_on_the_evaluate_page(compare_page, app_run_log, record_trai
     assert at.title[0].value.startswith("Evaluate")
 
 
-def test_hide_and_delete_my_runs(compare_page, app_run_log, record_trained_run, two_results):
-    first = record_trained_run(app_run_log, two_results[0], user="tidy_user")
-    second = record_trained_run(app_run_log, two_results[1], user="tidy_user")
+def test_hide_and_delete_my_runs(
+    compare_page, app_run_log, record_trained_run, two_results, app_user_of
+):
+    tidy = app_user_of("tidy_user")
+    first = record_trained_run(app_run_log, two_results[0], user=tidy)
+    second = record_trained_run(app_run_log, two_results[1], user=tidy)
     at = compare_page("tidy_user", [first.id])
     at.button(key="compare_hide").click().run()
     assert app_run_log.get_run(first.id).hidden
@@ -108,7 +117,9 @@ def test_hide_and_delete_my_runs(compare_page, app_run_log, record_trained_run, 
     assert not Path(second.model_path).exists()
 
 
-def test_everyones_runs_show_their_users(compare_page, app_run_log, record_trained_run, two_results):
+def test_everyones_runs_show_their_users(
+    compare_page, app_run_log, record_trained_run, two_results
+):
     record_trained_run(app_run_log, two_results[0], user="someone_else_entirely")
     at = compare_page("looker")
     at.toggle(key="compare_everyone").set_value(True).run()
@@ -130,3 +141,60 @@ def test_a_lesson_is_one_request_queued_together(compare_page, app_run_log):
     for run in runs:  # leave the workers free for the other tests
         if not app_run_log.cancel_run(run.id, "test over"):
             app_run_log.request_stop(run.id)
+
+
+def test_the_chosen_lesson_and_the_compared_runs_download_as_notebooks(
+    compare_page, app_run_log, record_trained_run, two_results
+):
+    first = record_trained_run(app_run_log, two_results[0], user="notebook_user")
+    second = record_trained_run(app_run_log, two_results[1], user="notebook_user")
+    at = compare_page("notebook_user", [first.id, second.id])
+    buttons = {button.key: button for button in at.download_button}
+    assert buttons["compare_lesson_notebook"].label == "Notebook (.ipynb)"
+    assert {f"compare_notebook_{first.id}", f"compare_notebook_{second.id}"} <= set(buttons)
+    at.selectbox(key="compare_lesson").set_value("dropout").run()
+    assert not at.exception
+    assert "compare_lesson_notebook" in {button.key for button in at.download_button}
+
+
+def test_a_run_that_ended_short_is_called_unfair_and_the_table_has_no_none(
+    compare_page, app_run_log, app_user_of
+):
+    user = app_user_of("fair_user")
+    plan = {"epochs": 2, "batches_per_epoch": 16, "training_images_used": 1000}
+    metrics = {"epoch": 1, "epochs": 2, "loss": 0.5, "accuracy": 0.8, "val_loss": 0.5,
+               "val_accuracy": 0.8, "elapsed_seconds": 1.0, "samples_per_second": 900.0}  # fmt: skip
+    ended = []
+    for label, status in (("full", "finished"), ("short", "stopped")):
+        run = app_run_log.create_run(TINY, user=user, label=label, status="running")
+        app_run_log.record_plan(run.id, plan)
+        app_run_log.record_epoch(run.id, metrics, [])
+        if status == "finished":
+            app_run_log.record_epoch(run.id, dict(metrics, epoch=2), [])
+        else:
+            app_run_log.record_progress(
+                run.id, dict(metrics, epoch=2, batch=5, batches_per_epoch=16)
+            )
+        ended.append(
+            app_run_log.finish_run(
+                run.id, status, metrics={"test_accuracy": 0.9, "training_seconds": 3.0}
+            )
+        )
+    from mnist_core.runs.log import this_process_engine
+
+    engine = this_process_engine()  # another live engine: nobody here starts it
+    app_run_log.heartbeat(engine)
+    waiting = app_run_log.create_run(TINY, user=user, label="waiting", engine=engine)
+    at = compare_page("fair_user", [run.id for run in ended])
+    assert any(
+        box.value.startswith("Not a fair comparison")
+        and "short: 1 of 2 epochs and 5 of 16" in box.value
+        for box in at.warning
+    )
+    results = [frame.value for frame in at.dataframe if "figure" in frame.value.columns]
+    assert len(results) == 2  # a card a run
+    assert not any("★" in value for frame in results for value in frame["value"])
+    table = at.data_editor[0].value
+    assert "None" not in table.astype(str).to_numpy().ravel().tolist()
+    assert set(table.loc[table["run"].str.startswith("waiting"), "status"]) == {"waiting"}
+    app_run_log.cancel_run(waiting.id, "test over")

@@ -1,6 +1,5 @@
 """The Data page, through AppTest: arrays, the random grid, pixels, flattening, one-hot."""
 
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -89,7 +88,10 @@ def test_the_charts_say_their_figures_in_words(data_page, mnist):
     at = data_page()
     captions = [caption.value for caption in at.caption]
     # The label counts: MNIST has most 1s and fewest 5s, in both sets.
-    assert sum(text.startswith("Most: 1 with ") and "fewest: 5 with " in text for text in captions) == 2
+    assert (
+        sum(text.startswith("Most: 1 with ") and "fewest: 5 with " in text for text in captions)
+        == 2
+    )
     # The pixel histograms, before and after scaling.
     fullest = [text for text in captions if text.startswith("The fullest bin, ")]
     assert len(fullest) == 2

@@ -292,7 +292,9 @@ def test_a_clear_reading_is_not_called_unsure(draw_page, mnist_test_digits):
     assert any("confidence" in caption.value for caption in at.caption)
 
 
-def test_why_shows_the_maps_for_the_answer_and_on_request_for_the_runner_up(draw_page, mnist_test_digits):
+def test_why_shows_the_maps_for_the_answer_and_on_request_for_the_runner_up(
+    draw_page, mnist_test_digits
+):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[3]]))
@@ -342,10 +344,13 @@ def test_an_unreadable_upload_says_so_and_keeps_the_drawing(draw_page, mnist_tes
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
-    at.file_uploader(key="draw_upload").set_value(("digit.png", b"not a picture", "image/png")).run()
+    at.file_uploader(key="draw_upload").set_value(
+        ("digit.png", b"not a picture", "image/png")
+    ).run()
     assert not at.exception
     assert any(
-        "not an image Pillow can read" in error.value and "Your drawing above is kept" in error.value
+        "not an image Pillow can read" in error.value
+        and "Your drawing above is kept" in error.value
         for error in at.error
     )
     assert prediction_text(at) == "7"
@@ -358,7 +363,9 @@ def test_an_uploaded_picture_is_read_beside_the_drawing(draw_page, mnist_test_di
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
     buffer = io.BytesIO()
     Image.fromarray(images[DIGIT_INDICES[3]]).save(buffer, format="PNG")
-    at.file_uploader(key="draw_upload").set_value(("three.png", buffer.getvalue(), "image/png")).run()
+    at.file_uploader(key="draw_upload").set_value(
+        ("three.png", buffer.getvalue(), "image/png")
+    ).run()
     assert not at.exception
     readings = [metric.value for metric in at.metric if metric.label == "The model reads"]
     assert readings == ["7", "3"]
@@ -403,10 +410,12 @@ def test_with_noise_on_the_score_keeps_the_readings_apart(draw_page, mnist_test_
     assert any("with noise on" in caption.value for caption in at.caption)
 
 
-def test_the_page_says_how_many_drawings_more_teach_needs(draw_page, app_run_log, mnist):
+def test_the_page_says_how_many_drawings_more_teach_needs(
+    open_page, app_user_of, app_run_log, mnist
+):
     from mnist_core.data.drawings import DrawingStore, drawing_image, image_id
 
-    user = "counting carla"
+    user = app_user_of("counting carla").id
     store = DrawingStore(app_run_log.path)
     for digit in range(6):
         for copy in range(2):
@@ -414,9 +423,7 @@ def test_the_page_says_how_many_drawings_more_teach_needs(draw_page, app_run_log
             store.add_drawing(user, image_id(image), image, digit)
     image = drawing_image(mnist.x_test[6])
     store.add_drawing(user, image_id(image), image, 7)
-    at = draw_page()
-    at.session_state["user_name"] = user
-    at.run()
+    at = open_page(user="counting carla")
     assert any("13 of 20 — one more 7 and two more 6s" in caption.value for caption in at.caption)
     draw_on(at, drawn(mnist.x_test[0]))  # a 7
     at.pills(key="draw_meant").set_value(7).run()

@@ -66,7 +66,9 @@ def test_shows_test_accuracy_confusion_matrix_and_report(evaluate_page, default_
     assert len(gallery.captions) == 24
 
 
-def test_choosing_a_cell_shows_its_misclassified_digits(evaluate_page, default_models_dir, default_report):
+def test_choosing_a_cell_shows_its_misclassified_digits(
+    evaluate_page, default_models_dir, default_report
+):
     from mnist_core.evaluation.confusion import most_confused_pairs
 
     at = evaluate_page()
@@ -164,7 +166,7 @@ def test_a_runs_model_is_evaluated_too(
     at = new_app()
     at.run()
     run = record_trained_run(
-        app_run_log, train_model(config, tiny_mnist), user=at.session_state["user_name"]
+        app_run_log, train_model(config, tiny_mnist), user=at.session_state["user"]
     )
     at.session_state["model_name"] = f"run:{run.id}"
     at.switch_page("app_pages/evaluate.py").run()

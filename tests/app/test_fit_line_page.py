@@ -1,6 +1,5 @@
 """The Fit a line page, through AppTest: sliders, gradient-descent steps and the reveal."""
 
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -62,6 +61,13 @@ def test_too_large_a_learning_rate_warns_that_the_error_went_up(at):
     at.button(key="fit_line_step_10").click().run()
     assert not at.exception
     assert any("learning rate is too large" in warning.value for warning in at.warning)
+    # The line left the sliders' range: the slider stops at its end, and the page says so.
+    slope, _ = at.session_state["fit_line_point"]
+    assert not -10 <= slope <= 20
+    assert any(
+        f"The slope m is {slope:,.2f}, beyond its slider (-10 to 20)" in warning.value
+        for warning in at.warning
+    )
     at.button(key="fit_line_start_again").click().run()
     assert not at.warning
     assert at.session_state["fit_line_point"] == (0.0, 0.0)

@@ -1,6 +1,5 @@
 """The Inside page, through AppTest: filters, first-layer weights, activations, histograms."""
 
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -143,7 +142,7 @@ def test_weight_histograms_per_epoch_for_one_of_my_runs(
 ):
     at = new_app()
     at.run()
-    run = record_trained_run(app_run_log, tiny_result, user=at.session_state["user_name"])
+    run = record_trained_run(app_run_log, tiny_result, user=at.session_state["user"])
     at.session_state["model_name"] = f"run:{run.id}"
     at.switch_page("app_pages/inside.py").run()
     assert not at.exception

@@ -59,12 +59,18 @@ def test_the_launcher_serves_the_app_and_warms_up_at_start():
     with tempfile.TemporaryFile(mode="w+") as log:
         server = subprocess.Popen(
             [
-                sys.executable, "serve.py",
-                "--server.headless", "true",
-                "--server.port", str(port),
-                "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false",
-                "--server.fileWatcherType", "none",
+                sys.executable,
+                "serve.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
             ],  # fmt: skip
             cwd=REPOSITORY,
             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),

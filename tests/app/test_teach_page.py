@@ -50,40 +50,41 @@ def test_labelling_a_drawing_on_the_draw_page_keeps_it_and_a_second_click_correc
     at.run()
     at.pills(key="draw_meant").set_value(7).run()
     store = DrawingStore(app_run_log.path)
-    (kept,) = store.list_drawings("drawing dora")
+    (kept,) = store.list_drawings(at.session_state["user"].id)
     assert kept.label == 7 and kept.image.shape == (28, 28) and kept.image.max() > 200
     at.pills(key="draw_meant").set_value(1).run()
-    assert [drawing.label for drawing in store.list_drawings("drawing dora")] == [1]
+    assert [drawing.label for drawing in store.list_drawings(at.session_state["user"].id)] == [1]
     assert "kept for **Teach**" in " ".join(caption.value for caption in at.caption)
 
 
 def test_the_button_waits_for_twenty_drawings_then_fine_tunes_on_the_engine(
-    page, app_run_log, pen_images, mnist, record_trained_run
+    page, app_run_log, pen_images, mnist, record_trained_run, app_user_of
 ):
     from mnist_core.modeling.presets import get_preset
     from mnist_core.training.train import train_model
 
     user = "teaching tess"
+    tess = app_user_of(user)
     config = get_preset("dense_fast").config.replace(
         layer_sizes=(32,), layer_activations=("relu",), layer_dropout_rates=(0.0,), epochs=1
     )
     base = record_trained_run(
-        app_run_log, train_model(config, mnist.subset(3000, None, seed=0)), user=user
+        app_run_log, train_model(config, mnist.subset(3000, None, seed=0)), user=tess
     )
     store = DrawingStore(app_run_log.path)
     for image, digit in pen_images[:19]:
-        store.add_drawing(user, image_id(image), image, digit)
+        store.add_drawing(tess.id, image_id(image), image, digit)
 
     at = page(user)
     assert at.button(key=BUTTON).disabled
     assert any("19 of the 20 drawings" in info.value for info in at.info)
     image, digit = pen_images[21]  # the first 7
-    store.add_drawing(user, image_id(image), image, digit)
+    store.add_drawing(tess.id, image_id(image), image, digit)
     at.run()
     assert at.button(key=BUTTON).disabled  # 20, but the 6 and the 7 have one drawing each
     assert any("6, 7 have only 1" in info.value and "delete it" in info.value for info in at.info)
     for image, digit in pen_images[19:]:
-        store.add_drawing(user, image_id(image), image, digit)
+        store.add_drawing(tess.id, image_id(image), image, digit)
     at.run()
     assert not at.button(key=BUTTON).disabled
     assert at.table[0].value.loc["drawings"].tolist() == [3] * 10
@@ -100,7 +101,7 @@ def test_the_button_waits_for_twenty_drawings_then_fine_tunes_on_the_engine(
     shown = {metric.label: metric.value for metric in at.metric}
     assert " of 8 → " in shown["Your held-out drawings read right"]
     assert "% → " in shown["MNIST test accuracy"]
-    (run,) = [run for run in app_run_log.list_runs(user=user) if run.fine_tuned]
+    (run,) = [run for run in app_run_log.list_runs(user=tess) if run.fine_tuned]
     assert run.status == "finished" and run.model_kept and run.worker  # trained on a worker
     assert run.parent_id == base.id and run.finetune["base_model"] == f"run:{base.id}"
     figures = run.metrics["finetune"]
@@ -110,12 +111,12 @@ def test_the_button_waits_for_twenty_drawings_then_fine_tunes_on_the_engine(
     assert at.session_state["model_name"] == f"run:{run.id}"
 
 
-def test_one_drawing_can_be_deleted_from_the_gallery(page, app_run_log, pen_images):
-    user = "deleting dan"
+def test_one_drawing_can_be_deleted_from_the_gallery(page, app_run_log, pen_images, app_user_of):
+    user = app_user_of("deleting dan").id
     store = DrawingStore(app_run_log.path)
     for image, digit in pen_images[:3]:  # three 0s
         store.add_drawing(user, image_id(image), image, digit)
-    at = page(user)
+    at = page("deleting dan")
     gone = image_id(pen_images[1][0])
     at.button(key=f"teach_delete_{gone}").click().run()
     assert not at.exception
@@ -129,17 +130,19 @@ def test_one_drawing_can_be_deleted_from_the_gallery(page, app_run_log, pen_imag
 
 
 def test_a_fine_tune_with_nothing_to_fix_says_so_with_its_banners_figures(
-    page, app_run_log, pen_images
+    page, app_run_log, pen_images, app_user_of
 ):
     """An older run's banner does not say it: the page does, and rounds as the banner does."""
     from mnist_core.modeling.config import ModelConfig
     from mnist_core.runs.record import FINISHED, RUNNING
     from mnist_core.training.finetune import FineTuneSpec
 
-    user = "perfect pia"
+    user = app_user_of("perfect pia")
     images = np.stack([image for image, _ in pen_images])
     labels = tuple(digit for _, digit in pen_images)
-    spec = FineTuneSpec("default", tuple(f"d{i}" for i in range(30)), labels, images, tuple(range(6)))
+    spec = FineTuneSpec(
+        "default", tuple(f"d{i}" for i in range(30)), labels, images, tuple(range(6))
+    )
     run = app_run_log.create_run(ModelConfig(), user=user, finetune=spec.to_dict(), status=RUNNING)
     figures = {
         "base_model": "default", "held_out_count": 6, "held_out_correct_before": 6,
@@ -154,7 +157,7 @@ def test_a_fine_tune_with_nothing_to_fix_says_so_with_its_banners_figures(
         "right; MNIST test accuracy 99.29% → 99.33%.",
         metrics={"finetune": figures},
     )
-    at = page(user)
+    at = page(user.name)
     shown = {metric.label: metric.value for metric in at.metric}
     assert shown["Your held-out drawings read right"] == "6 of 6 → 6 of 6"
     assert shown["MNIST test accuracy"] == "99.29% → 99.33%"

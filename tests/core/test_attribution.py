@@ -67,11 +67,15 @@ def test_integrated_gradients_agree_with_finite_differences(tiny_dense_model, mn
             batch[np.arange(len(pixels)), pixels] += sign * epsilon
             shifted.append(batch)
     # Straight to the model: a step below 0 leaves predict_batch's [0, 1] range.
-    probabilities = np.asarray(
-        tiny_dense_model.predict_on_batch(
-            np.concatenate(shifted).reshape(-1, 28, 28).astype(np.float32)
-        )
-    )[:, class_index].reshape(steps, 2, len(pixels)).astype(np.float64)
+    probabilities = (
+        np.asarray(
+            tiny_dense_model.predict_on_batch(
+                np.concatenate(shifted).reshape(-1, 28, 28).astype(np.float32)
+            )
+        )[:, class_index]
+        .reshape(steps, 2, len(pixels))
+        .astype(np.float64)
+    )
     gradients = (probabilities[:, 0] - probabilities[:, 1]) / (2 * epsilon)
     expected = np.zeros(784)
     expected[pixels] = image.ravel()[pixels] * gradients.mean(axis=0)

@@ -112,7 +112,8 @@ def test_a_failing_benchmark_is_reported_not_raised(monkeypatch, tmp_path, capsy
 
 @pytest.mark.browser
 @pytest.mark.parametrize(
-    "name", ["cold_start", "round_trip", "phone_drawing", "sessions", "class_load"]
+    "name",
+    ["cold_start", "round_trip", "phone_drawing", "sessions", "class_load", "class_guard"],
 )
 def test_browser_benchmark_runs_on_its_quick_setting(name, tmp_path):
     # In a process of its own: the browser tests of this pytest run may hold Playwright's

@@ -106,10 +106,10 @@ def test_presets_lists_every_preset_with_its_parameter_count(models_dir):
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr == ""
     lines = completed.stdout.splitlines()
-    assert lines[0].split() == ["preset", "parameters", "description"]
+    assert lines[0].split() == ["preset", "title", "parameters", "description"]
     assert len(lines) == 1 + len(PRESETS)
     for line, (name, preset) in zip(lines[1:], PRESETS.items(), strict=True):
-        assert line.startswith(name)
+        assert line.startswith(name) and preset.title in line
         assert f"{count_parameters(preset.config):,}" in line
         assert line.endswith(preset.description)
 

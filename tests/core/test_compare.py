@@ -9,7 +9,7 @@ import math
 import pytest
 
 from mnist_core.modeling.presets import get_preset
-from mnist_core.modeling.summary import count_parameters
+from mnist_core.modeling.summary import architecture_summary, count_parameters
 from mnist_core.runs.log import RunLog
 from mnist_core.runs.record import (
     FINISHED,
@@ -35,7 +35,12 @@ def epoch(number, epochs, loss, accuracy, val_loss, val_accuracy):
 def finished_run(run_log, config, *, label=None, preset=None, training_images=None, history=(),
                  metrics=None, status=FINISHED, batches=()):  # fmt: skip
     run = run_log.create_run(
-        config, user="ada", label=label, preset=preset, training_images=training_images, status=RUNNING
+        config,
+        user="ada",
+        label=label,
+        preset=preset,
+        training_images=training_images,
+        status=RUNNING,
     )
     for entry in history:
         run_log.record_epoch(run.id, entry, [])
@@ -45,20 +50,17 @@ def finished_run(run_log, config, *, label=None, preset=None, training_images=No
 
 
 def test_architecture_summary_reads_like_the_network():
-    assert compare.architecture_summary(get_preset("dense_fast").config) == "dense 512-256 relu"
-    assert compare.architecture_summary(get_preset("cnn_three_epochs").config) == "cnn 16-32 k5 + 128"
+    assert architecture_summary(get_preset("dense_fast").config) == "dense 512-256 relu"
+    assert architecture_summary(get_preset("cnn_three_epochs").config) == "cnn 16-32 k5 + 128"
     assert (
-        compare.architecture_summary(get_preset("relu_binary_crossentropy_adam").config)
+        architecture_summary(get_preset("relu_binary_crossentropy_adam").config)
         == "dense 256-64 sigmoid/relu"
     )
-    assert (
-        compare.architecture_summary(get_preset("softmax_regression").config)
-        == "softmax regression"
-    )
+    assert architecture_summary(get_preset("softmax_regression").config) == "softmax regression"
     odd_cnn = get_preset("cnn_three_epochs").config.replace(
         kernel_sizes=(3, 5), layer_activations=("tanh", "tanh"), dense_units=0
     )
-    assert compare.architecture_summary(odd_cnn) == "cnn 16-32 k3-5 tanh"
+    assert architecture_summary(odd_cnn) == "cnn 16-32 k3-5 tanh"
 
 
 def test_run_label_is_the_label_or_preset_with_a_short_id(run_log):
@@ -67,7 +69,8 @@ def test_run_label_is_the_label_or_preset_with_a_short_id(run_log):
     preset_only = finished_run(run_log, config, preset="dense_fast")
     bare = finished_run(run_log, config)
     assert compare.run_label(labelled) == f"adam ({labelled.id[:6]})"
-    assert compare.run_label(preset_only) == f"dense_fast ({preset_only.id[:6]})"
+    # A preset is named by its title, as people read it.
+    assert compare.run_label(preset_only) == f"Quick dense network: past 98% ({preset_only.id[:6]})"
     assert compare.run_label(bare) == f"dense 512-256 relu ({bare.id[:6]})"
 
 
@@ -80,7 +83,13 @@ def test_differing_settings_lists_only_what_differs_readably(run_log):
         preset="dense_fast",
     )
     rows = {row.field: row for row in compare.differing_settings([first, second])}
-    assert set(rows) == {"training_images", "layer_sizes", "optimizer", "momentum", "validation_split"}
+    assert set(rows) == {
+        "training_images",
+        "layer_sizes",
+        "optimizer",
+        "momentum",
+        "validation_split",
+    }
     assert rows["layer_sizes"].values == ("512 → 256", "512 → 128")
     assert rows["layer_sizes"].setting == "layer sizes"
     assert rows["training_images"].values == ("2,000", "all")
@@ -94,7 +103,10 @@ def test_differing_settings_between_dense_and_cnn(run_log):
     dense = finished_run(run_log, get_preset("dense_fast").config, preset="dense_fast")
     cnn = finished_run(run_log, get_preset("cnn_three_epochs").config, preset="cnn_three_epochs")
     rows = {row.field: row.values for row in compare.differing_settings([dense, cnn])}
-    assert rows["preset"] == ("dense_fast", "cnn_three_epochs")
+    assert rows["preset"] == (
+        get_preset("dense_fast").title,
+        get_preset("cnn_three_epochs").title,
+    )
     assert rows["architecture"] == ("dense", "cnn")
     assert rows["kernel_sizes"] == ("—", "5 → 5")
     assert rows["dense_units"] == ("—", "128")
@@ -108,8 +120,8 @@ def test_differing_settings_between_dense_and_cnn(run_log):
 def test_side_by_side_metrics_with_the_best_marked(run_log):
     config = get_preset("dense_fast").config
     good = finished_run(
-        run_log, config, label="good",
-        history=[epoch(1, 5, 0.3, 0.9, 0.25, 0.93)],
+        run_log, config.replace(epochs=1), label="good",
+        history=[epoch(1, 1, 0.3, 0.9, 0.25, 0.93)],
         metrics={"test_accuracy": 0.9712, "test_loss": 0.09, "parameter_count": 535818,
                  "training_seconds": 12.34, "samples_per_second": 20345.0},
     )  # fmt: skip
@@ -132,10 +144,15 @@ def test_side_by_side_metrics_with_the_best_marked(run_log):
     assert rows["parameters"].values == ("535,818", "535,818", f"{count_parameters(config):,}")
     assert rows["parameters"].best is None  # fewer parameters is no ranking
     assert rows["training time"].values == ("12.3 s", "4.0 s", "—")
-    assert rows["training time"].best == 1
+    # The stopped run is quicker because it did less: it gets no ★ (nor does anyone here).
+    assert rows["training time"].best is None
     assert rows["images a second"].values[:2] == ("20,345", "30,000")
-    assert rows["images a second"].best == 1
-    assert rows["epochs completed"].values == ("1 of 5", "2 of 3", "0 of 5")
+    assert rows["images a second"].best is None
+    assert rows["how far it got"].values == (
+        "all 1 epoch",
+        "2 of 3 epochs, stopped",
+        "none of 5 epochs, failed",
+    )
     assert rows["status"].values == ("finished", "stopped", "failed")
     assert list(rows)[0] == "test accuracy"
 
@@ -203,3 +220,49 @@ def test_curve_rows_hold_epochs_and_the_batch_curve_as_fractional_epochs(run_log
     ]
     assert training_accuracy == [0.5, 1.0, 2.0]  # nor the batch's NaN accuracy
     assert {row["split"] for row in rows if row["source"] == "batch"} == {"training"}
+
+
+def test_a_run_stopped_early_is_named_first_and_never_best(run_log):
+    from mnist_core.teaching.fairness import uneven_work_sentence, work_text
+
+    config = get_preset("dense_fast").config.replace(epochs=3)
+    plan = {"epochs": 3, "batches_per_epoch": 469, "training_images_used": 60000}
+    full = finished_run(
+        run_log, config, label="adam",
+        history=[epoch(n, 3, 0.3, 0.9, 0.25, 0.93) for n in (1, 2, 3)],
+        metrics={"test_accuracy": 0.97, "training_seconds": 30.0},
+    )  # fmt: skip
+    run_log.record_plan(full.id, plan)
+    short = run_log.create_run(config.replace(optimizer="sgd"), user="ada", label="sgd",
+                               status=RUNNING)  # fmt: skip
+    run_log.record_plan(short.id, plan)
+    run_log.record_epoch(short.id, epoch(1, 3, 0.5, 0.8, 0.45, 0.85), [])
+    run_log.record_progress(
+        short.id,
+        {
+            "epoch": 2,
+            "epochs": 3,
+            "batch": 48,
+            "batches_per_epoch": 469,
+            "loss": 0.4,
+            "accuracy": 0.86,
+        },
+    )
+    short = run_log.finish_run(
+        short.id, STOPPED, metrics={"test_accuracy": 0.98, "training_seconds": 8.0}
+    )
+    full = run_log.get_run(full.id)
+    assert work_text(short) == "1 of 3 epochs and 48 of 469 batches, stopped"
+    assert work_text(full) == "all 3 epochs"
+    sentence = uneven_work_sentence([full, short])
+    assert sentence.startswith("Not a fair comparison: one run ended before its last epoch")
+    assert "sgd: 1 of 3 epochs and 48 of 469 batches, stopped" in sentence
+    assert uneven_work_sentence([full]) is None
+    rows = {row.metric: row for row in compare.side_by_side_metrics([full, short])}
+    # Better accuracy and quicker, after less training: no ★ for it.
+    assert rows["test accuracy"].best is None and rows["training time"].best is None
+    differences = {row.field: row.values for row in compare.differing_settings([full, short])}
+    assert differences["work_done"] == (
+        "all 3 epochs",
+        "1 of 3 epochs and 48 of 469 batches, stopped",
+    )

@@ -158,7 +158,16 @@ def test_mnist_sanity_facts(mnist):
     assert mnist.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert mnist.y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     assert np.bincount(mnist.y_test).tolist() == [
-        980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
     ]
     assert mnist.x_train.min() == 0 and mnist.x_train.max() == 255
 
@@ -633,8 +642,14 @@ def test_subset_of_none_keeps_a_whole_split(mnist):
 
 @pytest.mark.parametrize(
     ("training_images", "test_images", "field"),
-    [(0, 10, "training_images"), (60001, 10, "training_images"), (2.5, 10, "training_images"),
-     (True, 10, "training_images"), (10, -1, "test_images"), (10, 10001, "test_images")],
+    [
+        (0, 10, "training_images"),
+        (60001, 10, "training_images"),
+        (2.5, 10, "training_images"),
+        (True, 10, "training_images"),
+        (10, -1, "test_images"),
+        (10, 10001, "test_images"),
+    ],
 )
 def test_subset_rejects_bad_sizes(mnist, training_images, test_images, field):
     expected = rf"{field} must be an integer from 1 to \d+, or None; got"

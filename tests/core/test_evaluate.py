@@ -312,5 +312,3 @@ def tiny_data():
     images = rng.integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, size=50)
     return images, labels
-
-

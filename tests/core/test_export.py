@@ -202,11 +202,15 @@ def test_the_exported_script_trains_offline_like_the_run(
 ):
     config = get_preset(preset).config.replace(epochs=1, **changes)
     run_log = RunLog(tmp_path / "runs.sqlite3")
-    run = train_and_record(record_trained_run, run_log, config, tiny_mnist, training_images=TINY_TRAIN_IMAGES)
+    run = train_and_record(
+        record_trained_run, run_log, config, tiny_mnist, training_images=TINY_TRAIN_IMAGES
+    )
     assert run.status == FINISHED and run.parameter_count
 
     text = export.script_for_run(run)
-    assert "600 training images chosen by the MNIST Playground" in text  # the subset is not reproduced
+    assert (
+        "600 training images chosen by the MNIST Playground" in text
+    )  # the subset is not reproduced
     script = tmp_path / export.script_file_name(run)
     script.write_text(text)
     completed = run_script(script, "--data", str(tiny_npz), "--epochs", "2")
@@ -284,3 +288,15 @@ def test_copy_model_copies_the_kept_file_and_refuses_without_one(tmp_path):
     running = run_log.create_run(config, user="ada", status=RUNNING)
     with pytest.raises(ValueError, match="still training"):
         export.copy_model(running, tmp_path / "other.keras")
+
+
+def test_exported_files_are_named_as_people_read_the_run():
+    from mnist_core.teaching.export import file_stem
+
+    assert file_stem("Optimizer: adam → sgd") == "optimizer_adam_to_sgd"
+    assert file_stem("Quick dense network: past 98%") == "quick_dense_network_past_98"
+    assert file_stem("Notebook: relu + binary cross-entropy + adam").startswith(
+        "notebook_relu_and_binary_cross_entropy"
+    )
+    assert file_stem("Müller's CNN ✓") == "muller_s_cnn"
+    assert file_stem("✓✓") == "run"

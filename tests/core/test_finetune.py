@@ -87,7 +87,10 @@ def test_readiness_needs_twenty_drawings_and_every_taught_digit_twice():
         ({0: 2, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 1}, "13 of 20 — one more 6 and two more 7s"),
         ({digit: 2 for digit in range(9)}, "18 of 20 — two more 9s"),
         ({0: 19, 6: 1}, "20 drawings — one more 6 (every digit you teach needs 2)"),
-        ({digit: 2 for digit in range(10)}, "20 of 20 — ready: teach a model your handwriting on Teach."),
+        (
+            {digit: 2 for digit in range(10)},
+            "20 of 20 — ready: teach a model your handwriting on Teach.",
+        ),
     ],
 )
 def test_the_draw_page_says_how_far_it_is_to_a_fine_tune(counts, said):
@@ -252,7 +255,9 @@ def test_the_run_log_keeps_what_a_fine_tuning_run_carries_and_an_old_log_gains_t
     assert run_log.get_run("old").finetune is None and not run_log.get_run("old").fine_tuned
     spec = spec_of(pen_drawings)
     run = run_log.create_run(
-        ModelConfig().replace(**FINETUNE_SETTINGS), user="ada", finetune=spec.to_dict(),
+        ModelConfig().replace(**FINETUNE_SETTINGS),
+        user="ada",
+        finetune=spec.to_dict(),
         status=RUNNING,
     )
     run = run_log.finish_run(run.id, FINISHED, "done")

@@ -24,7 +24,7 @@ ALLOWED = {
     "modeling": {"base", "data"},
     "reading": {"base", "data", "modeling"},
     "evaluation": {"base", "data", "modeling", "reading"},
-    "training": {"base", "data", "modeling", "reading"},
+    "training": {"base", "data", "modeling", "reading", "evaluation"},
     "runs": {"base", "data", "modeling", "training", "evaluation"},
     "engine": {"base", "data", "modeling", "training", "evaluation", "runs"},
     "teaching": {"base", "data", "modeling", "reading", "evaluation", "training", "runs"},

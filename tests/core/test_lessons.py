@@ -146,7 +146,7 @@ def test_the_accuracy_sentence_is_computed_best_first(run_log):
     sentences = lesson_conclusions(lesson, list(reversed(runs)))
     assert sentences[0] == (
         "adam reached 97.1% test accuracy after 3 epochs, rmsprop 96.0%, sgd 61.4%. That is "
-        "35.7 points between adam and sgd (sgd gets 13.3 times as many test images wrong)."
+        "35.7 points between adam and sgd: sgd gets 13.3 times as many test images wrong."
     )
     assert (
         "90% validation accuracy was reached by adam in epoch 1 and rmsprop in epoch 2; sgd "
@@ -171,7 +171,10 @@ def test_failed_diverged_stopped_and_pending_runs_are_said(run_log):
     assert sentences[0] == f"{small} is running; what follows covers the runs that ended."
     assert sentences[1].startswith(f"{right} reached 90.0% test accuracy after 1 epoch.")
     assert any(
-        s.startswith(f"{right} was stopped after 1 epoch of 3 (Stopped on request)")
+        s.startswith(
+            f"{right} was stopped after 1 epoch of 3: its figures are those of a shorter run. "
+            "Stopped on request."
+        )
         for s in sentences
     )
     assert any(s.startswith(f"{large} diverged in epoch 1:") for s in sentences)
@@ -233,7 +236,7 @@ def test_a_validation_loss_that_turns_back_up_is_said(run_log):
     off = record(run_log, lesson, "no dropout", history=history, metrics={"test_accuracy": 0.9})
     on = record(run_log, lesson, "dropout 0.5", history=steady, metrics={"test_accuracy": 0.9})
     assert (
-        "Validation loss: no dropout was lowest in epoch 5 (0.302) and ended at 0.432. A "
+        "Validation loss: no dropout was lowest in epoch 5, at 0.302, and ended at 0.432. A "
         "validation loss that climbs while the training loss falls is overfitting."
         in lesson_conclusions(lesson, [off, on])
     )
@@ -298,6 +301,31 @@ def test_a_loss_that_hardly_falls_or_rises_is_said(run_log):
     rising = record(run_log, lesson, large, history=[epoch(1, 2.3, 0.1, 0.1), epoch(3, 9.0, 0.1, 0.1)],
                     metrics={"test_accuracy": 0.1})  # fmt: skip
     assert (
-        f"Training loss from the first epoch to the last: {small} 2.3 → 2.2 (it hardly fell); "
-        f"{large} 2.3 → 9 (it did not fall)." in lesson_conclusions(lesson, [rising, flat])
+        f"Training loss from the first epoch to the last: {small} 2.3 → 2.2, it hardly fell; "
+        f"{large} 2.3 → 9, it did not fall." in lesson_conclusions(lesson, [rising, flat])
+    )
+
+
+def test_conclusions_read_in_plain_numbers_without_brackets_in_brackets(run_log):
+    import re
+
+    lesson = get_lesson("learning_rate")
+    labels = [run.label for run in lesson.runs]
+    runs = [
+        record(
+            run_log,
+            lesson,
+            label,
+            history=[epoch(1, 2.3, 0.1, 0.1), epoch(3, loss, 0.9, 0.9)],
+            metrics={"test_accuracy": accuracy, "training_seconds": 12.0},
+        )  # fmt: skip
+        for label, loss, accuracy in zip(labels, (15_900.0, 0.000012, 0.31), (0.13, 0.93, 0.97))
+    ]
+    text = " ".join(lesson_conclusions(lesson, runs))
+    assert "e+" not in text and "e-" not in text
+    assert "15,900" in text and "0.000012" in text
+    assert not re.search(r"\([^()]*\(", text), text  # no bracket inside a bracket
+    assert (
+        "between huge rate 1 and tiny rate 0.00001: tiny rate 0.00001 gets 29.0 times as many "
+        "test images wrong." in text
     )

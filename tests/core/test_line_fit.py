@@ -164,6 +164,8 @@ def test_contour_levels_grow_tenfold_between_the_least_and_greatest_loss(points)
         ((0.0, 1.0), (0.0, 1.0), 1, "num_points"),
     ],
 )
-def test_loss_surface_grid_rejects_bad_ranges(points, slope_range, intercept_range, num_points, field):
+def test_loss_surface_grid_rejects_bad_ranges(
+    points, slope_range, intercept_range, num_points, field
+):
     with pytest.raises(ValueError, match=field):
         loss_surface_grid(*points, slope_range, intercept_range, num_points)

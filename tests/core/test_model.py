@@ -58,8 +58,16 @@ def test_every_preset_round_trips_and_validates(name):
         ({"dataset": "cifar10"}, "dataset", "'mnist'"),
         ({"shuffle": "yes"}, "shuffle", "true or false"),
         ({"learning_rate_schedule": "step"}, "learning_rate_schedule", "'cosine', 'one_cycle'"),
-        ({"layer_sizes": (8, 8, 8, 8), "layer_activations": ("relu",) * 4,
-          "layer_dropout_rates": (0.0,) * 4, "kernel_sizes": (3,) * 4}, "layer_sizes", "at most 3"),
+        (
+            {
+                "layer_sizes": (8, 8, 8, 8),
+                "layer_activations": ("relu",) * 4,
+                "layer_dropout_rates": (0.0,) * 4,
+                "kernel_sizes": (3,) * 4,
+            },
+            "layer_sizes",
+            "at most 3",
+        ),
     ],
 )
 def test_validation_names_field_value_and_what_is_allowed(changes, field, allowed):
@@ -108,8 +116,12 @@ def test_notebook_parameter_count_717210():
     [
         {"batch_normalization": True, "input_batch_normalization": True},
         {"layer_dropout_rates": (0.2, 0.3), "dense_dropout_rate": 0.5, "dense_units": 0},
-        {"layer_sizes": (4, 4, 4), "layer_activations": ("tanh", "elu", "gelu"),
-         "layer_dropout_rates": (0.0,) * 3, "kernel_sizes": (1, 3, 7)},
+        {
+            "layer_sizes": (4, 4, 4),
+            "layer_activations": ("tanh", "elu", "gelu"),
+            "layer_dropout_rates": (0.0,) * 3,
+            "kernel_sizes": (1, 3, 7),
+        },
     ],
 )
 def test_cnn_variants_summaries_equal_keras(changes):
@@ -183,16 +195,29 @@ def test_default_preset_is_the_cnn():
 def test_presets_reproduce_the_notebooks():
     first = get_preset("sigmoid_mse_sgd").config
     assert (first.layer_sizes, first.layer_activations, first.layer_dropout_rates) == (
-        (256, 64), ("sigmoid", "sigmoid"), (0.25, 0.10))
+        (256, 64),
+        ("sigmoid", "sigmoid"),
+        (0.25, 0.10),
+    )
     assert (first.loss, first.optimizer, first.epochs, first.batch_size, first.validation) == (
-        "mse", "sgd", 10, 128, "test")
+        "mse",
+        "sgd",
+        10,
+        128,
+        "test",
+    )
     second = get_preset("relu_binary_crossentropy_adam").config
     assert second.layer_activations == ("sigmoid", "relu")
     assert (second.loss, second.optimizer) == ("binary_crossentropy", "adam")
     third = get_preset("batch_normalized_sigmoid_sgd").config
     assert third.input_batch_normalization and not third.batch_normalization
     assert (third.layer_sizes, third.learning_rate, third.epochs, third.batch_size, third.seed) == (
-        (200, 100, 60, 30), 0.03, 50, 32, 42)
+        (200, 100, 60, 30),
+        0.03,
+        50,
+        32,
+        42,
+    )
     fourth = get_preset("relu_784_128_adam").config
     assert (fourth.validation, fourth.validation_split, fourth.epochs) == ("split", 0.2, 5)
     deeper = get_preset("relu_deep_binary_crossentropy").config
@@ -201,4 +226,7 @@ def test_presets_reproduce_the_notebooks():
     assert (fifth.layer_sizes, fifth.optimizer, fifth.batch_size) == ((512, 512), "rmsprop", 32)
     sixth = get_preset("relu_512_sparse_rmsprop").config
     assert (sixth.layer_sizes, sixth.loss, sixth.batch_size) == (
-        (512,), "sparse_categorical_crossentropy", 128)
+        (512,),
+        "sparse_categorical_crossentropy",
+        128,
+    )

@@ -8,10 +8,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_core.data.synthetic import render_canvas_drawing
+from mnist_core.reading.images import load_image_file
 from mnist_core.reading.preprocess import (
     PreprocessingSteps,
     add_gaussian_noise,
-    load_image_file,
     preprocess_drawing,
     preprocess_drawing_steps,
 )

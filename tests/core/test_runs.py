@@ -210,8 +210,7 @@ def test_concurrent_writers_in_processes_lose_nothing(tmp_path):
     runs = [log.create_run(CONFIG, user=f"user{index}") for index in range(4)]
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_write_epochs_in_a_process, args=(path, run.id, 25))
-        for run in runs
+        context.Process(target=_write_epochs_in_a_process, args=(path, run.id, 25)) for run in runs
     ]
     for process in processes:
         process.start()
@@ -241,7 +240,10 @@ def test_runs_of_a_server_that_is_gone_become_interrupted_on_restart(tmp_path):
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
         cwd=os.getcwd(),
     )
     running_id, queued_id = result.stdout.split()
@@ -319,7 +321,7 @@ def test_a_folder_that_cannot_be_made_gives_a_clear_message(tmp_path):
 
 def test_a_new_run_needs_a_user_and_the_config_round_trips(tmp_path):
     log = RunLog(tmp_path / "runs.sqlite3")
-    with pytest.raises(ValueError, match="user must be a non-empty name"):
+    with pytest.raises(ValueError, match="user must be a User or a non-empty name"):
         log.create_run(CONFIG, user="  ")
     config = ModelConfig()
     assert log.create_run(config, user="ada").config == config

@@ -215,8 +215,13 @@ def test_every_loss_trains(tiny_mnist, loss):
 
 def test_augmented_cnn_trains(tiny_mnist):
     config = get_preset("cnn_fast").config.replace(
-        layer_sizes=(4, 4, 8), epochs=1, batch_size=64, augment_shift=0.1, augment_rotation=10.0,
-        augment_zoom=0.1, augment_stroke=0.5,
+        layer_sizes=(4, 4, 8),
+        epochs=1,
+        batch_size=64,
+        augment_shift=0.1,
+        augment_rotation=10.0,
+        augment_zoom=0.1,
+        augment_stroke=0.5,
     )
     result = train_model(config, tiny_mnist, Recorder())
     assert result.stop_reason == STOP_COMPLETED

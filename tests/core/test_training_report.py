@@ -1,6 +1,9 @@
 """training_report: curve points, the history table and the progress lines."""
 
+import dataclasses
 import math
+
+import pytest
 
 from mnist_core.training.progress import (
     BatchProgress,
@@ -12,6 +15,7 @@ from mnist_core.training.report import (
     history_rows,
     progress_text,
     run_outline,
+    starting_text,
     waiting_text,
 )
 
@@ -77,6 +81,8 @@ def test_progress_and_waiting_text():
         seconds_left=12.0,
     )
     assert progress_text(progress) == "Epoch 2 of 5 · 3,400 images/s · about 12 s left"
+    unknown = dataclasses.replace(progress, seconds_left=math.nan)
+    assert progress_text(unknown).endswith("working out the time left")
     assert waiting_text(2, 1) == "Waiting: place 2 in line (1 training running on this server)"
     assert waiting_text(1, 2).endswith("(2 trainings running on this server)")
 
@@ -92,3 +98,30 @@ def test_run_outline_counts_held_out_images_and_steps():
     on_test = PRESETS["relu_512_sparse_rmsprop"].config
     assert "60,000 training images (validated on the test set)" in run_outline(on_test, 60000)
     assert "469 steps per epoch" in run_outline(on_test, 60000)
+
+
+def test_a_run_starting_says_what_its_worker_does_and_after_10_s_why():
+    assert starting_text("loading MNIST", 3.0) == "Starting on a worker: loading MNIST…"
+    late = starting_text("loading TensorFlow", 14.0)
+    assert late.startswith("Starting on a worker: loading TensorFlow, for 14 s now:")
+    assert "first run" in late
+    assert "every worker is still busy" in starting_text(None, 12.0)
+
+
+def test_the_time_left_is_unknown_until_the_pace_after_the_first_batches():
+    from types import SimpleNamespace
+
+    from mnist_core.training.progress import (
+        ESTIMATE_MIN_BATCHES,
+        ESTIMATE_WARM_UP_BATCHES,
+        ProgressCallback,
+    )
+
+    tracker = SimpleNamespace(pace_from=None)
+    left = ProgressCallback.seconds_left
+    # The first batches are slow (the graph is built): they never make the estimate.
+    assert math.isnan(left(tracker, 30.0, ESTIMATE_WARM_UP_BATCHES, 1000))
+    done = ESTIMATE_WARM_UP_BATCHES + ESTIMATE_MIN_BATCHES
+    assert math.isnan(left(tracker, 30.5, done, 1000))  # under a second since
+    # Then 10 batches in 2 s: 0.2 s a batch for the rest.
+    assert left(tracker, 32.0, done, 1000) == pytest.approx(0.2 * (1000 - done))

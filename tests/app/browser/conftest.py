@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,19 +71,34 @@ def fresh_app_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def served_app():
+    """A function giving a context manager: the app on a server of its own, started like
+    `make run` (serve.py, its embedded cluster) with the given environment variables added;
+    it yields (url, server process id)."""
+    return _served_by_launcher
+
+
 @contextlib.contextmanager
-def _served_app() -> Iterator[str]:
+def _served_by_launcher(**environment: str) -> Iterator[tuple[str, int]]:
+    with _served_app(launcher=True, **environment) as (url, pid):
+        yield url, pid
+
+
+@contextlib.contextmanager
+def _served_app(*, launcher: bool = False, **extra_environment: str) -> Iterator[Any]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra_environment)
+    start = (
+        [sys.executable, "serve.py"]
+        if launcher
+        else [sys.executable, "-m", "streamlit", "run", "app.py"]
+    )
     with tempfile.TemporaryFile(mode="w+") as log:
         server = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
+                *start,
                 "--server.headless",
                 "true",
                 "--server.port",
@@ -106,7 +122,7 @@ def _served_app() -> Iterator[str]:
                     log.seek(0)
                     pytest.fail(f"streamlit did not start on {url}:\n{log.read()[-3000:]}")
                 time.sleep(0.2)
-            yield url
+            yield (url, server.pid) if launcher else url
         finally:
             server.terminate()
             try:

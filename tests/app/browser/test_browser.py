@@ -7,11 +7,17 @@ in chromium, and a training run really draws its curve. Run them alone with
 
 from __future__ import annotations
 
-import math
 import re
-import time
 
 import pytest
+from page_actions import (
+    DIGIT_STROKES,
+    draw_strokes,
+    expect_no_exception,
+    prediction,
+    prediction_box,
+    wait_until_idle,
+)
 from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -20,95 +26,6 @@ pytestmark = pytest.mark.browser
 # 30 s to over 2 minutes inside the server on a busy 2-core machine (most of it before the
 # first batch). The limit only catches a training that never ends.
 TRAINING_TIMEOUT_MS = 240_000
-
-# Strokes on the 280x280 canvas, in canvas pixels: each stroke is a list of points the pen
-# passes through, drawn with the page's default pen (20 px). Plain, upright digits, large and
-# centred: the default model read each of them with 100% confidence when this was written.
-Stroke = list[tuple[float, float]]
-
-
-def _arc(
-    centre_x: float, centre_y: float, radius_x: float, radius_y: float, start: float, end: float
-) -> Stroke:
-    """Points along an ellipse from angle `start` to `end` (degrees, 0 = right, 90 = down)."""
-    count = max(8, int(abs(end - start) / 6))
-    return [
-        (
-            centre_x + radius_x * math.cos(math.radians(start + (end - start) * i / count)),
-            centre_y + radius_y * math.sin(math.radians(start + (end - start) * i / count)),
-        )
-        for i in range(count + 1)
-    ]
-
-
-DIGIT_STROKES: dict[int, list[Stroke]] = {
-    0: [_arc(140, 140, 55, 90, -90, 275)],
-    1: [[(150, 45), (140, 235)]],
-    2: [_arc(140, 100, 55, 50, 190, 380) + [(90, 225), (205, 225)]],
-    3: [_arc(135, 95, 55, 45, 200, 450) + _arc(135, 185, 60, 45, -90, 160)],
-    4: [[(165, 45), (85, 165), (210, 165)], [(170, 95), (170, 240)]],
-    7: [[(80, 55), (205, 55), (125, 240)]],
-}
-
-
-def draw_strokes(page: Page, strokes: list[Stroke], canvas_key: str = "draw_canvas_0") -> None:
-    """Draw with the mouse on the canvas: press, move in small steps, release.
-
-    Args:
-        page: the Draw page.
-        strokes: the pen's paths, in canvas pixels.
-        canvas_key: the canvas' Streamlit key (draw_canvas_<n>, n = times cleared).
-    """
-    canvas = page.locator(f".st-key-{canvas_key} canvas.upper-canvas")
-    expect(canvas).to_be_visible()
-    # After Clear the old canvas can linger for a moment beside the new one and then vanish,
-    # moving the new one: draw only once there is one canvas, standing still.
-    expect(page.locator("canvas.upper-canvas")).to_have_count(1)
-    box = _steady_box(canvas)
-    for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x, box["y"] + y)
-        page.mouse.down()
-        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
-            steps = max(2, int(math.hypot(x1 - x0, y1 - y0) / 8))
-            page.mouse.move(box["x"] + x1, box["y"] + y1, steps=steps)
-        page.mouse.up()
-
-
-def _steady_box(element: Locator, timeout_seconds: float = 10.0) -> dict[str, float]:
-    """The element's bounding box once two readings 100 ms apart agree."""
-    deadline = time.monotonic() + timeout_seconds
-    box = element.bounding_box()
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        again = element.bounding_box()
-        if box is not None and again == box:
-            return box
-        box = again
-    raise AssertionError(f"the canvas kept moving (last box {box})")
-
-
-def prediction(page: Page) -> Locator:
-    """The big "The model reads" answer (absent while the canvas is blank)."""
-    return page.locator(".st-key-draw_prediction [data-testid='stMetricValue']")
-
-
-def prediction_box(page: Page) -> Locator:
-    """Where the answer, or the "Draw a digit" prompt, appears."""
-    return page.locator(".st-key-draw_prediction")
-
-
-def wait_until_idle(page: Page) -> None:
-    """Wait until the app's script is not running (use after waiting for the run's effect)."""
-    expect(page.locator("[data-testid='stApp']")).to_have_attribute(
-        "data-test-script-state", "notRunning"
-    )
-
-
-def expect_no_exception(page: Page) -> None:
-    """No exception box and no traceback on the page."""
-    expect(page.locator("[data-testid='stException']")).to_have_count(0)
-    expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
 # "1" is drawn (and read) by the Clear and toolbar-reset tests below.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from page_actions import wait_until_idle
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -111,16 +112,10 @@ def set_pen_width(page: Page, width: int) -> None:
     slider.focus()
     for _ in range(abs(change)):
         page.keyboard.press("ArrowRight" if change > 0 else "ArrowLeft")
-    expect(page.locator(".st-key-draw_stroke_width [data-testid='stSliderThumbValue']")).to_have_text(
-        str(width)
-    )
+    expect(
+        page.locator(".st-key-draw_stroke_width [data-testid='stSliderThumbValue']")
+    ).to_have_text(str(width))
     wait_until_idle(page)
-
-
-def wait_until_idle(page: Page) -> None:
-    expect(page.locator("[data-testid='stApp']")).to_have_attribute(
-        "data-test-script-state", "notRunning"
-    )
 
 
 def replay(page: Page, points: np.ndarray, canvas_key: str) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from page_actions import wait_until_idle
 from playwright.sync_api import CDPSession, Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -60,15 +61,7 @@ def canvas_box(page: Page, number: int = 0) -> dict[str, float]:
     return canvas.bounding_box()
 
 
-def wait_until_idle(page: Page) -> None:
-    expect(page.locator("[data-testid='stApp']")).to_have_attribute(
-        "data-test-script-state", "notRunning"
-    )
-
-
-def touch_stroke(
-    cdp: CDPSession, box: dict[str, float], stroke: list[tuple[float, float]]
-) -> None:
+def touch_stroke(cdp: CDPSession, box: dict[str, float], stroke: list[tuple[float, float]]) -> None:
     """Draw one stroke with a finger: touch down, move in small steps, lift."""
     points = [stroke[0]]
     for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from page_actions import cut_button_labels, expect_no_exception, wait_until_idle
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -14,17 +15,6 @@ expect.set_options(timeout=45_000)
 
 TRAINING_TIMEOUT_MS = 240_000
 PHONE = {"width": 390, "height": 844}
-
-
-def wait_until_idle(page: Page) -> None:
-    expect(page.locator("[data-testid='stApp']")).to_have_attribute(
-        "data-test-script-state", "notRunning"
-    )
-
-
-def expect_no_exception(page: Page) -> None:
-    expect(page.locator("[data-testid='stException']")).to_have_count(0)
-    expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
 def user_name_field(page: Page):
@@ -70,14 +60,13 @@ def test_a_typed_name_is_kept_across_reloads(chromium, app_url):
         field = user_name_field(page)
         field.fill("Ada L")
         field.press("Enter")
-        # The browser keeps the name in a cookie, written once the app has taken it.
+        # The browser keeps its token (not the name) in a cookie; the name is the token's.
         deadline = time.monotonic() + 60
-        while not any(
-            cookie["name"] == "mnist_user" and cookie["value"] == "Ada%20L"
-            for cookie in context.cookies()
-        ):
+        while not any(cookie["name"] == "mnist_user_token" for cookie in context.cookies()):
             assert time.monotonic() < deadline, f"no cookie: {context.cookies()}"
             page.wait_for_timeout(200)
+        (token,) = [c["value"] for c in context.cookies() if c["name"] == "mnist_user_token"]
+        assert len(token) == 32 and "Ada" not in token
         page.reload()
         expect(user_name_field(page)).to_have_value("Ada L")
         page.goto(f"{app_url}/compare")
@@ -115,11 +104,15 @@ def test_a_lesson_runs_end_to_end_and_its_curves_are_overlaid(chromium, app_url)
         expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
         wait_until_idle(page)
         page.get_by_test_id("stSelectbox").filter(has_text="Lesson").click()
-        page.get_by_role("option", name="SGD against adam against RMSprop on the same network").click()
+        page.get_by_role(
+            "option", name="SGD against adam against RMSprop on the same network"
+        ).click()
         wait_until_idle(page)
         page.locator(".st-key-compare_start").get_by_role("button").click()
         # The conclusion is written from the results once every run has ended.
-        expect(page.get_by_text("What the lesson shows")).to_be_visible(timeout=TRAINING_TIMEOUT_MS * 2)
+        expect(page.get_by_text("What the lesson shows")).to_be_visible(
+            timeout=TRAINING_TIMEOUT_MS * 2
+        )
         charts = page.get_by_test_id("stVegaLiteChart")
         expect(charts.first).to_be_visible()
         assert charts.count() >= 3  # loss, accuracy, accuracy per class
@@ -128,5 +121,16 @@ def test_a_lesson_runs_end_to_end_and_its_curves_are_overlaid(chromium, app_url)
             expect(legend).to_contain_text(label)
         page.screenshot(path="test-artifacts/lesson_compare.png", full_page=True)
         expect_no_exception(page)
+        assert not cut_button_labels(page)
+        # On a phone the runs' cards stack: every run shows, none wider than the screen.
+        page.set_viewport_size({"width": 390, "height": 844})
+        wait_until_idle(page)
+        cards = page.locator("[class*='st-key-compare_metrics_card_']")
+        expect(cards).to_have_count(3)
+        for index in range(3):
+            box = cards.nth(index).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 391, box
+        assert not cut_button_labels(page)
+        page.screenshot(path="test-artifacts/lesson_compare_phone.png", full_page=True)
     finally:
         context.close()

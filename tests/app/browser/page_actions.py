@@ -1,0 +1,125 @@
+"""What the browser tests do on a page, written once: wait for the app, check for exceptions,
+draw strokes with the mouse, find the answer. (Fixtures are in conftest.py.)"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from playwright.sync_api import Locator, Page, expect
+
+# Strokes on the 280x280 canvas, in canvas pixels: each stroke is a list of points the pen
+# passes through, drawn with the page's default pen (20 px). Plain, upright digits, large and
+# centred: the default model read each of them with 100% confidence when this was written.
+Stroke = list[tuple[float, float]]
+
+
+def _arc(
+    centre_x: float, centre_y: float, radius_x: float, radius_y: float, start: float, end: float
+) -> Stroke:
+    """Points along an ellipse from angle `start` to `end` (degrees, 0 = right, 90 = down)."""
+    count = max(8, int(abs(end - start) / 6))
+    return [
+        (
+            centre_x + radius_x * math.cos(math.radians(start + (end - start) * i / count)),
+            centre_y + radius_y * math.sin(math.radians(start + (end - start) * i / count)),
+        )
+        for i in range(count + 1)
+    ]
+
+
+DIGIT_STROKES: dict[int, list[Stroke]] = {
+    0: [_arc(140, 140, 55, 90, -90, 275)],
+    1: [[(150, 45), (140, 235)]],
+    2: [_arc(140, 100, 55, 50, 190, 380) + [(90, 225), (205, 225)]],
+    3: [_arc(135, 95, 55, 45, 200, 450) + _arc(135, 185, 60, 45, -90, 160)],
+    4: [[(165, 45), (85, 165), (210, 165)], [(170, 95), (170, 240)]],
+    7: [[(80, 55), (205, 55), (125, 240)]],
+}
+
+
+def draw_strokes(page: Page, strokes: list[Stroke], canvas_key: str = "draw_canvas_0") -> None:
+    """Draw with the mouse on the canvas: press, move in small steps, release.
+
+    Args:
+        page: the Draw page.
+        strokes: the pen's paths, in canvas pixels.
+        canvas_key: the canvas' Streamlit key (draw_canvas_<n>, n = times cleared).
+    """
+    canvas = page.locator(f".st-key-{canvas_key} canvas.upper-canvas")
+    expect(canvas).to_be_visible()
+    # After Clear the old canvas can linger for a moment beside the new one and then vanish,
+    # moving the new one: draw only once there is one canvas, standing still.
+    expect(page.locator("canvas.upper-canvas")).to_have_count(1)
+    box = _steady_box(canvas)
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+            steps = max(2, int(math.hypot(x1 - x0, y1 - y0) / 8))
+            page.mouse.move(box["x"] + x1, box["y"] + y1, steps=steps)
+        page.mouse.up()
+
+
+def _steady_box(element: Locator, timeout_seconds: float = 10.0) -> dict[str, float]:
+    """The element's bounding box once two readings 100 ms apart agree."""
+    deadline = time.monotonic() + timeout_seconds
+    box = element.bounding_box()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        again = element.bounding_box()
+        if box is not None and again == box:
+            return box
+        box = again
+    raise AssertionError(f"the canvas kept moving (last box {box})")
+
+
+def prediction(page: Page) -> Locator:
+    """The big "The model reads" answer (absent while the canvas is blank)."""
+    return page.locator(".st-key-draw_prediction [data-testid='stMetricValue']")
+
+
+def prediction_box(page: Page) -> Locator:
+    """Where the answer, or the "Draw a digit" prompt, appears."""
+    return page.locator(".st-key-draw_prediction")
+
+
+def wait_until_idle(page: Page, timeout_ms: float = 5_000) -> None:
+    """Wait until the app's script is not running (use after waiting for the run's effect)."""
+    expect(page.locator("[data-testid='stApp']")).to_have_attribute(
+        "data-test-script-state", "notRunning", timeout=timeout_ms
+    )
+
+
+def expect_no_exception(page: Page) -> None:
+    """No exception box and no traceback on the page."""
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+
+
+def keyed_button(page: Page, key: str) -> Locator:
+    """The button of widget `key` (Streamlit draws a button with a help tooltip twice, one
+    copy hidden: only the visible one is taken)."""
+    return page.locator(f".st-key-{key}").get_by_role("button")
+
+
+# The labels of visible buttons whose text does not fit (an ellipsis, or clipped).
+_CUT_LABELS_JS = """() => {
+  const root = document.querySelectorAll("[data-testid='stMain'], [data-testid='stSidebar']");
+  const buttons = [...root].flatMap((part) => [...part.querySelectorAll('button')]);
+  return buttons
+    .filter((button) => button.checkVisibility() && button.innerText.trim() !== '')
+    .filter((button) => [button, ...button.querySelectorAll('*')].some((element) => {
+      const style = getComputedStyle(element);
+      const clips = style.overflow !== 'visible' || style.textOverflow === 'ellipsis';
+      return clips && element.scrollWidth > element.clientWidth + 1;
+    }))
+    .map((button) => button.innerText.trim());
+}"""
+
+
+def cut_button_labels(page: Page) -> list[str]:
+    """The labels of the visible buttons of the page and its sidebar whose text does not fit
+    (cut with an ellipsis, or clipped)."""
+    return page.evaluate(_CUT_LABELS_JS)
