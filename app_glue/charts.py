@@ -1,10 +1,11 @@
 """The app's charts: one style for every page, as plain Vega-Lite specs, each shown with a one-line
 summary in numbers for readers who cannot see it (`show_chart`).
 
-One function a kind of chart: here the charts of what models answer and how runs learn (class
-probabilities, loss and accuracy curves of one run or of several, accuracy per class, the
-confusion matrix, the accuracy under noise); in `app_glue.value_charts` the charts of values
-(bars of counts, histograms and their epochs overlaid, a vector of unit outputs as cells). The
+One function a kind of chart: here the charts of how runs learn and what models answer (loss
+and accuracy curves of one run or of several, accuracy per class, the confusion matrix, the
+accuracy under noise); in `app_glue.probability_chart` the class probabilities of one image; in
+`app_glue.value_charts` the charts of values (bars of counts, histograms and their epochs
+overlaid, a vector of unit outputs as cells). The
 sentences that go with them are in `app_glue.chart_summaries`.
 
 The style (the project's issue "What a learner sees"): the plot fills its box (`autosize` fit,
@@ -24,10 +25,7 @@ from typing import Any
 
 import streamlit as st
 
-from app_glue.chart_summaries import (
-    curves_summary,
-    probability_summary,
-)
+from app_glue.chart_summaries import curves_summary
 from mnist_core.runs.record import Run
 from mnist_core.training.report import (
     TRAINING,
@@ -70,10 +68,13 @@ def chart(body: Spec, *, height: int, title: str | None = None) -> Spec:
     return {**spec, **({"title": title} if title else {}), **body}
 
 
-def show_chart(spec: Spec, summary: str, *, key: str | None = None, **options: Any) -> Any:
+def show_chart(
+    spec: Spec, summary: str, *, key: str | None = None, data: Any = None, **options: Any
+) -> Any:
     """Draw a chart across its column with its summary under it; returns what
-    `st.vega_lite_chart` returns (a selection, with `on_select`)."""
-    shown = st.vega_lite_chart(spec, width="stretch", key=key, **options)
+    `st.vega_lite_chart` returns (a selection, with `on_select`). `data` (a DataFrame) is the
+    chart's data when the spec holds none."""
+    shown = st.vega_lite_chart(data, spec, width="stretch", key=key, **options)
     st.caption(summary)
     return shown
 
@@ -114,54 +115,6 @@ def log_axis(values: Sequence[float], *, low: float | None = None) -> tuple[Spec
     ticks = ticks[:: math.ceil(len(ticks) / 6)] if ticks else ticks  # at most six labels
     axis = {"values": ticks, "format": "~s" if bottom >= 1 else "~g"} if len(ticks) >= 2 else {}
     return {"type": "log", "domain": [bottom, top], "nice": False}, axis
-
-
-def probability_spec(
-    probabilities: Sequence[float],
-    class_names: Sequence[str],
-    *,
-    answer: int,
-    truth: int | None = None,
-    height: int = 220,
-) -> Spec:
-    """One bar a class, its probability written on it: the answer blue, the true class red
-    (when given and not the answer), the others grey."""
-    roles = [
-        "answer" if index == answer else "truth" if index == truth else "other"
-        for index in range(len(class_names))
-    ]
-    rows = [
-        {"class": name, "probability": float(probability), "role": role}
-        for name, probability, role in zip(class_names, probabilities, roles)
-    ]
-    colours = {"domain": ["answer", "truth", "other"], "range": [BLUE, RED, GREY]}
-    return chart(
-        {
-            "data": {"values": rows},
-            "encoding": {
-                "x": channel("class", "nominal", sort=None, axis=class_axis(class_names)),
-                "y": channel(
-                    "probability",
-                    scale={"domain": [0, 1]},
-                    axis={"format": "%", "values": [0, 0.5, 1]},
-                ),
-                "tooltip": [channel("class", "nominal"), channel("probability", format=".1%")],
-            },
-            "layer": [
-                {
-                    "mark": {"type": "bar", "cornerRadiusEnd": 2},
-                    "encoding": {"color": channel("role", "nominal", scale=colours, legend=None)},
-                },
-                {
-                    # Only bars worth reading get a number: ten "0%" would hide the answer.
-                    "transform": [{"filter": "datum.probability >= 0.01"}],
-                    "mark": {"type": "text", "dy": -7, "fontSize": 12},
-                    "encoding": {"text": {"field": "probability", "format": ".0%"}},
-                },
-            ],
-        },
-        height=height,
-    )
 
 
 def run_channel(run_labels: Sequence[str], **options: Any) -> Spec:
@@ -434,23 +387,6 @@ def noise_spec(
 
 
 # --- the charts several pages show the same way -----------------------------------------------
-
-
-def show_probabilities(
-    probabilities: Sequence[float],
-    class_names: Sequence[str],
-    *,
-    truth: int | None = None,
-    key: str | None = None,
-) -> None:
-    """The class probabilities of one image as bars, the answer (the tallest) blue, the true
-    class (when given and not the answer) red, with their summary."""
-    answer = max(range(len(probabilities)), key=lambda index: probabilities[index])
-    show_chart(
-        probability_spec(probabilities, class_names, answer=answer, truth=truth),
-        probability_summary(probabilities, class_names, truth=truth),
-        key=key,
-    )
 
 
 def show_curves(run: Run, *, key: str, log_scale_loss: bool = True) -> None:

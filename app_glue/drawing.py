@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from app_glue.models import cached_stored_model
 from app_glue.resources import drawing_store
 from app_glue.user import current_user
 from mnist_core.reading.attribution import (
@@ -19,6 +20,10 @@ from mnist_core.reading.attribution import (
     explain_drawing,
 )
 from mnist_core.reading.images import load_image_file
+from mnist_core.reading.predict import (
+    Prediction,
+    predict_image,
+)
 from mnist_core.reading.preprocess import (
     PreprocessingSteps,
     preprocess_drawing_steps,
@@ -26,6 +31,8 @@ from mnist_core.reading.preprocess import (
 from mnist_core.reading.tally import DrawingTally
 
 CANVAS_SIZE = 280
+# The canvas' key is this and a number (`canvas_key`).
+CANVAS_KEY_PREFIX = "draw_canvas_"
 # Drawings kept for Undo (each a PNG of a few kB).
 UNDO_DEPTH = 30
 # The canvas' toolbar (streamlit-drawable-canvas 0.13) is invisible until the canvas is
@@ -34,14 +41,14 @@ UNDO_DEPTH = 30
 # no hover) lands on an invisible button, draws nothing, or resets the canvas. The toolbar
 # lives in the component's shadow root, out of reach of the page's CSS; this script adds a
 # style there, once per canvas, so that the hidden toolbar lets strokes through and the shown
-# one is in place at once.
+# one is in place at once. It looks for a new canvas (Clear, Undo and a visit mount one) with
+# one query of the canvas' own element whenever the page changes.
 CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
   if (window.drawPageToolbarFix) return;
   window.drawPageToolbarFix = true;
   const css = ".dc-toolbar {pointer-events: none;} "
     + ".dc-root:hover > .dc-toolbar, .dc-toolbar:focus-within "
     + "{pointer-events: auto; transition: opacity .15s .1s !important;}";
-  const watched = new WeakSet();
   const fix = (root) => {
     if (!root.querySelector("style[data-draw-page]")) {
       const style = document.createElement("style");
@@ -50,19 +57,18 @@ CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
       root.appendChild(style);
     }
   };
+  let fixed = null;
   const scan = () => {
-    for (const element of document.querySelectorAll("[class*='st-key-draw_canvas_'] *")) {
-      const root = element.shadowRoot;
-      if (root && !watched.has(root)) {
-        watched.add(root);
-        fix(root);
-        new MutationObserver(() => fix(root)).observe(root, {childList: true});
-      }
+    const host = document.querySelector("[class*='st-key-__KEY__'] [data-testid='stBidiComponentIsolated']");
+    const root = host && host.shadowRoot;
+    if (root && (root !== fixed || !root.querySelector("style[data-draw-page]"))) {
+      fixed = root;
+      fix(root);
     }
   };
   new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});
   scan();
-})();</script>"""
+})();</script>""".replace("__KEY__", CANVAS_KEY_PREFIX)
 
 
 def init_drawing_state() -> None:
@@ -79,16 +85,29 @@ def init_drawing_state() -> None:
     st.session_state.setdefault("draw_explanation", None)  # (what it explains, Explanation)
 
 
-def drawing_canvas() -> bytes | None:
-    """Draw the canvas; returns the PNG of the drawing on it (None while it is empty).
+def canvas_key() -> str:
+    """The key of the canvas on the page: a new one (Clear, Undo) mounts a new canvas.
+
+    Measured on a phone-sized page (bench/phone_drawing.py): a new canvas costs one run of the
+    page's fragment, and leaves nothing behind. Loading an empty scene into the same canvas
+    instead (a changed `initial_drawing`) costs two, the canvas sending what it loaded back.
+    """
+    return f"{CANVAS_KEY_PREFIX}{st.session_state['draw_canvas_version']}"
+
+
+def canvas_drawing() -> tuple[str | None, PreprocessingSteps | None]:
+    """Draw the canvas; the drawing on it as (digest, steps), as `drawing_steps` gives them.
 
     A canvas that is new on screen (first visit, back from another page, Undo) starts from the
     last drawing and sends nothing until the next stroke: the kept PNG stands in for it.
+
+    Raises:
+        ValueError: the image cannot be read.
     """
     from streamlit_drawable_canvas import st_canvas
 
-    canvas_key = f"draw_canvas_{st.session_state['draw_canvas_version']}"
-    if canvas_key not in st.session_state:
+    key = canvas_key()
+    if key not in st.session_state:
         # Given that drawing once: a changed initial_drawing would reload the canvas and wipe
         # its undo history.
         st.session_state["draw_canvas_initial"] = st.session_state["draw_json"]
@@ -102,16 +121,16 @@ def drawing_canvas() -> bytes | None:
         drawing_mode="freedraw",
         initial_drawing=st.session_state["draw_canvas_initial"],
         return_image_data=True,
-        key=canvas_key,
+        key=key,
     )
     png = canvas.image_bytes
     if png is None and st.session_state["draw_canvas_initial"] is not None:
-        return st.session_state["draw_png"]
+        return drawing_steps(st.session_state["draw_png"])
     st.session_state["draw_json"] = canvas.json_data
     st.session_state["draw_png"] = png
     if png is not None:
         remember_drawing(png, canvas.json_data)
-    return png
+    return drawing_steps(png)
 
 
 def clear_canvas() -> None:
@@ -181,7 +200,7 @@ def drawing_steps(png: bytes | None) -> tuple[str | None, PreprocessingSteps | N
     return digest, steps
 
 
-def explanation(
+def drawing_explanation(
     model: Any, image28: Any, class_index: int, steps: PreprocessingSteps, drawing_id: str
 ) -> Explanation:
     """Why the model reads the drawing as `class_index`, once per drawing, model and class.
@@ -198,17 +217,74 @@ def explanation(
     return explained
 
 
+@st.cache_resource(show_spinner=False)
+def _not_a_digit_check(model_path: str, modified_ns: int) -> Any:
+    """The default model's not-a-digit check, made once per server (None without a detector
+    fitted for this very file)."""
+    from mnist_core.reading.not_a_digit import load_not_a_digit_check
+
+    return load_not_a_digit_check(cached_stored_model("default", modified_ns).model, model_path)
+
+
+def not_a_digit_check() -> Any:
+    """The not-a-digit check (it reads the default model's insides, whatever model answers);
+    None when there is none for the default model on disk."""
+    from mnist_core.base.paths import models_directory
+
+    path = models_directory() / "default.keras"
+    try:
+        return _not_a_digit_check(str(path), path.stat().st_mtime_ns)
+    except Exception:  # noqa: BLE001 - no check is no reason to stop reading drawings
+        return None
+
+
+def read_drawing(handle: Any, image28: Any, drawing28: Any = None) -> Prediction | None:
+    """The model's reading of one 28x28 image, and (models of digits) whether the drawing looks
+    like a digit at all; on failure an error box and None.
+
+    Args:
+        handle: the model.
+        image28: what it reads.
+        drawing28: what the not-a-digit check looks at, when not `image28` (the drawing
+            without its noise).
+    """
+    check = not_a_digit_check() if handle.dataset_name == "mnist" else None
+    try:
+        return predict_image(handle.model, image28, check, drawing28)
+    except Exception as error:  # a stored model can fail in any way Keras can
+        st.error(
+            f"The model {handle.name!r} could not read the drawing ({error}). "
+            "Pick another model, or retrain this one on the Train page."
+        )
+        return None
+
+
 def tally_of(model_name: str) -> DrawingTally:
     """This session's tally of the drawings labelled for one model."""
     return st.session_state["draw_tally"].get(model_name, DrawingTally())
 
 
-def record(
-    model_name: str, true_label: int, predicted_label: int, drawing_id: str, keep: bool
-) -> None:
-    """on_click of "what you meant": score the model and (digits only) keep the drawing."""
+def record_meant(model_name: str, keep: bool) -> None:
+    """on_change of "Was it right?": score the model on the drawing it last read and (digits
+    only) keep the drawing; then let go of the tapped digit, ready for the next drawing.
+
+    Args:
+        model_name: the model that read it.
+        keep: keep the drawing for Teach (models of digits).
+    """
+    true_label = st.session_state.get("draw_meant")
+    st.session_state["draw_meant"] = None
+    if true_label is None:
+        return
+    reading = st.session_state.get("draw_reading")
+    if reading is None:
+        st.session_state["draw_meant_problem"] = "Draw a digit first, then tap what you meant."
+        return
+    drawing_id, predicted_label, noisy = reading
     tallies = dict(st.session_state["draw_tally"])
-    tallies[model_name] = tally_of(model_name).record(true_label, predicted_label, drawing_id)
+    tallies[model_name] = tally_of(model_name).record(
+        int(true_label), predicted_label, drawing_id, noisy=noisy
+    )
     st.session_state["draw_tally"] = tallies
     cached = st.session_state["draw_steps"]
     if keep and cached is not None and cached[1] is not None:
@@ -216,10 +292,29 @@ def record(
         # corrects the label instead of keeping a second copy.
         from mnist_core.data.drawings import DrawingStoreError
 
+        st.session_state["draw_label_counts"] = None
         try:
-            drawing_store().add_drawing(current_user().id, cached[0], cached[1].result, true_label)
+            drawing_store().add_drawing(
+                current_user().id, cached[0], cached[1].result, int(true_label)
+            )
         except (DrawingStoreError, ValueError) as error:
-            st.session_state["draw_keep_problem"] = f"The drawing was not kept: {error}"
+            st.session_state["draw_meant_problem"] = f"The drawing was not kept: {error}"
+
+
+def label_counts() -> dict[int, int] | None:
+    """How many drawings of each digit this user has kept (for "13 of 20 — two more 9s"): read
+    from the store once, then again only after a drawing is labelled. None if unreadable."""
+    user = current_user().id
+    cached = st.session_state.get("draw_label_counts")
+    if cached is None or cached[0] != user:
+        from mnist_core.data.drawings import DrawingStoreError
+
+        try:
+            cached = (user, drawing_store().label_counts(user))
+        except DrawingStoreError:
+            return None
+        st.session_state["draw_label_counts"] = cached
+    return cached[1]
 
 
 def reset_tally(model_name: str) -> None:

@@ -17,7 +17,6 @@ from app_glue.charts import (
     confusion_spec,
     noise_spec,
     show_chart,
-    show_probabilities,
 )
 from app_glue.measurements import (
     is_measured,
@@ -31,6 +30,7 @@ from app_glue.pictures import (
     ImageArray,
     enlarged_picture,
 )
+from app_glue.probability_chart import show_probabilities
 from app_glue.resources import get_dataset
 from mnist_core.evaluation.confusion import (
     confusion_cells,

@@ -12,16 +12,14 @@ from app_glue.chart_summaries import (
     histogram_summary,
     units_summary,
 )
-from app_glue.charts import (
-    show_chart,
-    show_probabilities,
-)
+from app_glue.charts import show_chart
 from app_glue.measurements import activation_model
 from app_glue.models import model_picker
 from app_glue.pictures import (
     ImageArray,
     enlarged_picture,
 )
+from app_glue.probability_chart import show_probabilities
 from app_glue.resources import get_dataset
 from app_glue.value_charts import (
     bars_spec,

@@ -39,6 +39,7 @@ from mnist_core.runs.finetune import (
     DRAWINGS_NEEDED,
     DRAWINGS_PER_DIGIT_NEEDED,
     check_readiness,
+    finetune_note,
     finetune_request,
     finetune_summary,
 )
@@ -80,6 +81,17 @@ def use_on_draw_page(run_id: str) -> None:
     st.session_state["teach_go_draw"] = True
 
 
+def delete_one_drawing(drawing_id: str, label: int) -> None:
+    """on_click: forget one drawing of this user."""
+    try:
+        gone = drawing_store().delete_drawing(current_user().id, drawing_id)
+    except DrawingStoreError as error:
+        st.session_state["teach_message"] = ("error", str(error))
+        return
+    if gone:
+        st.session_state["teach_message"] = ("success", f"Deleted one drawing of a {label}.")
+
+
 def delete_all_drawings() -> None:
     """on_click: forget every drawing of this user (after the confirmation box)."""
     try:
@@ -119,6 +131,7 @@ def show_result(run: Run) -> None:
     if not figures:
         return
     drawings_text, mnist_text = finetune_summary(figures)
+    note = finetune_note(figures)
     with st.container(horizontal=True, key="teach_result"):
         st.metric(
             "Your held-out drawings read right",
@@ -131,6 +144,8 @@ def show_result(run: Run) -> None:
             help="The 10,000 MNIST test digits, before → after: it must not forget MNIST "
             "(at most 0.3 points lost).",
         )
+    if note is not None and note not in (run.reason or ""):
+        st.info(note, icon=":material/info:")  # the banner of an older run does not say it
     st.caption(
         f"Learned from {figures.get('train_drawings')} of your drawings (each shown "
         f"{figures.get('drawing_copies')} times, shifted, turned and resized at random) mixed "
@@ -194,13 +209,33 @@ st.table(
     width="content",
 )
 if drawings:
-    with st.expander(f"See your {len(drawings)} drawing(s)"):
+    with st.expander(f"See your {len(drawings)} drawing(s)", key="teach_gallery_open"):
+        st.caption(
+            "A drawing that is not what you meant (a slip, the wrong digit tapped) can go on its "
+            "own: the bin under it deletes it."
+        )
         for digit in sorted(counts):
             of_digit = [drawing for drawing in drawings if drawing.label == digit]
-            st.markdown(f"**{digit}** · {len(of_digit)}")
+            shown = of_digit[-GALLERY_PER_DIGIT:]
+            st.markdown(
+                f"**{digit}** · {len(of_digit)}"
+                + (f" (the last {len(shown)} shown)" if len(shown) < len(of_digit) else "")
+            )
             with st.container(horizontal=True, gap="xsmall", key=f"teach_gallery_{digit}"):
-                for drawing in of_digit[-GALLERY_PER_DIGIT:]:
-                    st.image(enlarged_picture(drawing.image, THUMBNAIL_SIZE), width=THUMBNAIL_SIZE)
+                for drawing in shown:
+                    with st.container(width=THUMBNAIL_SIZE + 8, gap=None):
+                        st.image(
+                            enlarged_picture(drawing.image, THUMBNAIL_SIZE), width=THUMBNAIL_SIZE
+                        )
+                        st.button(
+                            "",
+                            icon=":material/delete:",
+                            key=f"teach_delete_{drawing.id}",
+                            help=f"Delete this drawing of a {digit}",
+                            on_click=delete_one_drawing,
+                            args=(drawing.id, digit),
+                            type="tertiary",
+                        )
         st.checkbox("Yes, delete all my drawings", key="teach_confirm_delete")
         st.button(
             "Delete all",

@@ -36,6 +36,7 @@ BENCH_DIRECTORY = Path(__file__).resolve().parent
 BENCHMARKS = (
     "prediction",
     "unsure",
+    "not_a_digit",
     "attribution",
     "training_overhead",
     "time_to_accuracy",
@@ -43,6 +44,7 @@ BENCHMARKS = (
     "compare_page",
     "cold_start",
     "round_trip",
+    "phone_drawing",
     "sessions",
     "class_load",
     "class_guard",

@@ -276,8 +276,13 @@ def predict(args: argparse.Namespace) -> int:
             batch = add_gaussian_noise(batch, args.noise, seed=NOISE_SEED)
         model = load_stored_model(entry.name)
         probabilities = predict_batch(model, batch, batch_size=PREDICT_BATCH_SIZE)
-        for index, row in zip(inked, probabilities):
+        # The drawings themselves (without the noise) are checked, as the Draw page does.
+        flags = _not_a_digit_flags(
+            entry, model, np.stack([prepared[index] for index in inked]), class_names
+        )
+        for position, (index, row) in enumerate(zip(inked, probabilities)):
             results[index] = _prediction_result(args.images[index], row, class_names)
+            results[index]["not_a_digit"] = None if flags is None else bool(flags[position])
     exit_status = ERROR_EXIT_STATUS if errors else 0
     if args.json:
         print(json.dumps(results, indent=2))
@@ -296,6 +301,8 @@ def predict(args: argparse.Namespace) -> int:
             lines.append(f"{result['file']}: no digit ({result['note']})")
             continue
         line = f"{result['file']}: {label(result['digit'])} ({result['confidence']:.1%})"
+        if result["not_a_digit"]:
+            line += ", but it does not look like a digit"
         if result["unsure"]:
             line += (
                 f", not sure: or maybe {label(result['runner_up'])} "
@@ -319,6 +326,7 @@ def _prediction_result(path: str, probabilities: Any, class_names: Sequence[str]
             "runner_up": None,
             "runner_up_probability": None,
             "unsure": None,
+            "not_a_digit": None,
             "note": BLANK_IMAGE_NOTE,
         }
     from mnist_core.reading.predict import prediction_from_probabilities
@@ -334,5 +342,27 @@ def _prediction_result(path: str, probabilities: Any, class_names: Sequence[str]
         "runner_up": prediction.runner_up,
         "runner_up_probability": prediction.runner_up_probability,
         "unsure": prediction.unsure,
+        "not_a_digit": None,
         "note": None,
     }
+
+
+def _not_a_digit_flags(entry: Any, model: Any, images: Any, class_names: Sequence[str]) -> Any:
+    """Whether each image does not look like a digit, by the default model's not-a-digit check
+    (`mnist_core.reading.not_a_digit`); None for a model of clothes, or when the default model
+    on disk has no detector fitted for it."""
+    if list(class_names) != [str(digit) for digit in range(10)]:
+        return None
+    from mnist_core.base.paths import models_directory
+    from mnist_core.modeling.store import ModelStoreError
+    from mnist_core.reading.not_a_digit import load_not_a_digit_check
+
+    default_path = models_directory() / "default.keras"
+    if not default_path.is_file():
+        return None
+    try:
+        default = model if entry.name == "default" else load_stored_model("default")
+    except ModelStoreError:
+        return None
+    check = load_not_a_digit_check(default, default_path)
+    return None if check is None else check.not_a_digit(images)

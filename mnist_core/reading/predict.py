@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,8 @@ class Prediction:
         runner_up_probability: the probability of `runner_up`.
         unsure: True when the reading is ambiguous (see `is_unsure`): the app then names
             both `digit` and `runner_up`.
+        not_a_digit: True when the image does not look like a digit at all
+            (`mnist_core.reading.not_a_digit`); None when that was not checked.
     """
 
     digit: int
@@ -64,6 +66,7 @@ class Prediction:
     runner_up: int
     runner_up_probability: float
     unsure: bool
+    not_a_digit: bool | None = None
 
 
 def is_unsure(
@@ -248,7 +251,9 @@ def _figures(
     )
 
 
-def predict_image(model: Any, image28: np.ndarray) -> Prediction:
+def predict_image(
+    model: Any, image28: np.ndarray, check: Any = None, drawing28: np.ndarray | None = None
+) -> Prediction:
     """Classify one (28, 28) image.
 
     Args:
@@ -256,12 +261,22 @@ def predict_image(model: Any, image28: np.ndarray) -> Prediction:
             (N, num_classes) softmax probabilities; run in inference mode.
         image28: (28, 28) image, float in [0, 1] (as `preprocess_drawing` returns) or
             uint8 in 0-255 (scaled to [0, 1]).
+        check: a `not_a_digit.NotADigitCheck`, to say whether the drawing looks like a digit
+            at all (`Prediction.not_a_digit`); None leaves that unchecked (None).
+        drawing28: the image the check looks at, when the model reads another one (the
+            drawing without the noise the model reads it with); default `image28`.
 
     Returns:
         The `Prediction`.
     """
     image = _validate_images(image28, "image28", single=True)
-    return prediction_from_probabilities(_call_model(model, image[None])[0])
+    prediction = prediction_from_probabilities(_call_model(model, image[None])[0])
+    if check is None:
+        return prediction
+    looked_at = (
+        image if drawing28 is None else _validate_images(drawing28, "drawing28", single=True)
+    )
+    return replace(prediction, not_a_digit=bool(check.not_a_digit(looked_at[None])[0]))
 
 
 def predict_batch(model: Any, images: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -1,8 +1,9 @@
 """A running tally of how well a model reads one person's own drawings.
 
 The Draw page asks which digit the user meant and keeps score: how many the model got
-right, and which digits it took for which (a small confusion table). The tally is an
-immutable value, so a page keeps it in its session state and replaces it on each record.
+right, and which digits it took for which (a small confusion table). Readings made with noise
+on are kept apart (`part`): noise is a test of the model, not of the handwriting. The tally is
+an immutable value, so a page keeps it in its session state and replaces it on each record.
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ class DrawingTally:
         predicted_labels: the class the model said, one per drawing.
         drawing_ids: an identifier of each drawing (to correct a record instead of
             counting the same drawing twice).
+        noisy: whether the model read each drawing with noise added.
     """
 
     true_labels: tuple[int, ...] = ()
     predicted_labels: tuple[int, ...] = ()
     drawing_ids: tuple[str, ...] = ()
+    noisy: tuple[bool, ...] = ()
 
-    def record(self, true_label: int, predicted_label: int, drawing_id: str = "") -> DrawingTally:
+    def record(
+        self, true_label: int, predicted_label: int, drawing_id: str = "", noisy: bool = False
+    ) -> DrawingTally:
         """A new tally with one more drawing; the same drawing again replaces its record.
 
         Args:
@@ -33,6 +38,7 @@ class DrawingTally:
             predicted_label: the class the model said, 0..9.
             drawing_id: identifies the drawing; if it equals the last record's id (and is
                 not empty), that record is corrected instead of adding a new one.
+            noisy: the model read it with noise added (default False).
         """
         for field, label in (("true_label", true_label), ("predicted_label", predicted_label)):
             if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
@@ -44,6 +50,22 @@ class DrawingTally:
             true_labels=self.true_labels[:keep] + (true_label,),
             predicted_labels=self.predicted_labels[:keep] + (predicted_label,),
             drawing_ids=self.drawing_ids[:keep] + (drawing_id,),
+            noisy=self._noisy_flags()[:keep] + (bool(noisy),),
+        )
+
+    def _noisy_flags(self) -> tuple[bool, ...]:
+        # A tally kept before noise was recorded has no flags: its readings were all counted
+        # as clean.
+        return self.noisy + (False,) * (len(self.true_labels) - len(self.noisy))
+
+    def part(self, noisy: bool) -> DrawingTally:
+        """The records read with noise (`noisy=True`) or without it, as a tally of their own."""
+        kept = [index for index, flag in enumerate(self._noisy_flags()) if flag == noisy]
+        return DrawingTally(
+            true_labels=tuple(self.true_labels[index] for index in kept),
+            predicted_labels=tuple(self.predicted_labels[index] for index in kept),
+            drawing_ids=tuple(self.drawing_ids[index] for index in kept),
+            noisy=(noisy,) * len(kept),
         )
 
     @property

@@ -182,7 +182,7 @@ def check_readiness(label_counts: dict[int, int]) -> Readiness:
             f"Every digit you teach needs at least {DRAWINGS_PER_DIGIT_NEEDED} drawings, one to "
             f"learn from and one to test on: {listed} "
             + ("has" if len(short) == 1 else "have")
-            + " only 1. Draw another, or delete it."
+            + " only 1. Draw another, or delete it (under “See your drawings”)."
         )
         return Readiness(False, reason, count, per_digit, held_out)
     digits = sum(1 for number in per_digit.values() if number)
@@ -193,8 +193,43 @@ def check_readiness(label_counts: dict[int, int]) -> Readiness:
     return Readiness(True, reason, count, per_digit, held_out)
 
 
+# Number words for the few more drawings a digit needs ("two more 9s").
+_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five")
+
+
+def teaching_progress(label_counts: dict[int, int]) -> str:
+    """The way to a fine-tune in a few words: "13 of 20 — one more 4 and two more 9s".
+
+    The way that always gets there is two drawings of every digit (20 in all). Named first are
+    the digits drawn once (a fine-tune needs a second of each), then the digits not drawn yet,
+    two at most; with 20 drawings or more, only the digits drawn once.
+
+    Args:
+        label_counts: drawings of each digit (as `DrawingStore.label_counts` gives them).
+    """
+    readiness = check_readiness(label_counts)
+    count = readiness.drawing_count
+    if readiness.ready:
+        return f"{count} of {DRAWINGS_NEEDED} — ready: teach a model your handwriting on Teach."
+    # With enough drawings, only the digits drawn once stand in the way.
+    fewest = 1 if count >= DRAWINGS_NEEDED else 0
+    missing = sorted(
+        (DRAWINGS_PER_DIGIT_NEEDED - drawn, digit)
+        for digit, drawn in readiness.per_digit.items()
+        if fewest <= drawn < DRAWINGS_PER_DIGIT_NEEDED
+    )
+    wanted = " and ".join(
+        f"{_NUMBER_WORDS[more]} more {digit}" + ("s" if more > 1 else "")
+        for more, digit in missing[:2]
+    )
+    if count < DRAWINGS_NEEDED:
+        return f"{count} of {DRAWINGS_NEEDED} — {wanted}"
+    return f"{count} drawings — {wanted} (every digit you teach needs {DRAWINGS_PER_DIGIT_NEEDED})"
+
+
 def finetune_summary(figures: dict[str, Any]) -> tuple[str, str]:
-    """The two figures a page shows: ("7 of 8 → 8 of 8", "99.1% → 99.0%").
+    """The two figures a page shows: ("7 of 8 → 8 of 8", "99.12% → 99.05%"), rounded as the
+    run's own summary (its banner) rounds them.
 
     Args:
         figures: a run's `metrics["finetune"]`.
@@ -208,8 +243,25 @@ def finetune_summary(figures: dict[str, Any]) -> tuple[str, str]:
     )
     mnist_before = figures.get("mnist_test_accuracy_before")
     mnist_after = figures.get("mnist_test_accuracy_after")
+    return drawings, f"{percent_of_run(mnist_before)} → {percent_of_run(mnist_after)}"
 
-    def percent(value: Any) -> str:
-        return f"{value:.1%}" if isinstance(value, int | float) else "–"
 
-    return drawings, f"{percent(mnist_before)} → {percent(mnist_after)}"
+def percent_of_run(value: Any) -> str:
+    """An accuracy as a fine-tuning run's summary writes it ("99.29%"), or "–"."""
+    return f"{value:.2%}" if isinstance(value, int | float) else "–"
+
+
+def finetune_note(figures: dict[str, Any]) -> str | None:
+    """What a fine-tuning's figures cannot show, in a sentence; None when they speak for
+    themselves. When the base model already read every held-out drawing right, there was
+    nothing to fix: the drawings' figure cannot go up, and the MNIST figure's small change is
+    the cost (or luck) of learning, not a correction.
+
+    Args:
+        figures: a run's `metrics["finetune"]`.
+    """
+    from mnist_core.training.finetune import nothing_to_fix_note
+
+    return nothing_to_fix_note(
+        figures.get("held_out_correct_before"), figures.get("held_out_count") or 0
+    )

@@ -312,6 +312,18 @@ def _correct(model: Any, images: np.ndarray, labels: np.ndarray) -> int:
     return int((np.argmax(np.asarray(probabilities), axis=1) == labels).sum())
 
 
+def nothing_to_fix_note(correct_before: int | None, held_out_count: int) -> str | None:
+    """The sentence a fine-tuning says when the base model already read every held-out drawing
+    right (there was nothing to fix); None otherwise."""
+    if not held_out_count or correct_before != held_out_count:
+        return None
+    return (
+        f"There was nothing to fix: the base model already read all {held_out_count} held-out "
+        "drawings right, so they cannot show an improvement. Label drawings it reads wrong "
+        "(Draw, “Was it right?”) and fine-tune again to see it learn."
+    )
+
+
 @dataclass(frozen=True)
 class FineTuneOutcome:
     """What fine-tuning produced.
@@ -429,6 +441,9 @@ def fine_tune(
         f"{correct_before} of {len(held)} → {correct_after} of {len(held)} read right; MNIST "
         f"test accuracy {accuracy_before:.2%} → {accuracy_after:.2%}."
     )
+    note = nothing_to_fix_note(correct_before, len(held))
+    if note is not None:
+        summary += f" {note}"
     if fraction < 1.0:
         summary += (
             " The fine-tuned weights cost MNIST more than 0.3 points, so they were pulled back "

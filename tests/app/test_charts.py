@@ -18,8 +18,8 @@ from app_glue.charts import (
     curves_spec,
     log_axis,
     per_class_spec,
-    probability_spec,
 )
+from app_glue.probability_chart import probability_spec
 from app_glue.value_charts import histogram_spec
 from mnist_core.data.format import class_names_of
 
@@ -81,7 +81,7 @@ def test_several_runs_differ_by_point_shape_as_well_as_colour():
 @pytest.mark.parametrize("dataset, angle", [("mnist", 0), ("fashion_mnist", -40)])
 def test_digits_stand_upright_and_long_class_names_are_tilted(dataset, angle):
     names = class_names_of(dataset)
-    spec = probability_spec([0.1] * 10, names, answer=3)
+    spec = probability_spec(names)
     assert spec["encoding"]["x"]["axis"]["labelAngle"] == angle
 
 

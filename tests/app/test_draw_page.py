@@ -105,9 +105,17 @@ def test_a_drawn_digit_is_read_right(draw_page, mnist_test_digits, digit):
     assert any(caption.value.startswith(f"Highest: {digit} at ") for caption in at.caption)
     current = at.session_state["current_drawing"]
     assert current.shape == (28, 28) and current.dtype == np.float32
-    # The steps from drawing to 28x28 are shown.
-    assert any("step by step" in header.value for header in at.subheader)
-    assert any("Centred in 28x28" in markdown.value for markdown in at.markdown)
+    # It looks like a digit, and confidence is not said to be correctness.
+    assert not any("does not look like a digit" in markdown.value for markdown in at.markdown)
+    assert any("Confident is not the same as right" in caption.value for caption in at.caption)
+    # The steps from drawing to 28x28: computed and shown only once their expander is open.
+    assert not at.image
+    at.session_state["draw_steps_open"] = True
+    at.run()
+    assert not at.exception
+    (steps,) = at.image
+    captions = [image.caption for image in steps.proto.imgs]
+    assert len(captions) == 5 and captions[-1].startswith("5. Centred in 28x28")
 
 
 def test_noise_switch_changes_what_the_model_sees(draw_page, mnist_test_digits):
@@ -115,12 +123,12 @@ def test_noise_switch_changes_what_the_model_sees(draw_page, mnist_test_digits):
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
     clean = at.session_state["current_drawing"].copy()
-    assert not any("With noise" in markdown.value for markdown in at.markdown)
 
+    at.session_state["draw_steps_open"] = True
     at.toggle(key="draw_noise").set_value(True).run()
     assert not at.exception
     noisy = at.session_state["current_drawing"]
-    assert any("With noise" in markdown.value for markdown in at.markdown)
+    assert any(image.caption.startswith("6. With noise") for image in at.image[0].proto.imgs)
     assert not np.array_equal(noisy, clean)
     assert prediction_text(at) in [str(digit) for digit in range(10)]
 
@@ -144,8 +152,11 @@ def test_recording_the_meant_digit_updates_the_tally(draw_page, mnist_test_digit
     mine = [metric for metric in at.metric if metric.label == "Accuracy on your drawings"]
     assert mine[0].value == "–"
 
-    at.button(key="draw_meant_3").click().run()
+    # "Was it right?" is one row of digits right under the answer.
+    assert at.pills(key="draw_meant").label.startswith("**Was it right?**")
+    at.pills(key="draw_meant").set_value(3).run()
     assert not at.exception
+    assert at.pills(key="draw_meant").value is None  # let go, ready for the next drawing
     tally = at.session_state["draw_tally"]["default"]
     assert (tally.count, tally.correct) == (1, 1)
     mine = [metric for metric in at.metric if metric.label == "Accuracy on your drawings"]
@@ -154,8 +165,9 @@ def test_recording_the_meant_digit_updates_the_tally(draw_page, mnist_test_digit
     assert test_accuracy[0].value.endswith("%")
     assert len(at.table) == 1
 
-    # Clicking again for the same drawing corrects the answer instead of counting twice.
-    at.button(key="draw_meant_8").click().run()
+    assert any("You said the last one was a 3." in caption.value for caption in at.caption)
+    # Tapping again for the same drawing corrects the answer instead of counting twice.
+    at.pills(key="draw_meant").set_value(8).run()
     tally = at.session_state["draw_tally"]["default"]
     assert (tally.count, tally.correct) == (1, 0)
     assert [metric for metric in at.metric if metric.label == "Accuracy on your drawings"][
@@ -287,11 +299,15 @@ def test_why_shows_the_maps_for_the_answer_and_on_request_for_the_runner_up(
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[3]]))
     assert prediction_text(at) == "3"
+    # Computed only once its expander is open.
+    assert not any(markdown.value == "**Why a 3?**" for markdown in at.markdown)
+    at.session_state["draw_why_open"] = True
+    at.run()
     assert any(markdown.value == "**Why a 3?**" for markdown in at.markdown)
     explained_for, explanation = at.session_state["draw_explanation"]
     assert explained_for[2] == explanation.class_index == 3
-    captions = [caption for image in at.image for caption in [image.proto.imgs[0].caption]]
-    assert "Why, on your drawing" in captions and "Why, on the 28x28" in captions
+    captions = [picture.caption for image in at.image for picture in image.proto.imgs]
+    assert captions == ["What it sees", "Why, on your drawing", "Why, on the 28x28"]
 
     choice = at.segmented_control(key="draw_why_class")
     choice.set_value("runner_up").run()
@@ -353,3 +369,62 @@ def test_an_uploaded_picture_is_read_beside_the_drawing(draw_page, mnist_test_di
     assert not at.exception
     readings = [metric.value for metric in at.metric if metric.label == "The model reads"]
     assert readings == ["7", "3"]
+
+
+def non_digit_state(kind: str) -> dict:
+    """The first drawing of a kind ("cross", "letter", ...) of the committed non-digit set, as the
+    canvas would send it."""
+    from mnist_core.data.non_digits import KINDS, load_non_digit_set
+
+    others = load_non_digit_set()
+    image = others.images[list(others.kinds).index(KINDS.index(kind))]
+    return pen_canvas_state(image)
+
+
+def test_a_drawing_that_is_no_digit_is_called_so_beside_the_probabilities(draw_page):
+    at = draw_page()
+    draw_on(at, non_digit_state("cross"))
+    assert not at.exception
+    # The network still gives its answer and its ten probabilities; the page says what it is.
+    assert prediction_text(at) in [str(digit) for digit in range(10)]
+    assert any("does not look like a digit" in markdown.value for markdown in at.markdown)
+    assert len(at.get("vega_lite_chart")) == 1
+    assert any(caption.value.startswith("Highest: ") for caption in at.caption)
+    assert at.session_state["draw_reading"] is not None
+
+
+def test_with_noise_on_the_score_keeps_the_readings_apart(draw_page, mnist_test_digits):
+    images, _ = mnist_test_digits
+    at = draw_page()
+    draw_on(at, drawn(images[DIGIT_INDICES[7]]))
+    at.pills(key="draw_meant").set_value(7).run()
+    at.toggle(key="draw_noise").set_value(True).run()
+    at.slider(key="draw_noise_sigma").set_value(0.9).run()
+    at.pills(key="draw_meant").set_value(7).run()
+    assert not at.exception
+    tally = at.session_state["draw_tally"]["default"]
+    assert tally.noisy == (False, True)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Accuracy on your drawings"] == "100%"
+    assert "With noise on" in metrics
+    assert any("with noise on" in caption.value for caption in at.caption)
+
+
+def test_the_page_says_how_many_drawings_more_teach_needs(
+    open_page, app_user_of, app_run_log, mnist
+):
+    from mnist_core.data.drawings import DrawingStore, drawing_image, image_id
+
+    user = app_user_of("counting carla").id
+    store = DrawingStore(app_run_log.path)
+    for digit in range(6):
+        for copy in range(2):
+            image = drawing_image(np.roll(mnist.x_test[digit], copy, axis=1))
+            store.add_drawing(user, image_id(image), image, digit)
+    image = drawing_image(mnist.x_test[6])
+    store.add_drawing(user, image_id(image), image, 7)
+    at = open_page(user="counting carla")
+    assert any("13 of 20 — one more 7 and two more 6s" in caption.value for caption in at.caption)
+    draw_on(at, drawn(mnist.x_test[0]))  # a 7
+    at.pills(key="draw_meant").set_value(7).run()
+    assert any("14 of 20 — two more 6s and two more 8s" in caption.value for caption in at.caption)

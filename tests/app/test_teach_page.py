@@ -48,11 +48,11 @@ def test_labelling_a_drawing_on_the_draw_page_keeps_it_and_a_second_click_correc
     at = page("drawing dora", "app_pages/draw.py")
     at.session_state["draw_canvas_0"] = drawn(mnist.x_test[0])  # a 7
     at.run()
-    at.button(key="draw_meant_7").click().run()
+    at.pills(key="draw_meant").set_value(7).run()
     store = DrawingStore(app_run_log.path)
     (kept,) = store.list_drawings(at.session_state["user"].id)
     assert kept.label == 7 and kept.image.shape == (28, 28) and kept.image.max() > 200
-    at.button(key="draw_meant_1").click().run()
+    at.pills(key="draw_meant").set_value(1).run()
     assert [drawing.label for drawing in store.list_drawings(at.session_state["user"].id)] == [1]
     assert "kept for **Teach**" in " ".join(caption.value for caption in at.caption)
 
@@ -82,7 +82,7 @@ def test_the_button_waits_for_twenty_drawings_then_fine_tunes_on_the_engine(
     store.add_drawing(tess.id, image_id(image), image, digit)
     at.run()
     assert at.button(key=BUTTON).disabled  # 20, but the 6 and the 7 have one drawing each
-    assert any("6, 7 have only 1" in info.value for info in at.info)
+    assert any("6, 7 have only 1" in info.value and "delete it" in info.value for info in at.info)
     for image, digit in pen_images[19:]:
         store.add_drawing(tess.id, image_id(image), image, digit)
     at.run()
@@ -109,3 +109,57 @@ def test_the_button_waits_for_twenty_drawings_then_fine_tunes_on_the_engine(
     # A run like any other: its model is offered to the other pages.
     at.button(key="teach_use").click().run()
     assert at.session_state["model_name"] == f"run:{run.id}"
+
+
+def test_one_drawing_can_be_deleted_from_the_gallery(page, app_run_log, pen_images, app_user_of):
+    user = app_user_of("deleting dan").id
+    store = DrawingStore(app_run_log.path)
+    for image, digit in pen_images[:3]:  # three 0s
+        store.add_drawing(user, image_id(image), image, digit)
+    at = page("deleting dan")
+    gone = image_id(pen_images[1][0])
+    at.button(key=f"teach_delete_{gone}").click().run()
+    assert not at.exception
+    assert [drawing.id for drawing in store.list_drawings(user)] == [
+        image_id(pen_images[0][0]),
+        image_id(pen_images[2][0]),
+    ]
+    assert any("Deleted one drawing of a 0" in success.value for success in at.success)
+    assert at.table[0].value.loc["drawings"].tolist()[0] == 2
+    assert f"teach_delete_{gone}" not in [button.key for button in at.button]
+
+
+def test_a_fine_tune_with_nothing_to_fix_says_so_with_its_banners_figures(
+    page, app_run_log, pen_images, app_user_of
+):
+    """An older run's banner does not say it: the page does, and rounds as the banner does."""
+    from mnist_core.modeling.config import ModelConfig
+    from mnist_core.runs.record import FINISHED, RUNNING
+    from mnist_core.training.finetune import FineTuneSpec
+
+    user = app_user_of("perfect pia")
+    images = np.stack([image for image, _ in pen_images])
+    labels = tuple(digit for _, digit in pen_images)
+    spec = FineTuneSpec(
+        "default", tuple(f"d{i}" for i in range(30)), labels, images, tuple(range(6))
+    )
+    run = app_run_log.create_run(ModelConfig(), user=user, finetune=spec.to_dict(), status=RUNNING)
+    figures = {
+        "base_model": "default", "held_out_count": 6, "held_out_correct_before": 6,
+        "held_out_correct_after": 6, "mnist_test_accuracy_before": 0.99291,
+        "mnist_test_accuracy_after": 0.99334, "weight_fraction": 1.0, "train_drawings": 24,
+        "drawing_copies": 10, "mnist_images": 6000,
+    }  # fmt: skip
+    app_run_log.finish_run(
+        run.id,
+        FINISHED,
+        "Fine-tuned 'default' on 24 of your drawings: held-out drawings 6 of 6 → 6 of 6 read "
+        "right; MNIST test accuracy 99.29% → 99.33%.",
+        metrics={"finetune": figures},
+    )
+    at = page(user.name)
+    shown = {metric.label: metric.value for metric in at.metric}
+    assert shown["Your held-out drawings read right"] == "6 of 6 → 6 of 6"
+    assert shown["MNIST test accuracy"] == "99.29% → 99.33%"
+    assert shown["MNIST test accuracy"] in at.success[0].value  # the banner's own figures
+    assert any("nothing to fix" in info.value for info in at.info)

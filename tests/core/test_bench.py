@@ -50,7 +50,8 @@ def check_result(result: dict, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["training_overhead", "time_to_accuracy", "lessons", "unsure", "attribution"]
+    "name",
+    ["training_overhead", "time_to_accuracy", "lessons", "unsure", "not_a_digit", "attribution"],
 )
 @pytest.mark.slow
 def test_core_benchmark_runs_on_its_quick_setting(name):
@@ -111,7 +112,8 @@ def test_a_failing_benchmark_is_reported_not_raised(monkeypatch, tmp_path, capsy
 
 @pytest.mark.browser
 @pytest.mark.parametrize(
-    "name", ["cold_start", "round_trip", "sessions", "class_load", "class_guard"]
+    "name",
+    ["cold_start", "round_trip", "phone_drawing", "sessions", "class_load", "class_guard"],
 )
 def test_browser_benchmark_runs_on_its_quick_setting(name, tmp_path):
     # In a process of its own: the browser tests of this pytest run may hold Playwright's

@@ -404,13 +404,14 @@ def test_predict_json_has_the_documented_keys(models_dir, digit_images, monkeypa
     results = json.loads(capsys.readouterr().out)
     keys = {
         "file", "digit", "class_name", "confidence", "probabilities", "runner_up",
-        "runner_up_probability", "unsure", "note",
+        "runner_up_probability", "unsure", "not_a_digit", "note",
     }  # fmt: skip
     assert [set(result) for result in results] == [keys] * len(paths)
     assert [result["file"] for result in results] == paths
     for result, digit in zip(results, digit_images["digits"].values()):
         assert result["digit"] == digit and result["class_name"] == str(digit)
         assert result["note"] is None
+        assert result["not_a_digit"] is False
         assert len(result["probabilities"]) == 10
         assert sum(result["probabilities"]) == pytest.approx(1.0, abs=1e-4)
         assert result["confidence"] == max(result["probabilities"]) > 0.5
@@ -428,8 +429,30 @@ def test_predict_json_has_the_documented_keys(models_dir, digit_images, monkeypa
         "runner_up": None,
         "runner_up_probability": None,
         "unsure": None,
+        "not_a_digit": None,
         "note": "blank image: no ink found, nothing to classify",
     }
+
+
+def test_predict_says_when_a_drawing_does_not_look_like_a_digit(
+    models_dir, tmp_path, monkeypatch, capsys
+):
+    """A cross from the committed non-digit set: still read as a digit, and flagged."""
+    from PIL import Image
+
+    from mnist_core.data.non_digits import KINDS, load_non_digit_set
+
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(models_dir))
+    others = load_non_digit_set()
+    cross = others.images[list(others.kinds).index(KINDS.index("cross"))]
+    path = str(tmp_path / "cross.png")
+    Image.fromarray(cross).save(path)
+
+    assert cli.main(["predict", "--json", path]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["not_a_digit"] is True and result["digit"] in range(10)
+    assert cli.main(["predict", path]) == 0
+    assert "does not look like a digit" in capsys.readouterr().out
 
 
 class CountingModel:

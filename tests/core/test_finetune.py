@@ -19,8 +19,10 @@ from mnist_core.modeling.config import ModelConfig
 from mnist_core.runs.finetune import (
     DRAWINGS_NEEDED,
     check_readiness,
+    finetune_note,
     finetune_request,
     finetune_summary,
+    teaching_progress,
 )
 from mnist_core.runs.lifecycle import ended_status
 from mnist_core.runs.log import RunLog
@@ -76,6 +78,38 @@ def test_readiness_needs_twenty_drawings_and_every_taught_digit_twice():
     ready = check_readiness({0: 10, 1: 10})  # two digits only: those are the ones taught
     assert ready.ready and ready.held_out_count == 5 and "5 of them are held out" in ready.reason
     assert ready.per_digit[5] == 0 and ready.drawing_count == DRAWINGS_NEEDED
+
+
+@pytest.mark.parametrize(
+    "counts, said",
+    [
+        ({}, "0 of 20 — two more 0s and two more 1s"),
+        ({0: 2, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 1}, "13 of 20 — one more 6 and two more 7s"),
+        ({digit: 2 for digit in range(9)}, "18 of 20 — two more 9s"),
+        ({0: 19, 6: 1}, "20 drawings — one more 6 (every digit you teach needs 2)"),
+        (
+            {digit: 2 for digit in range(10)},
+            "20 of 20 — ready: teach a model your handwriting on Teach.",
+        ),
+    ],
+)
+def test_the_draw_page_says_how_far_it_is_to_a_fine_tune(counts, said):
+    assert teaching_progress(counts) == said
+    assert teaching_progress(counts).startswith("20 of 20 — ready") == check_readiness(counts).ready
+
+
+def test_a_fine_tune_with_nothing_to_fix_says_so_and_rounds_as_its_banner():
+    figures = {
+        "held_out_count": 6,
+        "held_out_correct_before": 6,
+        "held_out_correct_after": 6,
+        "mnist_test_accuracy_before": 0.99291,
+        "mnist_test_accuracy_after": 0.99334,
+    }
+    assert finetune_summary(figures) == ("6 of 6 → 6 of 6", "99.29% → 99.33%")
+    assert "nothing to fix" in finetune_note(figures) and "all 6 held-out" in finetune_note(figures)
+    assert finetune_note({**figures, "held_out_correct_before": 5}) is None
+    assert finetune_note({"held_out_count": 0}) is None
 
 
 @pytest.mark.parametrize(
@@ -153,7 +187,9 @@ def test_fine_tuning_the_default_model_on_pen_drawings_keeps_mnist_within_the_bo
     assert 0 <= figures["held_out_correct_after"] <= 8
     drawings_text, mnist_text = finetune_summary(figures)
     assert drawings_text.endswith(" of 8") and " of 8 → " in drawings_text
-    assert mnist_text == f"{before:.1%} → {after:.1%}"
+    # The page's figures are rounded as the run's banner rounds them, and say the same.
+    assert mnist_text == f"{before:.2%} → {after:.2%}" and mnist_text in reason
+    assert drawings_text in reason
     assert "held-out drawings" in reason and "MNIST test accuracy" in reason
 
 

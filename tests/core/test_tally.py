@@ -45,3 +45,14 @@ def test_the_tally_is_immutable():
 def test_bad_labels_raise_a_value_error(true_label, predicted_label, field):
     with pytest.raises(ValueError, match=field):
         DrawingTally().record(true_label, predicted_label)
+
+
+def test_readings_with_noise_are_scored_apart():
+    tally = DrawingTally().record(3, 3, "a").record(7, 1, "b", noisy=True).record(7, 7, "c")
+    clean, noisy = tally.part(noisy=False), tally.part(noisy=True)
+    assert (clean.count, clean.correct) == (2, 2) and clean.accuracy == 1.0
+    assert (noisy.count, noisy.correct) == (1, 0) and noisy.true_labels == (7,)
+    assert noisy.part(noisy=True) == noisy and clean.part(noisy=True).count == 0
+    # Correcting the last record keeps or changes its noise flag with it.
+    corrected = tally.record(7, 7, "c", noisy=True)
+    assert corrected.part(noisy=True).count == 2 and corrected.part(noisy=False).count == 1
