@@ -10,7 +10,7 @@ worker a core, the engine warmed up). Its run log is a fresh file of this benchm
    in --quick): what the workers cost each other by themselves, told apart from what the
    class's browsers take.
 2. **The class.** 30 users each ask for the same run at once: 5 of them from live Train pages
-   in chromium (each its own browser context and user, `?user=student-N&training_images=10000`,
+   in chromium (each its own browser context and user, `?training_images=10000`,
    the Train button pressed), which stay open and watch their run to the end (its "finished"
    message appears); the other 25 through the same submission code the page uses
    (`engine.queue_runs`, which the server's engine dispatches in the same fair line). The time
@@ -161,10 +161,11 @@ def memory_at_rest(server: browser_support.StreamlitServer) -> dict[str, Any]:
     return {"total_mib": server.rss_megabytes(), "worker_mib": workers}
 
 
-def open_train_page(browser: Any, url: str, user: str, training_images: int) -> Any:
-    """A Train page of its own for `user`, the subset chosen by link, ready to press Train."""
+def open_train_page(browser: Any, url: str, training_images: int) -> Any:
+    """A Train page in a browser of its own (a visitor of its own), the subset chosen by link,
+    ready to press Train."""
     page = browser_support.new_page(browser)
-    page.goto(f"{url}/train?user={user}&training_images={training_images}")
+    page.goto(f"{url}/train?training_images={training_images}")
     page.locator(TRAIN_BUTTON).first.wait_for(state="visible", timeout=120_000)
     browser_support.wait_until_idle(page, 120)
     return page
@@ -252,11 +253,13 @@ def run(quick: bool = False) -> dict[str, Any]:
             browser_support.wait_for_canvas(drawer, 120)
             draw_while(drawer, lambda done: done < (1 if quick else 2))  # warm-up, not measured
             pages = [
-                open_train_page(browser, server.url, f"student-{index + 1}", training_images)
-                for index in range(browser_users)
+                open_train_page(browser, server.url, training_images) for _ in range(browser_users)
             ]
             cpu_before = browser_support.cpu_seconds_by_pid()
             machine_before = browser_support.machine_cpu_seconds()
+            # Each browser is a visitor of its own (a token, a name of its own): its run is
+            # any run that is new and not one of the scripted students'.
+            earlier = {run.id for run in run_log.list_runs(include_curves=False)}
             first_press = time.time()
             for page in pages:
                 page.locator(TRAIN_BUTTON).first.click()
@@ -269,8 +272,8 @@ def run(quick: bool = False) -> dict[str, Any]:
             while True:
                 page_runs = [
                     run.id
-                    for index in range(browser_users)
-                    for run in run_log.list_runs(user=f"student-{index + 1}", include_curves=False)
+                    for run in run_log.list_runs(include_curves=False)
+                    if run.id not in earlier and run.id not in scripted
                 ]
                 if len(page_runs) >= browser_users or time.time() > deadline:
                     break

@@ -96,7 +96,9 @@ def train_rerun_milliseconds(page: Any, preset: str) -> float:
     """Choose `preset` on the Train page; browser ms from the choice to the run's end."""
     page.get_by_test_id("stSelectbox").filter(has_text="Preset").first.click()
     page.evaluate(ARM_RERUN_JS)
-    page.get_by_role("option", name=preset, exact=True).click()
+    from mnist_core.modeling.presets import preset_title
+
+    page.get_by_role("option", name=preset_title(preset), exact=True).click()
     page.wait_for_function("() => window.__benchRerunDone !== null", timeout=60_000)
     return float(page.evaluate("() => window.__benchRerunDone - window.__benchRerunStart"))
 

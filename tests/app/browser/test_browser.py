@@ -20,6 +20,8 @@ from page_actions import (
 )
 from playwright.sync_api import Locator, Page, expect
 
+from mnist_core.modeling.presets import preset_title
+
 pytestmark = pytest.mark.browser
 
 # One epoch of a small dense network on 1,000 images: about 5 s in a plain Python process,
@@ -117,7 +119,7 @@ def test_training_one_epoch_on_a_small_subset_shows_the_curve_and_accuracy(app_p
     wait_until_idle(app_page)
     # A dense network: it learns something in one epoch on 1,000 images, in seconds.
     app_page.get_by_test_id("stSelectbox").filter(has_text="Preset").click()
-    app_page.get_by_role("option", name="dense_fast").click()
+    app_page.get_by_role("option", name=preset_title("dense_fast"), exact=True).click()
     wait_until_idle(app_page)
     # The smallest subset and one epoch: Home moves a slider to its first choice.
     slider(app_page, "Training images").press("Home")

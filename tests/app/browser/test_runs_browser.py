@@ -100,7 +100,7 @@ def test_a_lesson_runs_end_to_end_and_its_curves_are_overlaid(chromium, app_url)
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
-        page.goto(f"{app_url}/compare?user=lesson_watcher")
+        page.goto(f"{app_url}/compare")
         expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
         wait_until_idle(page)
         page.get_by_test_id("stSelectbox").filter(has_text="Lesson").click()
