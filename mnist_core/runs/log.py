@@ -235,31 +235,20 @@ class RunLog:
         run_id = new_id()
         now = time.time()
         with self._connect() as connection:
+            row = {
+                "id": run_id, "user": user.name, "user_id": user.id, "preset": preset,
+                "lesson": lesson, "request_id": request_id or run_id, "label": label,
+                "parent_id": parent_id, "dataset": config.dataset,
+                "training_images": training_images, "config": config.to_json(),
+                "status": status, "created_at": now,
+                "started_at": now if status == RUNNING else None, "engine": engine,
+                "limits": to_json(limits or {}),
+                "finetune": to_json(finetune) if finetune is not None else None,
+                "class_data": to_json(class_data.summary()) if class_data is not None else None,
+            }  # fmt: skip
             connection.execute(
-                "INSERT INTO runs (id, user, user_id, preset, lesson, request_id, label, "
-                "parent_id, dataset, training_images, config, status, created_at, started_at, "
-                "engine, limits, finetune, class_data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    user.name,
-                    user.id,
-                    preset,
-                    lesson,
-                    request_id or run_id,
-                    label,
-                    parent_id,
-                    config.dataset,
-                    training_images,
-                    config.to_json(),
-                    status,
-                    now,
-                    now if status == RUNNING else None,
-                    engine,
-                    to_json(limits or {}),
-                    to_json(finetune) if finetune is not None else None,
-                    to_json(class_data.summary()) if class_data is not None else None,
-                ),
+                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()),
             )
             if class_data is not None:
                 insert_run_drawings(connection, run_id, class_data.rows())

@@ -17,7 +17,7 @@ from mnist_core.engine.engine import Engine
 from mnist_core.engine.worker import WORKER_LOST_REASON
 from mnist_core.modeling.presets import get_preset
 from mnist_core.runs.classroom import set_class_mode
-from mnist_core.runs.limits import ClassLimits
+from mnist_core.runs.limits import ClassLimits, Limits
 from mnist_core.runs.line import (
     eligible_runs,
     expected_start_times,
@@ -250,7 +250,8 @@ def test_class_caps_hold_whatever_the_page_asked_for(engine):
 def test_a_run_over_the_class_time_limit_is_stopped_and_keeps_its_model(tmp_path):
     log = RunLog(tmp_path / "runs.sqlite3")
     set_class_mode(log, True)
-    engine = Engine.connect(log, workers=1, class_limits=ClassLimits(max_epochs=200, max_seconds=4))
+    caps = ClassLimits(max_epochs=200, max_seconds=4)
+    engine = Engine.connect(log, workers=1, limits=Limits(class_limits=caps))
     try:
         # 200 epochs of 10,000 images: a minute or more, far past the 4 s, however fast.
         (run,) = engine.submit([RunRequest(LONG, training_images=10_000)], user="hal")

@@ -359,8 +359,11 @@ def kernel(mnist, tmp_path_factory):
     data = folder / "tiny_mnist.npz"
     np.savez(data, x_train=small.x_train, y_train=small.y_train, x_test=small.x_test,
              y_test=small.y_test)  # fmt: skip
+    # Not Streamlit's MPLBACKEND=Agg (importing streamlit sets it for the whole process, so
+    # after any app test): a student's Jupyter shows the figures inline.
+    inherited = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
     environment = {
-        **os.environ, "MNIST_NPZ": str(data), "MNIST_EPOCHS": "1",
+        **inherited, "MNIST_NPZ": str(data), "MNIST_EPOCHS": "1",
         "MNIST_TRAINING_IMAGES": "300", "TF_CPP_MIN_LOG_LEVEL": "3",
     }  # fmt: skip
     manager = KernelManager(kernel_name="python3")

@@ -10,6 +10,7 @@ together change the reading of at most 1 real digit in 25. (Replaying is determi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -115,7 +116,14 @@ def set_pen_width(page: Page, width: int) -> None:
     expect(
         page.locator(".st-key-draw_stroke_width [data-testid='stSliderThumbValue']")
     ).to_have_text(str(width))
-    wait_until_idle(page)
+    # The thumb moves at once, the app hears of it a moment later: a stroke drawn before the
+    # page's rerun has begun would race it. So the slider lets go, and the rerun is waited for.
+    slider.blur()
+    with contextlib.suppress(AssertionError):
+        expect(page.locator("[data-testid='stApp']")).to_have_attribute(
+            "data-test-script-state", "running", timeout=2_000
+        )
+    wait_until_idle(page, 30_000)
 
 
 def replay(page: Page, points: np.ndarray, canvas_key: str) -> None:
