@@ -209,6 +209,8 @@ def teaching_progress(label_counts: dict[int, int]) -> str:
     """
     readiness = check_readiness(label_counts)
     count = readiness.drawing_count
+    if count == 0:
+        return f"0 of {DRAWINGS_NEEDED} — draw each digit twice and tap what you meant"
     if readiness.ready:
         return f"{count} of {DRAWINGS_NEEDED} — ready: teach a model your handwriting on Teach."
     # With enough drawings, only the digits drawn once stand in the way.

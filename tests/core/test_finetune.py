@@ -83,7 +83,8 @@ def test_readiness_needs_twenty_drawings_and_every_taught_digit_twice():
 @pytest.mark.parametrize(
     "counts, said",
     [
-        ({}, "0 of 20 — two more 0s and two more 1s"),
+        ({}, "0 of 20 — draw each digit twice and tap what you meant"),
+        ({0: 1}, "1 of 20 — one more 0 and two more 1s"),
         ({0: 2, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 1}, "13 of 20 — one more 6 and two more 7s"),
         ({digit: 2 for digit in range(9)}, "18 of 20 — two more 9s"),
         ({0: 19, 6: 1}, "20 drawings — one more 6 (every digit you teach needs 2)"),
