@@ -19,6 +19,7 @@ check of one drawing within 5 ms (median).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -373,18 +374,7 @@ def fit() -> None:
     }
     # The threshold keeps each kind of held-out digit under its false-alarm share.
     threshold = max(float(np.quantile(scores, 1 - TUNING_FALSE_ALARMS)) for scores in held.values())
-    fitted = NotADigitDetector(
-        digest,
-        means,
-        precision,
-        mean,
-        scale,
-        hidden_weights,
-        hidden_bias,
-        output_weights,
-        output_bias,
-        threshold,
-    )
+    fitted = dataclasses.replace(fitted, threshold=threshold)
     fitted.save(DETECTOR_PATH)
     caught = fitted.probabilities(check.features(check_images)) > threshold
     kinds = np.array(check_set.kind_names())[check_inked]
