@@ -10,6 +10,10 @@ import pytest
 from page_actions import cut_button_labels, expect_no_exception, wait_until_idle
 from playwright.sync_api import Page, expect
 
+from mnist_core.base.paths import default_runs_path
+from mnist_core.runs.log import RunLog
+from mnist_core.runs.users import UserDirectory, user_id_of
+
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=45_000)
 
@@ -67,6 +71,12 @@ def test_a_typed_name_is_kept_across_reloads(chromium, app_url):
             page.wait_for_timeout(200)
         (token,) = [c["value"] for c in context.cookies() if c["name"] == "mnist_user_token"]
         assert len(token) == 32 and "Ada" not in token
+        # The server holds the name before the reload: a reload within a moment of Enter can
+        # close the page before its rerun reaches the server (seen once on a loaded machine).
+        users = UserDirectory(RunLog(default_runs_path()).database)
+        while getattr(users.get(user_id_of(token)), "name", None) != "Ada L":
+            assert time.monotonic() < deadline, f"the name never reached the server: {token}"
+            page.wait_for_timeout(200)
         page.reload()
         expect(user_name_field(page)).to_have_value("Ada L")
         page.goto(f"{app_url}/compare")
