@@ -20,12 +20,16 @@ dev: setup data fashion-data
 	$(PY) serve.py --server.port $(PORT) --browser.gatherUsageStats false \
 	  --server.fileWatcherType auto --server.runOnSave true
 
+# Two pytest-xdist workers: the heavy tests in two lanes, one test at a time each, the light
+# ones around them (tests/conftest.py says why).
+TEST_WORKERS ?= 2
+
 test: setup-dev data fashion-data browser lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The inner loop: everything but the browser, cluster and slow tests (a few minutes).
 test-fast: setup-dev data fashion-data lint
-	$(PY) -m pytest -m "not browser and not cluster and not slow"
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not browser and not cluster and not slow"
 
 lint: setup-dev
 	$(PY) -m ruff check .
