@@ -8,27 +8,20 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`). The heavy
-# tests go in two lanes, each on one worker, one test at a time: two browser sessions, or two
-# benchmarks' servers, side by side overload a 2-core machine (tried: it took longer than one
-# worker). The light tests fill both workers around them.
-BROWSER_LANE = "browser_lane"  # chromium against the suite's app server
-PROCESS_LANE = "process_lane"  # benchmarks, Dask clusters, trainings on full data, subprocesses
+# tests (browser, cluster, slow) are one group: one worker runs them one at a time, as one
+# pytest process would, while the other runs the light tests. Two heavy tests side by side
+# (two browser sessions, or a benchmark's servers beside the suite's) overload a 2-core
+# machine: tried on 2026-12-04, the suite went slower than on one worker.
+HEAVY_LANE = "heavy_lane"
 HEAVY_MARKERS = ("browser", "cluster", "slow")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Put every heavy test in its lane (an xdist group); a no-op without pytest-xdist."""
+    """Put every heavy test in the heavy lane (an xdist group); a no-op without pytest-xdist."""
     for item in items:
-        if item.path.name == "test_bench.py":
-            lane = PROCESS_LANE  # they start servers of their own, on fixed ports
-        elif item.get_closest_marker("browser"):
-            lane = BROWSER_LANE
-        elif any(item.get_closest_marker(marker) for marker in HEAVY_MARKERS):
-            lane = PROCESS_LANE
-        else:
-            continue
-        item.add_marker(pytest.mark.xdist_group(lane))
+        if any(item.get_closest_marker(marker) for marker in HEAVY_MARKERS):
+            item.add_marker(pytest.mark.xdist_group(HEAVY_LANE))
 
 
 @pytest.fixture(scope="session", autouse=True)
