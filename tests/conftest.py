@@ -7,22 +7,6 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`). The heavy
-# tests (browser, cluster, slow) are one group: one worker runs them one at a time, as one
-# pytest process would, while the other runs the light tests. Two heavy tests side by side
-# (two browser sessions, or a benchmark's servers beside the suite's) overload a 2-core
-# machine: tried on 2026-12-04, the suite went slower than on one worker.
-HEAVY_LANE = "heavy_lane"
-HEAVY_MARKERS = ("browser", "cluster", "slow")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Put every heavy test in the heavy lane (an xdist group); a no-op without pytest-xdist."""
-    for item in items:
-        if any(item.get_closest_marker(marker) for marker in HEAVY_MARKERS):
-            item.add_marker(pytest.mark.xdist_group(HEAVY_LANE))
-
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_run_log(tmp_path_factory):
