@@ -36,6 +36,7 @@ from mnist_core.cli import (
     train_command,
 )
 from mnist_core.cli.common import (
+    BROKEN_PIPE_EXIT_STATUS,
     ERROR_EXIT_STATUS,
     INTERRUPTED_EXIT_STATUS,
     USER_ERRORS,
@@ -90,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return error.exit_status
+    except BrokenPipeError:
+        # The reader stopped reading (`presets | head`): stop quietly, as other tools do; what
+        # is left unwritten goes nowhere instead of failing once more at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT_STATUS
     except USER_ERRORS as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
     except KeyboardInterrupt:

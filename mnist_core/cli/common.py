@@ -27,6 +27,8 @@ ERROR_EXIT_STATUS = 2
 
 # 128 + SIGINT, what a shell reports for a program stopped by Ctrl-C.
 INTERRUPTED_EXIT_STATUS = 130
+# 128 + SIGPIPE, what a shell reports for a program whose reader went away (`| head`).
+BROKEN_PIPE_EXIT_STATUS = 141
 
 
 class CommandError(Exception):

@@ -116,13 +116,13 @@ def check_exportable(config: ModelConfig) -> None:
         raise ValueError(
             f"the exported script cannot reproduce the setting(s) {', '.join(used)} yet; "
             f"it knows {', '.join(sorted(EXPORTED_FIELDS))}. Export a run that leaves them "
-            "at their defaults, or teach mnist_core/export.py the new setting."
+            "at their defaults, or teach mnist_core/teaching/export.py the new setting."
         )
     if config.learning_rate_schedule not in SCRIPT_SCHEDULES:
         raise ValueError(
             f"learning_rate_schedule {config.learning_rate_schedule!r} cannot be written into "
             f"an exported script yet; it knows {', '.join(map(repr, SCRIPT_SCHEDULES))}. "
-            "Teach mnist_core/export.py the schedule (see _schedule_lines)."
+            "Teach mnist_core/teaching/export.py the schedule (see _schedule_lines)."
         )
     validate_config(config)
 

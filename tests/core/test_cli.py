@@ -98,6 +98,21 @@ def digit_images(mnist, tmp_path_factory):
 # --- presets and models ----------------------------------------------------------------------
 
 
+def test_a_reader_that_stops_early_ends_the_command_quietly(models_dir):
+    # As `mnist-playground presets | head -1`: the reader is gone before the table is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_core", "presets"],
+        cwd=REPO,
+        env=_environment(models_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()
+    stderr = process.communicate(timeout=120)[1].decode()
+    assert stderr == ""
+    assert process.returncode == 141
+
+
 def test_presets_lists_every_preset_with_its_parameter_count(models_dir):
     from mnist_core.modeling.summary import count_parameters
 
