@@ -10,6 +10,7 @@ together change the reading of at most 1 real digit in 25. (Replaying is determi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -99,20 +100,6 @@ def replayed_digits(tmp_path_factory):
     ]
 
 
-PEN_WIDTH_SETTLE_MS = 1_000
-# Sets window.penReplayRerunSeen once the app's script starts running (from now on).
-RERUN_WATCH = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  window.penReplayRerunSeen = false;
-  new MutationObserver((changes, observer) => {
-    if (app.getAttribute("data-test-script-state") === "running") {
-      window.penReplayRerunSeen = true;
-      observer.disconnect();
-    }
-  }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
-}"""
-
-
 def set_pen_width(page: Page, width: int) -> None:
     """Set the page's Pen width slider with the keyboard and wait for the app to take it.
 
@@ -123,24 +110,20 @@ def set_pen_width(page: Page, width: int) -> None:
     change = width - int(slider.get_attribute("value"))
     if change == 0:
         return
-    # The thumb moves at once, the app hears of it a moment later: a stroke drawn before the
-    # page's rerun has begun would race it. So the page notes when a rerun begins (watched
-    # from before the first key press: a quick rerun is not missed, a late one is waited for,
-    # as on a loaded machine), the slider lets go, and that rerun is waited for.
-    page.evaluate(RERUN_WATCH)
     slider.focus()
     for _ in range(abs(change)):
         page.keyboard.press("ArrowRight" if change > 0 else "ArrowLeft")
     expect(
         page.locator(".st-key-draw_stroke_width [data-testid='stSliderThumbValue']")
     ).to_have_text(str(width))
+    # The thumb moves at once, the app hears of it a moment later: a stroke drawn before the
+    # page's rerun has begun would race it. So the slider lets go, and the rerun is waited for.
     slider.blur()
-    page.wait_for_function("window.penReplayRerunSeen === true", timeout=30_000)
+    with contextlib.suppress(AssertionError):
+        expect(page.locator("[data-testid='stApp']")).to_have_attribute(
+            "data-test-script-state", "running", timeout=2_000
+        )
     wait_until_idle(page, 30_000)
-    # The canvas takes its new width a moment after the run: a stroke begun in that moment is
-    # lost (a known race of the canvas component, left alone: a person changes the width
-    # well before drawing). The old version of this wait had the same pause by accident.
-    page.wait_for_timeout(PEN_WIDTH_SETTLE_MS)
 
 
 def replay(page: Page, points: np.ndarray, canvas_key: str) -> None:
