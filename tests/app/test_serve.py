@@ -14,6 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from serve import WARM_UP_DONE
 
 REPOSITORY = Path(__file__).parents[2]
@@ -53,6 +55,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.cluster  # serve.py starts the embedded Dask cluster
 def test_the_launcher_serves_the_app_and_warms_up_at_start():
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

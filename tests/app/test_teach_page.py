@@ -57,6 +57,7 @@ def test_labelling_a_drawing_on_the_draw_page_keeps_it_and_a_second_click_correc
     assert "kept for **Teach**" in " ".join(caption.value for caption in at.caption)
 
 
+@pytest.mark.cluster  # the fine-tuning runs on the app's engine, which starts its cluster
 def test_the_button_waits_for_twenty_drawings_then_fine_tunes_on_the_engine(
     page, app_run_log, pen_images, mnist, record_trained_run, app_user_of
 ):

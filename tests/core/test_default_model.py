@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from mnist_core.base.paths import models_directory
 from mnist_core.modeling.build import build_model
@@ -66,6 +67,7 @@ class _TestAccuracyPerEpoch(TrainingObserver):
         self.accuracies.append(float(np.mean(predicted == self.dataset.y_test)))
 
 
+@pytest.mark.slow  # trains on all 60,000 images
 def test_the_best_dense_preset_passes_98_percent_within_three_epochs(mnist):
     config = get_preset(BEST_DENSE_PRESET_NAME).config
     observer = _TestAccuracyPerEpoch(mnist)

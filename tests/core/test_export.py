@@ -179,6 +179,7 @@ def epoch_losses(output: str) -> list[float]:
     return [float(value) for value in re.findall(r"^epoch \d+: loss ([\d.]+)", output, re.M)]
 
 
+@pytest.mark.slow  # runs the exported script: a Python of its own imports TensorFlow and trains
 @pytest.mark.parametrize(
     ("preset", "changes"),
     [

@@ -167,6 +167,7 @@ def test_a_request_needs_enough_drawings_and_a_model_of_digits(pen_drawings, tmp
     assert len(request.finetune["held_out"]) == 8
 
 
+@pytest.mark.slow  # tests the fine-tuned default network on all 10,000 test images, twice
 def test_fine_tuning_the_default_model_on_pen_drawings_keeps_mnist_within_the_bound(
     pen_drawings, mnist
 ):

@@ -1,6 +1,6 @@
-"""Every page works offline and fits its screen (chromium): nothing is fetched from beyond the
-server, no button's label is cut at 390, 1366 or 1920 px, and on a phone the Train button
-comes before the model summary."""
+"""Every page works offline and fits its screen (chromium): at 390, 1366 and 1920 px nothing is
+fetched from beyond the server and no button's label is cut (one walk through the pages a
+width checks both), and on a phone the Train button comes before the model summary."""
 
 from __future__ import annotations
 
@@ -35,9 +35,19 @@ def open_settled(page: Page, url: str) -> None:
     wait_until_idle(page, timeout_ms=60_000)
 
 
-def test_no_page_fetches_anything_from_beyond_the_server(chromium, app_url):
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_fits_its_screen_and_fetches_nothing_from_beyond_the_server(
+    chromium, app_url, width
+):
+    """At each width, one walk through the pages checks both: no button's label is cut, and
+    no request (page, script, font, socket) leaves the server."""
     server = urlparse(app_url).netloc
-    context = chromium.new_context(viewport={"width": 1366, "height": 900})
+    phone = width < 500
+    context = chromium.new_context(
+        viewport={"width": width, "height": 844 if phone else 1000},
+        is_mobile=phone,
+        has_touch=phone,
+    )
     elsewhere: list[str] = []
     context.on(
         "request",
@@ -50,37 +60,21 @@ def test_no_page_fetches_anything_from_beyond_the_server(chromium, app_url):
     )
     try:
         page = context.new_page()
-        for path in PAGES:
-            open_settled(page, f"{app_url}{path}")
-            expect_no_exception(page)
-        icon = page.locator("link[rel*='icon']").first.get_attribute("href") or ""
-        assert not icon.startswith("http") or urlparse(icon).netloc == server, icon
-    finally:
-        context.close()
-    assert not elsewhere, f"fetched from beyond the server: {sorted(set(elsewhere))}"
-
-
-@pytest.mark.parametrize("width", WIDTHS)
-def test_no_button_label_is_cut(chromium, app_url, width):
-    phone = width < 500
-    context = chromium.new_context(
-        viewport={"width": width, "height": 844 if phone else 1000},
-        is_mobile=phone,
-        has_touch=phone,
-    )
-    try:
-        page = context.new_page()
         cut = {}
         for path in PAGES:
             open_settled(page, f"{app_url}{path}")
+            expect_no_exception(page)
             if labels := cut_button_labels(page):
                 cut[path] = labels
                 page.screenshot(
                     path=f"test-artifacts/cut_labels_{width}{path.replace('/', '_')}.png"
                 )
+        icon = page.locator("link[rel*='icon']").first.get_attribute("href") or ""
+        assert not icon.startswith("http") or urlparse(icon).netloc == server, icon
         assert not cut, f"button labels cut at {width} px: {cut}"
     finally:
         context.close()
+    assert not elsewhere, f"fetched from beyond the server: {sorted(set(elsewhere))}"
 
 
 def test_on_a_phone_train_comes_before_the_model_summary(chromium, app_url):
