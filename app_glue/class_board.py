@@ -29,6 +29,8 @@ from mnist_core.runs.class_settings import (
 from mnist_core.runs.database import RunLogError
 
 PREFIX = "class_"
+# "Who is here": what a student without a finished run has as best accuracy.
+NO_FINISHED_RUN = "no run yet"
 # How often the teacher's tables refresh themselves (seconds).
 REFRESH_SECONDS = 5.0
 
@@ -53,26 +55,27 @@ def show_present() -> None:
             f"{len(people)} here in the last {minutes} minutes, {training} training now. Click "
             "a column's header to sort by it."
         )
+        table = pd.DataFrame(
+            {
+                "name": person.name,
+                "last seen": datetime.datetime.fromtimestamp(person.last_seen).strftime("%H:%M:%S"),
+                "finished": person.finished,
+                "running": person.running,
+                "waiting": person.waiting,
+                "best test accuracy": person.best_test_accuracy,
+                "drawings": person.drawings,
+                "shared": "yes" if person.sharing else "no",
+            }
+            for person in people
+        )
         st.dataframe(
-            pd.DataFrame(
-                {
-                    "name": person.name,
-                    "last seen": datetime.datetime.fromtimestamp(person.last_seen).strftime(
-                        "%H:%M:%S"
-                    ),
-                    "finished": person.finished,
-                    "running": person.running,
-                    "waiting": person.waiting,
-                    "best test accuracy": person.best_test_accuracy,
-                    "drawings": person.drawings,
-                    "shared": "yes" if person.sharing else "no",
-                }
-                for person in people
-            ),
+            table,
             hide_index=True,
             column_config={
                 "best test accuracy": st.column_config.NumberColumn(format="percent"),
             },
+            # A student who has only drawn so far has no accuracy: say so, not "None".
+            placeholder=NO_FINISHED_RUN,
             key=f"{PREFIX}present_table",
         )
 

@@ -2,8 +2,10 @@
 everyone, the projector view, the lesson's record and clearing, each with and without the
 teacher key."""
 
+import pandas as pd
 import pytest
 
+from app_glue.class_board import NO_FINISHED_RUN
 from mnist_core.modeling.presets import get_preset
 from mnist_core.runs.class_settings import (
     BoardVisibility,
@@ -48,6 +50,7 @@ def table(at, key):
 
 
 def test_who_is_here_is_the_teachers_alone(open_page, teacher_key, class_with_runs):
+    open_page("classroom", user="Board Newcomer")  # here, with no run yet
     at = open_page("classroom", user="Board Ada")
     assert "Who is here" not in texts(at)
     assert not any(frame.value.columns[0] == "name" for frame in at.dataframe)
@@ -58,6 +61,11 @@ def test_who_is_here_is_the_teachers_alone(open_page, teacher_key, class_with_ru
     ada = present[present["name"] == "Board Ada"].iloc[0]
     assert ada["finished"] == 1 and ada["best test accuracy"] > 0.5
     assert set(present.columns) >= {"running", "waiting", "drawings", "shared"}
+    # A student without a finished run reads words, not "None".
+    frame = next(frame for frame in at.dataframe if "last seen" in frame.value.columns)
+    newcomer = present[present["name"] == "Board Newcomer"].iloc[0]
+    assert pd.isna(newcomer["best test accuracy"])
+    assert frame.proto.placeholder == NO_FINISHED_RUN
 
 
 def test_the_board_is_shown_to_students_only_when_the_teacher_says(
