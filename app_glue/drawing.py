@@ -41,14 +41,17 @@ UNDO_DEPTH = 30
 # no hover) lands on an invisible button, draws nothing, or resets the canvas. The toolbar
 # lives in the component's shadow root, out of reach of the page's CSS; this script adds a
 # style there, once per canvas, so that the hidden toolbar lets strokes through and the shown
-# one is in place at once. It looks for a new canvas (Clear, Undo and a visit mount one) with
-# one query of the canvas' own element whenever the page changes.
+# one is in place at once. On a touch screen (no hover) the toolbar is not shown at all: a
+# touch "hovers" the canvas and showed it over the line above, and the page's own Undo and
+# Clear are there for fingers. It looks for a new canvas (Clear, Undo and a visit mount one)
+# with one query of the canvas' own element whenever the page changes.
 CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
   if (window.drawPageToolbarFix) return;
   window.drawPageToolbarFix = true;
   const css = ".dc-toolbar {pointer-events: none;} "
     + ".dc-root:hover > .dc-toolbar, .dc-toolbar:focus-within "
-    + "{pointer-events: auto; transition: opacity .15s .1s !important;}";
+    + "{pointer-events: auto; transition: opacity .15s .1s !important;} "
+    + "@media (hover: none) {.dc-toolbar {display: none !important;}}";
   const fix = (root) => {
     if (!root.querySelector("style[data-draw-page]")) {
       const style = document.createElement("style");

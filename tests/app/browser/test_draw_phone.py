@@ -151,8 +151,15 @@ def test_undo_and_clear_work_by_touch(phone):
 
 
 def test_a_stroke_from_the_top_right_corner_draws(phone):
-    """There the canvas' hidden toolbar lies; the page lets the touch through to the canvas."""
+    """There the canvas' hidden toolbar lies; the page lets the touch through to the canvas,
+    and the toolbar takes no part in a touch screen's page (a touch "hovers" the canvas, and
+    the toolbar would show over the line above it; the page's own Undo and Clear are there)."""
     page, cdp = phone
     touch_stroke(cdp, canvas_box(page), SEVEN)
     expect(answer(page)).to_have_count(1)
     expect(page.locator(".st-key-draw_undo button")).to_be_enabled()
+    wait_until_idle(page)
+    toolbar_display = page.locator("[class*='st-key-draw_canvas_'] .dc-toolbar").evaluate(
+        "toolbar => getComputedStyle(toolbar).display"
+    )
+    assert toolbar_display == "none"
