@@ -43,8 +43,13 @@ UNDO_DEPTH = 30
 # style there, once per canvas, so that the hidden toolbar lets strokes through and the shown
 # one is in place at once. On a touch screen (no hover) the toolbar is not shown at all: a
 # touch "hovers" the canvas and showed it over the line above, and the page's own Undo and
-# Clear are there for fingers. It looks for a new canvas (Clear, Undo and a visit mount one)
-# with one query of the canvas' own element whenever the page changes.
+# Clear are there for fingers.
+# It styles every canvas on the page whenever the page changes, and keeps looking for a while
+# when a canvas' shadow root is not there yet: Streamlit attaches it a moment after the canvas'
+# element appears, and a change inside a shadow root is not a change of the page. Looking only
+# at the first canvas, once, missed the new canvas after Clear about one time in three
+# (2026-12-04: a stroke begun at the top right then drew nothing). Before a pointer enters the
+# canvas it looks once more.
 CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
   if (window.drawPageToolbarFix) return;
   window.drawPageToolbarFix = true;
@@ -52,24 +57,30 @@ CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
     + ".dc-root:hover > .dc-toolbar, .dc-toolbar:focus-within "
     + "{pointer-events: auto; transition: opacity .15s .1s !important;} "
     + "@media (hover: none) {.dc-toolbar {display: none !important;}}";
-  const fix = (root) => {
-    if (!root.querySelector("style[data-draw-page]")) {
-      const style = document.createElement("style");
-      style.dataset.drawPage = "toolbar";
-      style.textContent = css;
-      root.appendChild(style);
-    }
-  };
-  let fixed = null;
+  const selector = "[class*='st-key-__KEY__'] [data-testid='stBidiComponentIsolated']";
+  let retries = 0;
   const scan = () => {
-    const host = document.querySelector("[class*='st-key-__KEY__'] [data-testid='stBidiComponentIsolated']");
-    const root = host && host.shadowRoot;
-    if (root && (root !== fixed || !root.querySelector("style[data-draw-page]"))) {
-      fixed = root;
-      fix(root);
+    let waiting = false;
+    for (const host of document.querySelectorAll(selector)) {
+      const root = host.shadowRoot;
+      if (!root) {
+        waiting = true;
+      } else if (!root.querySelector("style[data-draw-page]")) {
+        const style = document.createElement("style");
+        style.dataset.drawPage = "toolbar";
+        style.textContent = css;
+        root.appendChild(style);
+      }
+    }
+    if (waiting && retries < 100) {
+      retries += 1;
+      setTimeout(scan, 20);
+    } else if (!waiting) {
+      retries = 0;
     }
   };
   new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});
+  document.addEventListener("pointerover", scan, true);
   scan();
 })();</script>""".replace("__KEY__", CANVAS_KEY_PREFIX)
 

@@ -51,6 +51,24 @@ def test_clear_button_brings_back_the_prompt(app_page):
     expect(prediction(app_page)).to_have_text("1")
 
 
+# A 7 begun in the canvas' top right corner, where its toolbar lies hidden (canvas pixels).
+SEVEN_FROM_THE_CORNER = [[(160, 18), (262, 18), (170, 262)]]
+
+
+def test_after_every_clear_a_stroke_begun_under_the_hidden_toolbar_draws(app_page):
+    """Each Clear mounts a new canvas, whose hidden toolbar the page's script must reach
+    (in its shadow root) before a stroke begins there; it once missed one Clear in three."""
+    for cleared in range(4):
+        if cleared:
+            app_page.get_by_role("button", name="Clear").click()
+            expect(prediction(app_page)).to_have_count(0)
+            wait_until_idle(app_page)
+        app_page.mouse.move(5, 5)  # off the canvas: its toolbar is hidden, as before a stroke
+        draw_strokes(app_page, SEVEN_FROM_THE_CORNER, canvas_key=f"draw_canvas_{cleared}")
+        expect(prediction(app_page)).to_have_count(1)
+        wait_until_idle(app_page)
+
+
 def test_the_toolbar_reset_counts_as_a_blank_canvas(app_page):
     draw_strokes(app_page, DIGIT_STROKES[1])
     expect(prediction(app_page)).to_have_text("1")
