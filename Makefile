@@ -28,7 +28,7 @@ test: setup-dev data fashion-data browser lint
 	$(PY) -m pytest
 
 # The inner loop: everything but the browser, cluster and slow tests, light enough for
-# pytest-xdist's two workers (3 to 4 min on them against about 5 min on one, 2026-12-04).
+# pytest-xdist's two workers (2 min 30 s to 3 min on them, 2026-12-04).
 TEST_WORKERS ?= 2
 
 test-fast: setup-dev data fashion-data lint

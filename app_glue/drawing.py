@@ -48,8 +48,7 @@ UNDO_DEPTH = 30
 # when a canvas' shadow root is not there yet: Streamlit attaches it a moment after the canvas'
 # element appears, and a change inside a shadow root is not a change of the page. Looking only
 # at the first canvas, once, missed the new canvas after Clear about one time in three
-# (2026-12-04: a stroke begun at the top right then drew nothing). Before a pointer enters the
-# canvas it looks once more.
+# (2026-12-04: a stroke begun at the top right then drew nothing).
 CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
   if (window.drawPageToolbarFix) return;
   window.drawPageToolbarFix = true;
@@ -59,7 +58,9 @@ CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
     + "@media (hover: none) {.dc-toolbar {display: none !important;}}";
   const selector = "[class*='st-key-__KEY__'] [data-testid='stBidiComponentIsolated']";
   let retries = 0;
-  const scan = () => {
+  let timer = null;
+  // again: a look of the retry timer's (at most 100 after the page last changed, 20 ms apart).
+  const scan = (again) => {
     let waiting = false;
     for (const host of document.querySelectorAll(selector)) {
       const root = host.shadowRoot;
@@ -72,16 +73,12 @@ CANVAS_TOOLBAR_SCRIPT = """<script>(() => {
         root.appendChild(style);
       }
     }
-    if (waiting && retries < 100) {
-      retries += 1;
-      setTimeout(scan, 20);
-    } else if (!waiting) {
-      retries = 0;
-    }
+    retries = again ? retries + 1 : 0;
+    clearTimeout(timer);
+    timer = waiting && retries < 100 ? setTimeout(() => scan(true), 20) : null;
   };
-  new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});
-  document.addEventListener("pointerover", scan, true);
-  scan();
+  new MutationObserver(() => scan(false)).observe(document.body, {childList: true, subtree: true});
+  scan(false);
 })();</script>""".replace("__KEY__", CANVAS_KEY_PREFIX)
 
 
