@@ -137,6 +137,17 @@ def page_seconds(app_test: Any, reruns: int, keep_alive: Any) -> list[float]:
     return times
 
 
+def close_page_engine() -> None:
+    """Close the training engine the pages connected (the Class page's line starts one), with
+    its cluster: its threads write to the run log, which must go before its folder does (left
+    running, it wrote a file into the folder while it was removed: "Directory not empty")."""
+    from app_glue.resources import connected_engine
+
+    engine = connected_engine()
+    if engine is not None:
+        engine.close()
+
+
 def measure_pages(sizes: dict[str, int], reruns: int) -> dict[str, Any]:
     """Script times of the Class page, its projector view and the Our digits page."""
     from mnist_core.runs.log import RunLog, this_process_engine
@@ -157,13 +168,16 @@ def measure_pages(sizes: dict[str, int], reruns: int) -> dict[str, Any]:
             run_log.heartbeat(other_engine)  # the page's own engine leaves the waiting runs
 
         token = new_token()
-        times = {
-            "class": page_seconds(open_as(token, "classroom"), reruns, keep_alive),
-            "projector": page_seconds(
-                open_as(token, "classroom", {"view": "projector"}), reruns, keep_alive
-            ),
-            "digits": page_seconds(open_as(token, "class_digits"), reruns, keep_alive),
-        }
+        try:
+            times = {
+                "class": page_seconds(open_as(token, "classroom"), reruns, keep_alive),
+                "projector": page_seconds(
+                    open_as(token, "classroom", {"view": "projector"}), reruns, keep_alive
+                ),
+                "digits": page_seconds(open_as(token, "class_digits"), reruns, keep_alive),
+            }
+        finally:
+            close_page_engine()
     return {"seconds": times, "seed_seconds": seeded}
 
 
