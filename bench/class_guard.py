@@ -22,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # to run as a script
 
-import os
 import tempfile
 import time
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 from bench import browser_support
 from bench.common import (
     REPOSITORY_ROOT,
+    app_pages_on,
     benchmark_result,
     figure_from_samples,
     load_average,
@@ -113,42 +113,50 @@ def open_as(user_token: str, page: str, **state: Any) -> Any:
 
 def measure_line(sizes: tuple[int, ...], reruns: int) -> dict[int, dict[str, list[float]]]:
     """Class-page and waiting-Train-page script times for each line size."""
+    from mnist_core.runs.log import RunLog, this_process_engine
+
+    with tempfile.TemporaryDirectory(prefix="mnist-bench-line-") as directory:
+        path = Path(directory) / "runs.sqlite3"
+        with app_pages_on(path, MNIST_TEACHER_KEY=TEACHER_KEY):
+            run_log = RunLog(path)
+            other_engine = this_process_engine()
+            run_log.heartbeat(other_engine)
+            return measure_line_sizes(run_log, other_engine, sizes, reruns)
+
+
+def measure_line_sizes(
+    run_log: Any, other_engine: str, sizes: tuple[int, ...], reruns: int
+) -> dict[int, dict[str, list[float]]]:
+    """The two pages' script times for each line size, the line's runs queued by
+    `other_engine` (kept alive between reruns, so that the pages' own engine leaves them)."""
     from mnist_core.engine.engine import LINE_SNAPSHOT_SECONDS
     from mnist_core.modeling.presets import get_preset
-    from mnist_core.runs.log import RunLog, this_process_engine
     from mnist_core.runs.request import RunRequest, queue_runs
     from mnist_core.runs.users import User, new_token, user_id_of
 
-    times: dict[int, dict[str, list[float]]] = {}
-    with tempfile.TemporaryDirectory(prefix="mnist-bench-line-") as directory:
-        os.environ["MNIST_RUNS_DB"] = str(Path(directory) / "runs.sqlite3")
-        os.environ["MNIST_TEACHER_KEY"] = TEACHER_KEY
-        run_log = RunLog(Path(directory) / "runs.sqlite3")
-        other_engine = this_process_engine()
+    def keep_alive() -> None:
         run_log.heartbeat(other_engine)
-        token = new_token()
-        waiting_user = User(user_id_of(token), "the waiting student")
-        class_page = open_as(new_token(), "classroom", teacher_unlocked=True)
-        for size in sizes:
-            run_log.heartbeat(other_engine)
-            fill_line(run_log, size - 1, other_engine)
-            mine = [run for run in run_log.active_runs() if run.owned_by(waiting_user)]
-            for run in mine:
-                run_log.cancel_run(run.id, "the benchmark moves it to the end")
-            queue_runs(
-                run_log, [RunRequest(get_preset("softmax_regression").config)],
-                user=waiting_user, engine=other_engine,
-            )  # fmt: skip
-            train_page = open_as(token, "train")
-            pause = LINE_SNAPSHOT_SECONDS + 0.1
 
-            def keep_alive() -> None:
-                run_log.heartbeat(other_engine)  # so that the page's own engine leaves them
-
-            times[size] = {
-                "class": page_seconds(class_page, reruns, pause, keep_alive),
-                "train": page_seconds(train_page, reruns, pause, keep_alive),
-            }
+    token = new_token()
+    waiting_user = User(user_id_of(token), "the waiting student")
+    class_page = open_as(new_token(), "classroom", teacher_unlocked=True)
+    pause = LINE_SNAPSHOT_SECONDS + 0.1
+    times: dict[int, dict[str, list[float]]] = {}
+    for size in sizes:
+        keep_alive()
+        fill_line(run_log, size - 1, other_engine)
+        mine = [run for run in run_log.active_runs() if run.owned_by(waiting_user)]
+        for run in mine:
+            run_log.cancel_run(run.id, "the benchmark moves it to the end")
+        queue_runs(
+            run_log, [RunRequest(get_preset("softmax_regression").config)],
+            user=waiting_user, engine=other_engine,
+        )  # fmt: skip
+        train_page = open_as(token, "train")
+        times[size] = {
+            "class": page_seconds(class_page, reruns, pause, keep_alive),
+            "train": page_seconds(train_page, reruns, pause, keep_alive),
+        }
     return times
 
 
@@ -170,8 +178,12 @@ def measure_drawing(drawings: int, warm_up: int) -> dict[str, Any]:
     server = browser_support.StreamlitServer(
         browser_support.free_port(FIRST_PORT), BENCHMARK, launcher=browser_support.APP_LAUNCHER
     )
-    pictures = Path(tempfile.mkdtemp(prefix="mnist-bench-huge-"))
-    with server, sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory(prefix="mnist-bench-huge-") as folder,
+        server,
+        sync_playwright() as playwright,
+    ):
+        pictures = Path(folder)
         server.start()
         server.wait_until_healthy(120)
         browser = browser_support.launch_chromium(playwright)

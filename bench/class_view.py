@@ -30,7 +30,14 @@ import tempfile
 import time
 from typing import Any
 
-from bench.common import benchmark_result, figure_from_samples, load_average, main, summarize
+from bench.common import (
+    app_pages_on,
+    benchmark_result,
+    figure_from_samples,
+    load_average,
+    main,
+    summarize,
+)
 
 BENCHMARK = "class_view"
 TITLE = "The teacher's view with 30 students, 300 runs, 3,000 drawings; the lesson 'Our own digits'"
@@ -137,17 +144,6 @@ def page_seconds(app_test: Any, reruns: int, keep_alive: Any) -> list[float]:
     return times
 
 
-def close_page_engine() -> None:
-    """Close the training engine the pages connected (the Class page's line starts one), with
-    its cluster: its threads write to the run log, which must go before its folder does (left
-    running, it wrote a file into the folder while it was removed: "Directory not empty")."""
-    from app_glue.resources import connected_engine
-
-    engine = connected_engine()
-    if engine is not None:
-        engine.close()
-
-
 def measure_pages(sizes: dict[str, int], reruns: int) -> dict[str, Any]:
     """Script times of the Class page, its projector view and the Our digits page."""
     from mnist_core.runs.log import RunLog, this_process_engine
@@ -155,20 +151,18 @@ def measure_pages(sizes: dict[str, int], reruns: int) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="mnist-bench-class-view-") as directory:
         path = Path(directory) / "runs.sqlite3"
-        os.environ["MNIST_RUNS_DB"] = str(path)
-        os.environ["MNIST_TEACHER_KEY"] = TEACHER_KEY
-        run_log = RunLog(path)
-        other_engine = this_process_engine()
-        run_log.heartbeat(other_engine)
-        seeded = time.perf_counter()
-        seed_class(run_log, engine=other_engine, **sizes)
-        seeded = time.perf_counter() - seeded
+        with app_pages_on(path, MNIST_TEACHER_KEY=TEACHER_KEY):
+            run_log = RunLog(path)
+            other_engine = this_process_engine()
+            run_log.heartbeat(other_engine)
+            seeded = time.perf_counter()
+            seed_class(run_log, engine=other_engine, **sizes)
+            seeded = time.perf_counter() - seeded
 
-        def keep_alive() -> None:
-            run_log.heartbeat(other_engine)  # the page's own engine leaves the waiting runs
+            def keep_alive() -> None:
+                run_log.heartbeat(other_engine)  # the page's own engine leaves the waiting runs
 
-        token = new_token()
-        try:
+            token = new_token()
             times = {
                 "class": page_seconds(open_as(token, "classroom"), reruns, keep_alive),
                 "projector": page_seconds(
@@ -176,8 +170,6 @@ def measure_pages(sizes: dict[str, int], reruns: int) -> dict[str, Any]:
                 ),
                 "digits": page_seconds(open_as(token, "class_digits"), reruns, keep_alive),
             }
-        finally:
-            close_page_engine()
     return {"seconds": times, "seed_seconds": seeded}
 
 

@@ -10,6 +10,7 @@ plain Keras) is measured interleaved with it in the same run and reported as a r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -285,6 +286,36 @@ def quiet_keras() -> Any:
     # Each benchmark run builds fresh models, and TensorFlow warns about retracing them.
     tf.get_logger().setLevel("ERROR")
     return keras
+
+
+@contextlib.contextmanager
+def app_pages_on(run_log_path: Path, **variables: str) -> Iterator[None]:
+    """A block in which the app's pages, opened in AppTest in this process, use the run log at
+    `run_log_path` (MNIST_RUNS_DB) and the other environment variables given.
+
+    At its end it closes the training engine the pages connected (the Class page's line and
+    the Train page start one), with its cluster, and puts the environment back. Left running,
+    the engine wrote into the run log's temporary folder while it was removed ("Directory not
+    empty"); left set, MNIST_RUNS_DB sent the benchmark's next server to the removed folder.
+    """
+    variables = {"MNIST_RUNS_DB": str(run_log_path), **variables}
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        try:
+            from app_glue.resources import connected_engine
+
+            engine = connected_engine()
+            if engine is not None:
+                engine.close()
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def machine_info() -> dict[str, Any]:
