@@ -100,6 +100,28 @@ def test_every_worker_is_warmed_up_tensorflow_imported_and_mnist_loaded(engine):
     wait_for(lambda: all(engine.client.run(_warmed_up).values()), timeout=120)
 
 
+def test_an_idle_embedded_cluster_wakes_seldom_in_every_process(engine):
+    """The quieter clocks of cluster.py reach the scheduler and every worker process (Dask's
+    own defaults would check the event loop every 20 ms and each worker's memory every 100 ms)."""
+
+    def clocks(dask_worker=None, dask_scheduler=None):  # sent by value to each process
+        import dask
+
+        return [
+            dask.config.get(name)
+            for name in (
+                "distributed.admin.tick.interval",
+                "distributed.admin.system-monitor.interval",
+                "distributed.worker.memory.monitor-interval",
+            )
+        ]
+
+    by_worker = engine.client.run(clocks)
+    assert len(by_worker) == 2
+    for seen in [*by_worker.values(), engine.client.run_on_scheduler(clocks)]:
+        assert seen == ["1s", "5s", "500ms"]
+
+
 def test_stop_takes_effect_within_a_batch_and_keeps_the_model(engine):
     # 200 epochs of 10,000 images: far longer than the stop may take.
     (run,) = engine.submit([RunRequest(LONG, training_images=10_000)], user="bob")
