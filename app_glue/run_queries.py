@@ -23,6 +23,9 @@ RUNS_TABLE_COLUMNS = (
     "learning rate", "loss", "epochs", "images", "seconds", "started", "id",
 )  # fmt: skip
 NO_FIGURE = "—"
+# Pixels of the table's tick column: its header and the editable mark beside it ("small"
+# cut the header to "compar").
+COMPARE_COLUMN_WIDTH = 104
 
 
 def runs_for_table(*, everyone: bool, picked: Sequence[str]) -> list[Run]:

@@ -21,6 +21,7 @@ from app_glue.downloads import (
 from app_glue.resources import training_engine
 from app_glue.run_live import LIVE_REFRESH_SECONDS
 from app_glue.run_queries import (
+    COMPARE_COLUMN_WIDTH,
     RUNS_TABLE_COLUMNS,
     delete_runs,
     hide_runs,
@@ -145,7 +146,7 @@ def show_runs_table() -> None:
         hide_index=True,
         disabled=[column for column in RUNS_TABLE_COLUMNS if column != "compare"],
         column_config={
-            "compare": st.column_config.CheckboxColumn("compare", width="small"),
+            "compare": st.column_config.CheckboxColumn("compare", width=COMPARE_COLUMN_WIDTH),
             "started": st.column_config.DatetimeColumn(format="D MMM, HH:mm"),
             "id": None,
         },

@@ -10,6 +10,7 @@ import pytest
 from page_actions import cut_button_labels, expect_no_exception, wait_until_idle
 from playwright.sync_api import Page, expect
 
+from app_glue.run_queries import COMPARE_COLUMN_WIDTH
 from mnist_core.base.paths import default_runs_path
 from mnist_core.runs.log import RunLog
 from mnist_core.runs.users import UserDirectory, user_id_of
@@ -19,6 +20,8 @@ expect.set_options(timeout=45_000)
 
 TRAINING_TIMEOUT_MS = 240_000
 PHONE = {"width": 390, "height": 844}
+# Height of a row (and of the header) of a table drawn by Streamlit's data editor.
+TABLE_ROW_PIXELS = 35
 
 
 def user_name_field(page: Page):
@@ -132,10 +135,22 @@ def test_a_lesson_runs_end_to_end_and_its_curves_are_overlaid(chromium, app_url)
         page.screenshot(path="test-artifacts/lesson_compare.png", full_page=True)
         expect_no_exception(page)
         assert not cut_button_labels(page)
+        cards = page.locator("[class*='st-key-compare_metrics_card_']")
+        expect(cards).to_have_count(3)
+        # A tap on the first run's tick in the runs table (a grid drawn on a canvas: by its
+        # place) leaves two runs compared.
+        table = page.get_by_test_id("stDataFrameResizable").first
+        box = table.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + COMPARE_COLUMN_WIDTH / 2, box["y"] + TABLE_ROW_PIXELS * 1.5)
+        expect(cards).to_have_count(2)
+        wait_until_idle(page)
+        page.mouse.click(box["x"] + COMPARE_COLUMN_WIDTH / 2, box["y"] + TABLE_ROW_PIXELS * 1.5)
+        expect(cards).to_have_count(3)
+        wait_until_idle(page)
         # On a phone the runs' cards stack: every run shows, none wider than the screen.
         page.set_viewport_size({"width": 390, "height": 844})
         wait_until_idle(page)
-        cards = page.locator("[class*='st-key-compare_metrics_card_']")
         expect(cards).to_have_count(3)
         for index in range(3):
             box = cards.nth(index).bounding_box()
