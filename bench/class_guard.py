@@ -29,7 +29,7 @@ from typing import Any
 from bench import browser_support
 from bench.common import (
     REPOSITORY_ROOT,
-    app_pages_on,
+    app_pages_on_a_class_log,
     benchmark_result,
     figure_from_samples,
     load_average,
@@ -113,15 +113,11 @@ def open_as(user_token: str, page: str, **state: Any) -> Any:
 
 def measure_line(sizes: tuple[int, ...], reruns: int) -> dict[int, dict[str, list[float]]]:
     """Class-page and waiting-Train-page script times for each line size."""
-    from mnist_core.runs.log import RunLog, this_process_engine
-
-    with tempfile.TemporaryDirectory(prefix="mnist-bench-line-") as directory:
-        path = Path(directory) / "runs.sqlite3"
-        with app_pages_on(path, MNIST_TEACHER_KEY=TEACHER_KEY):
-            run_log = RunLog(path)
-            other_engine = this_process_engine()
-            run_log.heartbeat(other_engine)
-            return measure_line_sizes(run_log, other_engine, sizes, reruns)
+    with app_pages_on_a_class_log("mnist-bench-line-", MNIST_TEACHER_KEY=TEACHER_KEY) as (
+        run_log,
+        other_engine,
+    ):
+        return measure_line_sizes(run_log, other_engine, sizes, reruns)
 
 
 def measure_line_sizes(

@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 from bench.common import (
-    app_pages_on,
+    app_pages_on_a_class_log,
     benchmark_result,
     figure_from_samples,
     load_average,
@@ -146,30 +146,27 @@ def page_seconds(app_test: Any, reruns: int, keep_alive: Any) -> list[float]:
 
 def measure_pages(sizes: dict[str, int], reruns: int) -> dict[str, Any]:
     """Script times of the Class page, its projector view and the Our digits page."""
-    from mnist_core.runs.log import RunLog, this_process_engine
     from mnist_core.runs.users import new_token
 
-    with tempfile.TemporaryDirectory(prefix="mnist-bench-class-view-") as directory:
-        path = Path(directory) / "runs.sqlite3"
-        with app_pages_on(path, MNIST_TEACHER_KEY=TEACHER_KEY):
-            run_log = RunLog(path)
-            other_engine = this_process_engine()
-            run_log.heartbeat(other_engine)
-            seeded = time.perf_counter()
-            seed_class(run_log, engine=other_engine, **sizes)
-            seeded = time.perf_counter() - seeded
+    with app_pages_on_a_class_log("mnist-bench-class-view-", MNIST_TEACHER_KEY=TEACHER_KEY) as (
+        run_log,
+        other_engine,
+    ):
+        seeded = time.perf_counter()
+        seed_class(run_log, engine=other_engine, **sizes)
+        seeded = time.perf_counter() - seeded
 
-            def keep_alive() -> None:
-                run_log.heartbeat(other_engine)  # the page's own engine leaves the waiting runs
+        def keep_alive() -> None:
+            run_log.heartbeat(other_engine)  # the page's own engine leaves the waiting runs
 
-            token = new_token()
-            times = {
-                "class": page_seconds(open_as(token, "classroom"), reruns, keep_alive),
-                "projector": page_seconds(
-                    open_as(token, "classroom", {"view": "projector"}), reruns, keep_alive
-                ),
-                "digits": page_seconds(open_as(token, "class_digits"), reruns, keep_alive),
-            }
+        token = new_token()
+        times = {
+            "class": page_seconds(open_as(token, "classroom"), reruns, keep_alive),
+            "projector": page_seconds(
+                open_as(token, "classroom", {"view": "projector"}), reruns, keep_alive
+            ),
+            "digits": page_seconds(open_as(token, "class_digits"), reruns, keep_alive),
+        }
     return {"seconds": times, "seed_seconds": seeded}
 
 

@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -289,33 +290,45 @@ def quiet_keras() -> Any:
 
 
 @contextlib.contextmanager
-def app_pages_on(run_log_path: Path, **variables: str) -> Iterator[None]:
-    """A block in which the app's pages, opened in AppTest in this process, use the run log at
-    `run_log_path` (MNIST_RUNS_DB) and the other environment variables given.
+def app_pages_on_a_class_log(prefix: str, **variables: str) -> Iterator[tuple[Any, str]]:
+    """A block in which the app's pages, opened in AppTest in this process, use a new run log
+    in a temporary folder (MNIST_RUNS_DB) and the other environment variables given. It yields
+    the run log and the id of "another server's" engine, alive, whose runs the benchmark queues
+    (a heartbeat now and then keeps them from the pages' own engine).
 
     At its end it closes the training engine the pages connected (the Class page's line and
-    the Train page start one), with its cluster, and puts the environment back. Left running,
-    the engine wrote into the run log's temporary folder while it was removed ("Directory not
-    empty"); left set, MNIST_RUNS_DB sent the benchmark's next server to the removed folder.
-    """
-    variables = {"MNIST_RUNS_DB": str(run_log_path), **variables}
-    previous = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        try:
-            from app_glue.resources import connected_engine
+    the Train page start one), with its cluster, puts the environment back, then removes the
+    folder. Left running, the engine wrote into the folder while it was removed ("Directory
+    not empty"); left set, MNIST_RUNS_DB sent the benchmark's next server to the removed folder.
 
-            engine = connected_engine()
-            if engine is not None:
-                engine.close()
+    Args:
+        prefix: the temporary folder's name starts with it.
+    """
+    from mnist_core.runs.log import RunLog, this_process_engine
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        path = Path(directory) / "runs.sqlite3"
+        variables = {"MNIST_RUNS_DB": str(path), **variables}
+        previous = {name: os.environ.get(name) for name in variables}
+        os.environ.update(variables)
+        try:
+            run_log = RunLog(path)
+            other_engine = this_process_engine()
+            run_log.heartbeat(other_engine)
+            yield run_log, other_engine
         finally:
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+            try:
+                from app_glue.resources import connected_engine
+
+                engine = connected_engine()
+                if engine is not None:
+                    engine.close()
+            finally:
+                for name, value in previous.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
 
 
 def machine_info() -> dict[str, Any]:
