@@ -438,13 +438,29 @@ def test_a_run_whose_end_meets_a_locked_log_ends_as_soon_as_the_log_is_free(engi
     from mnist_core.runs import database
 
     monkeypatch.setattr(database, "LOCK_TIMEOUT_SECONDS", 0.2)
-    (run,) = engine.submit([RunRequest(TINY, training_images=1000)], user="eve")
-    wait_for(lambda: engine.run_log.get_run(run.id).progress is not None)
+    # Three epochs, and the log is locked as soon as the run is running (on a busy machine a
+    # one-epoch run went from its first progress to its end, which clears the progress,
+    # between two looks: waiting for progress never ended).
+    (run,) = engine.submit([RunRequest(TINY.replace(epochs=3), training_images=1000)], user="eve")
+
+    def running_or_ended():
+        current = engine.run_log.get_run(run.id)
+        return current if current.status == RUNNING or current.ended else None
+
+    assert not wait_for(running_or_ended, interval=0.05).ended, "it ended before the lock"
     blocker = sqlite3.connect(engine.run_log.path, timeout=5)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         wait_for(lambda: engine.problem is not None and "locked" in engine.problem, timeout=60)
-        time.sleep(1.0)  # the task ended meanwhile: its end waits for the log
+
+        def task_ended():
+            task = engine._running.get(run.id)
+            return task is None or task.future.done()
+
+        wait_for(task_ended, timeout=60)  # its end waits for the log
+        time.sleep(1.0)  # the engine tries to record its end meanwhile: the log is locked
+        (status,) = blocker.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()
+        assert status == RUNNING  # its end is not written yet
     finally:
         blocker.rollback()
         blocker.close()
