@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -306,29 +307,23 @@ def app_pages_on_a_class_log(prefix: str, **variables: str) -> Iterator[tuple[An
     """
     from mnist_core.runs.log import RunLog, this_process_engine
 
-    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
-        path = Path(directory) / "runs.sqlite3"
-        variables = {"MNIST_RUNS_DB": str(path), **variables}
-        previous = {name: os.environ.get(name) for name in variables}
-        os.environ.update(variables)
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as directory,
+        mock.patch.dict(
+            os.environ, MNIST_RUNS_DB=str(Path(directory) / "runs.sqlite3"), **variables
+        ),
+    ):
         try:
-            run_log = RunLog(path)
+            run_log = RunLog(Path(directory) / "runs.sqlite3")
             other_engine = this_process_engine()
             run_log.heartbeat(other_engine)
             yield run_log, other_engine
         finally:
-            try:
-                from app_glue.resources import connected_engine
+            from app_glue.resources import connected_engine
 
-                engine = connected_engine()
-                if engine is not None:
-                    engine.close()
-            finally:
-                for name, value in previous.items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
+            engine = connected_engine()
+            if engine is not None:
+                engine.close()
 
 
 def machine_info() -> dict[str, Any]:
