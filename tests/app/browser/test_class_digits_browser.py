@@ -133,9 +133,16 @@ def test_shared_drawings_less_the_removed_one_are_exactly_what_a_run_records(
             expect(teacher.get_by_text("Who is here")).to_be_visible()
             go_to(teacher, "Our digits")
             pick(teacher, "Student", "Ben")
-            tiles = teacher.locator(".st-key-digits_remove_tiles")
-            expect(tiles.get_by_role("button", name="Remove")).to_have_count(3)
-            tiles.get_by_role("button", name="Remove").first.click()
+            # Every student shares three 0s, so the count alone cannot tell Ben's tiles from the
+            # ones shown before the pick: each tile's key names its writer.
+            bens_tiles = teacher.locator(
+                f".st-key-digits_remove_tiles [class*='st-key-digits_remove_{ids['Ben']}_']"
+            )
+            expect(bens_tiles).to_have_count(3)
+            expect(
+                teacher.locator(".st-key-digits_remove_tiles").get_by_role("button", name="Remove")
+            ).to_have_count(3)
+            bens_tiles.first.get_by_role("button", name="Remove").click()
             expect(teacher.get_by_test_id("stAlertContentSuccess")).to_contain_text("Removed from")
             (removed,) = class_drawings.removed_drawings()
             assert removed.writer_id == ids["Ben"]
