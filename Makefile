@@ -31,9 +31,8 @@ BACKGROUND_LOG := test-artifacts/make-test-background.log
 # one process: they time a page's answers and replay strokes, which a loaded machine would
 # disturb. In the background, at the lowest CPU priority (nice 19), everything else on
 # pytest-xdist's two workers (a file's tests on one worker, so that a module's cluster starts
-# once): they take only the CPU the browser tests leave idle (about a
-# third of the 2 cores), so they neither slow the browser tests down nor wait for them. The
-# exit status is the worse of the two parts.
+# once): it takes only the CPU the browser tests leave idle (about a third of the 2 cores), so
+# it neither slows them down nor waits for them. The exit status is the worse of the two parts.
 test: setup-dev data fashion-data browser lint
 	@mkdir -p $(dir $(BACKGROUND_LOG))
 	@nice -n 19 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not browser" \

@@ -3,10 +3,13 @@ draw strokes with the mouse, find the answer. (Fixtures are in conftest.py.)"""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 # Strokes on the 280x280 canvas, in canvas pixels: each stroke is a list of points the pen
 # passes through, drawn with the page's default pen (20 px). Plain, upright digits, large and
@@ -92,6 +95,47 @@ def wait_until_idle(page: Page, timeout_ms: float = 30_000) -> None:
     expect(page.locator("[data-testid='stApp']")).to_have_attribute(
         "data-test-script-state", "notRunning", timeout=timeout_ms
     )
+
+
+# Counts the app's script runs from now on (each change away from "running" ends one: the
+# records' old values, not the attribute read in the callback, for a run can begin and end
+# between two callbacks) and when the app's state last changed.
+_COUNT_RUNS_JS = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (window.__runWatcher) window.__runWatcher.disconnect();
+  window.__runsSeen = 0;
+  window.__runStateChanged = performance.now();
+  window.__runWatcher = new MutationObserver((records) => {
+    window.__runStateChanged = performance.now();
+    for (const record of records) if (record.oldValue === 'running') window.__runsSeen += 1;
+  });
+  window.__runWatcher.observe(app, {
+    attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
+  });
+}"""
+# True once a run has ended since _COUNT_RUNS_JS and no other has begun for `quietMs`.
+_RUNS_SETTLED_JS = """(quietMs) => window.__runsSeen > 0
+  && document.querySelector("[data-testid='stApp']").getAttribute('data-test-script-state')
+     !== 'running'
+  && performance.now() - window.__runStateChanged >= quietMs"""
+# A run that follows another within this time belongs to the same action: a changed setting
+# reruns the page, and the canvas it gave new arguments to answers with a run of its own.
+RUNS_QUIET_MS = 750
+
+
+@contextlib.contextmanager
+def rerun_awaited(page: Page, timeout_ms: float = 10_000) -> Iterator[None]:
+    """Around an action that makes the app rerun (a slider let go, say): afterwards, wait until
+    its runs have ended (at most `timeout_ms`) and the app is idle. Watching for runs from
+    before the action on, not looking for one after it, misses neither a run over before the
+    first look nor one that begins seconds late on a loaded machine, nor the canvas' own run
+    that follows the page's (a stroke drawn before them would race them). A run the browser
+    shows no sign of is not waited for longer than `timeout_ms`."""
+    page.evaluate(_COUNT_RUNS_JS)
+    yield
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(_RUNS_SETTLED_JS, arg=RUNS_QUIET_MS, timeout=timeout_ms)
+    wait_until_idle(page)
 
 
 def expect_no_exception(page: Page) -> None:

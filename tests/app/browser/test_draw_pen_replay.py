@@ -10,7 +10,6 @@ together change the reading of at most 1 real digit in 25. (Replaying is determi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from page_actions import wait_until_idle
+from page_actions import rerun_awaited, wait_until_idle
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -110,20 +109,16 @@ def set_pen_width(page: Page, width: int) -> None:
     change = width - int(slider.get_attribute("value"))
     if change == 0:
         return
-    slider.focus()
-    for _ in range(abs(change)):
-        page.keyboard.press("ArrowRight" if change > 0 else "ArrowLeft")
-    expect(
-        page.locator(".st-key-draw_stroke_width [data-testid='stSliderThumbValue']")
-    ).to_have_text(str(width))
     # The thumb moves at once, the app hears of it a moment later: a stroke drawn before the
     # page's rerun has begun would race it. So the slider lets go, and the rerun is waited for.
-    slider.blur()
-    with contextlib.suppress(AssertionError):
-        expect(page.locator("[data-testid='stApp']")).to_have_attribute(
-            "data-test-script-state", "running", timeout=2_000
-        )
-    wait_until_idle(page, 30_000)
+    with rerun_awaited(page):
+        slider.focus()
+        for _ in range(abs(change)):
+            page.keyboard.press("ArrowRight" if change > 0 else "ArrowLeft")
+        expect(
+            page.locator(".st-key-draw_stroke_width [data-testid='stSliderThumbValue']")
+        ).to_have_text(str(width))
+        slider.blur()
 
 
 def replay(page: Page, points: np.ndarray, canvas_key: str) -> None:
