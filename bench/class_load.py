@@ -222,13 +222,15 @@ def run(quick: bool = False) -> dict[str, Any]:
         else (USERS, BROWSER_USERS, TRAIN_IMAGES)
     )
     config = get_preset(PRESET_NAME).config
-    directory = Path(tempfile.mkdtemp(prefix="mnist-class-load-"))
+    # The run log and the runs' models, removed at the end (the server is stopped by then).
+    folder = tempfile.TemporaryDirectory(prefix="mnist-class-load-", ignore_cleanup_errors=True)
+    directory = Path(folder.name)
     os.environ["MNIST_RUNS_DB"] = str(directory / "runs.db")  # the server inherits it
     run_log = RunLog(directory / "runs.db")
     server = browser_support.StreamlitServer(
         browser_support.free_port(FIRST_PORT), BENCHMARK, launcher=browser_support.APP_LAUNCHER
     )
-    with server, sync_playwright() as playwright:
+    with folder, server, sync_playwright() as playwright:
         server.start()
         server.wait_until_healthy(180)
         if not quick:

@@ -49,12 +49,7 @@ def draw_strokes(page: Page, strokes: list[Stroke], canvas_key: str = "draw_canv
         strokes: the pen's paths, in canvas pixels.
         canvas_key: the canvas' Streamlit key (draw_canvas_<n>, n = times cleared).
     """
-    canvas = page.locator(f".st-key-{canvas_key} canvas.upper-canvas")
-    expect(canvas).to_be_visible()
-    # After Clear the old canvas can linger for a moment beside the new one and then vanish,
-    # moving the new one: draw only once there is one canvas, standing still.
-    expect(page.locator("canvas.upper-canvas")).to_have_count(1)
-    box = _steady_box(canvas)
+    box = canvas_box(page, canvas_key)
     for stroke in strokes:
         x, y = stroke[0]
         page.mouse.move(box["x"] + x, box["y"] + y)
@@ -63,6 +58,32 @@ def draw_strokes(page: Page, strokes: list[Stroke], canvas_key: str = "draw_canv
             steps = max(2, int(math.hypot(x1 - x0, y1 - y0) / 8))
             page.mouse.move(box["x"] + x1, box["y"] + y1, steps=steps)
         page.mouse.up()
+
+
+def canvas_box(page: Page, canvas_key: str = "draw_canvas_0") -> dict[str, float]:
+    """Where the canvas `canvas_key` is on the screen, once it is the only canvas, whole in the
+    window and standing still: a stroke drawn there reaches it.
+
+    After Clear the old canvas can linger for a moment beside the new one and then vanish,
+    moving the new one; and a setting under the canvas scrolls the page when it takes the focus
+    (a stroke above the window is lost on the way)."""
+    canvas = page.locator(f".st-key-{canvas_key} canvas.upper-canvas")
+    expect(canvas).to_be_visible()
+    expect(page.locator("canvas.upper-canvas")).to_have_count(1)
+    window = page.viewport_size
+    deadline = time.monotonic() + 10
+    while True:
+        box = _steady_box(canvas)
+        if (
+            window is None
+            or box["y"] >= 0
+            and box["x"] >= 0
+            and box["y"] + box["height"] <= window["height"]
+            and box["x"] + box["width"] <= window["width"]
+        ):
+            return box
+        assert time.monotonic() < deadline, f"the canvas is not in the window ({box}, {window})"
+        canvas.evaluate("canvas => canvas.scrollIntoView({block: 'center'})")
 
 
 def _steady_box(element: Locator, timeout_seconds: float = 10.0) -> dict[str, float]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from page_actions import rerun_awaited, wait_until_idle
+from page_actions import canvas_box, rerun_awaited, wait_until_idle
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -123,10 +123,7 @@ def set_pen_width(page: Page, width: int) -> None:
 
 def replay(page: Page, points: np.ndarray, canvas_key: str) -> None:
     """Draw one pen path with the mouse button down, along a smooth curve through its points."""
-    canvas = page.locator(f".st-key-{canvas_key} canvas.upper-canvas")
-    expect(canvas).to_be_visible()
-    expect(page.locator("canvas.upper-canvas")).to_have_count(1)
-    box = canvas.bounding_box()
+    box = canvas_box(page, canvas_key)
     curve = [(box["x"] + x, box["y"] + y) for x, y in catmull_rom(points)]
     page.mouse.move(*curve[0])
     page.mouse.down()
