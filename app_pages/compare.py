@@ -72,9 +72,17 @@ st.caption(
 )
 
 # --- Lessons -------------------------------------------------------------------------------
+# Open when the page opens with nothing to compare, then as the visitor leaves it: a tick in
+# the table must not fold it away and pull the table from under their finger. A started
+# lesson folds it, to show its runs.
+LESSONS_OPEN = f"{PREFIX}lessons_open"
+if st.session_state.pop(f"{PREFIX}fold_lessons", False):
+    st.session_state[LESSONS_OPEN] = False
+st.session_state.setdefault(LESSONS_OPEN, not st.session_state["compare_selection"])
 with st.expander(
     "Lessons: one click, several runs",
-    expanded=not st.session_state["compare_selection"],
+    key=LESSONS_OPEN,
+    on_change="rerun",
     icon=":material/school:",
 ):
     left, right = st.columns([3, 1], vertical_alignment="bottom")
@@ -106,6 +114,7 @@ with st.expander(
             else:
                 st.session_state["compare_selection"] = [run.id for run in runs]
                 st.session_state[f"{PREFIX}lesson_request"] = runs[0].request_id
+                st.session_state[f"{PREFIX}fold_lessons"] = True
                 st.rerun()
 
 # --- The table of runs ---------------------------------------------------------------------

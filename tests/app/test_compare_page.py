@@ -198,3 +198,28 @@ def test_a_run_that_ended_short_is_called_unfair_and_the_table_has_no_none(
     assert "None" not in table.astype(str).to_numpy().ravel().tolist()
     assert set(table.loc[table["run"].str.startswith("waiting"), "status"]) == {"waiting"}
     app_run_log.cancel_run(waiting.id, "test over")
+
+
+def test_ticking_runs_leaves_the_lessons_as_they_were_and_a_started_lesson_folds_them(
+    compare_page, app_run_log, record_trained_run, two_results
+):
+    first = record_trained_run(app_run_log, two_results[0], user="ticking_user")
+    record_trained_run(app_run_log, two_results[1], user="ticking_user")
+    at = compare_page("ticking_user")
+
+    def lessons_open() -> bool:
+        (lessons,) = [box for box in at.expander if box.label.startswith("Lessons")]
+        return lessons.proto.expanded
+
+    assert lessons_open()  # nothing to compare yet
+    at.session_state["compare_selection"] = [first.id]  # what a tick in the table leaves
+    at.run()
+    assert not at.exception
+    # Folding them would pull the table up from under the finger about to tick the next run.
+    assert lessons_open()
+    at.button(key="compare_start").click().run()
+    assert not at.exception
+    assert not lessons_open()  # the lesson's runs show
+    for run_id in at.session_state["compare_selection"]:  # leave the workers free
+        if not app_run_log.cancel_run(run_id, "test over"):
+            app_run_log.request_stop(run_id)
