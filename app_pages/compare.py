@@ -35,13 +35,12 @@ from app_glue.user import current_user
 from mnist_core.data.format import class_names_of
 from mnist_core.evaluation.confusion import confusion_cells
 from mnist_core.runs.database import RunLogError
-from mnist_core.teaching import class_lesson
 from mnist_core.teaching.compare import (
     differing_settings,
     per_class_accuracy_rows,
     side_by_side_metrics,
 )
-from mnist_core.teaching.conclusions import lesson_conclusions
+from mnist_core.teaching.conclusions import compared_lesson
 from mnist_core.teaching.fairness import uneven_work_sentence
 from mnist_core.teaching.lessons import (
     LESSONS,
@@ -231,21 +230,16 @@ def show_comparison(run_ids: list[str]) -> None:
     if unfair:
         st.warning(unfair, icon=":material/balance:")
     labels = [run.display_label for run in runs]
-    lesson_runs = [run for run in runs if run.lesson]
-    if lesson_runs and not active and len({run.lesson for run in lesson_runs}) == 1:
+    compared = None if active else compared_lesson(runs)
+    if compared is not None and compared.sentences:
         # The lesson's point first: its conclusion, computed from these runs' figures.
-        name = lesson_runs[0].lesson
-        if name == class_lesson.LESSON_NAME:
-            st.subheader(f"What the lesson shows: {class_lesson.TITLE}")
-            sentences = class_lesson.lesson_conclusions(lesson_runs)
-        elif name in LESSONS:
-            lesson = get_lesson(name)
-            st.subheader(f"What the lesson shows: {lesson.title}")
-            sentences = lesson_conclusions(lesson, lesson_runs)
-        else:
-            sentences = []  # a lesson of another version
-        for sentence in sentences:
+        st.subheader(f"What the lesson shows: {compared.title}")
+        for sentence in compared.sentences:
             st.markdown(f"- {sentence}")
+    elif compared is not None:
+        st.caption(
+            f"{compared.title}: {compared.why_none}" if compared.title else compared.why_none
+        )
     log_scale = st.toggle(
         "Log scale for the loss",
         value=True,

@@ -8,6 +8,7 @@ lesson notebook carries verbatim: here, the recorded runs become its figures."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mnist_core.modeling.summary import count_parameters
@@ -15,7 +16,8 @@ from mnist_core.runs.record import (
     Run,
     finite_or_none,
 )
-from mnist_core.teaching.lessons import Lesson
+from mnist_core.teaching import class_lesson
+from mnist_core.teaching.lessons import LESSONS, Lesson
 from mnist_core.teaching.sentences import lesson_sentences
 
 
@@ -53,3 +55,61 @@ def run_result(run: Run) -> dict[str, Any]:
 def _in_lesson_order(lesson: Lesson, runs: Sequence[Run]) -> list[Run]:
     rank = {lesson_run.label: index for index, lesson_run in enumerate(lesson.runs)}
     return sorted(runs, key=lambda run: (rank.get(run.label or "", len(rank)), run.created_at))
+
+
+@dataclass(frozen=True)
+class ComparedLesson:
+    """What the Compare page says of the lesson among the compared runs.
+
+    Attributes:
+        title: the lesson's title ("" when the runs come from several lessons).
+        sentences: its conclusions, when the compared runs are exactly one start of it.
+        why_none: otherwise, why there is no conclusion and what to tick instead.
+    """
+
+    title: str
+    sentences: tuple[str, ...] = ()
+    why_none: str = ""
+
+
+def compared_lesson(runs: Sequence[Run]) -> ComparedLesson | None:
+    """The lesson's conclusions when the compared runs are all the runs of one start of one
+    lesson and nothing else; else why not. None when no compared run belongs to a lesson this
+    version knows.
+
+    A conclusion from part of a lesson would still carry the lesson's heading and speak for
+    all of it: "adam against RMSprop" is not the lesson "SGD against adam against RMSprop".
+
+    Args:
+        runs: the compared runs (any order).
+    """
+    lesson_runs = [run for run in runs if run.lesson]
+    names = {run.lesson for run in lesson_runs}
+    if not lesson_runs or not names <= {*LESSONS, class_lesson.LESSON_NAME}:
+        return None
+    if len(names) > 1:
+        return ComparedLesson(
+            "", why_none="These runs come from different lessons: tick the runs of one lesson, "
+            "and only them, to read its conclusion.",
+        )  # fmt: skip
+    (name,) = names
+    if name == class_lesson.LESSON_NAME:
+        title, labels = class_lesson.TITLE, [label for label, _ in class_lesson.RUNS]
+    else:
+        title, labels = LESSONS[name].title, [run.label for run in LESSONS[name].runs]
+    starts = len({run.request_id for run in lesson_runs})
+    others = len(runs) - len(lesson_runs)
+    if starts == 1 and not others and sorted(run.label or "" for run in runs) == sorted(labels):
+        if name == class_lesson.LESSON_NAME:
+            sentences = class_lesson.lesson_conclusions(lesson_runs)
+        else:
+            sentences = lesson_conclusions(LESSONS[name], lesson_runs)
+        return ComparedLesson(title, tuple(sentences))
+    ticked = f"{len(lesson_runs)} of its runs" + (f" from {starts} starts" if starts > 1 else "")
+    if others:
+        ticked += f" and {others} other run{'s' if others > 1 else ''}"
+    return ComparedLesson(
+        title, why_none=f"Its conclusion is written from its {len(labels)} runs started "
+        f"together, compared on their own; ticked now: {ticked}. Tick just those "
+        f"{len(labels)} to read it.",
+    )  # fmt: skip

@@ -33,6 +33,7 @@ from mnist_core.teaching.class_lesson import (
     lesson_requests,
     lesson_table,
 )
+from mnist_core.teaching.conclusions import compared_lesson
 from mnist_core.training.class_digits import ClassDigits
 
 WRITERS = ["ada", "bo", "cy", "dee", "eve"]
@@ -201,6 +202,7 @@ def _finished(label, dataset, mnist, classmates, correct, count=40):
         **{
             **run.__dict__,
             "lesson": LESSON_NAME,
+            "request_id": "one-click",  # the lesson's three runs are one request
             "label": label,
             "status": "finished",
             "created_at": time.time(),
@@ -232,6 +234,7 @@ def test_the_lessons_conclusions_are_computed_from_its_numbers():
         ("MNIST + our digits", 0.988, 0.95),
     ]
     text = " ".join(lesson_conclusions(runs))
+    assert " ".join(compared_lesson(runs).sentences) == text  # the Compare page's conclusion
     assert "reads our 2 held-out classmates at 72.5% (29 of 40 drawings)" in text
     assert "MNIST's own test digits at 99.0%" in text
     assert "reading our classmates rises to 95.0% (+22.5 points)" in text
@@ -251,6 +254,7 @@ def test_the_lessons_conclusions_are_computed_from_its_numbers():
         "(87.5% and 85.0%, 1 drawing apart of 40): too close to call" in text
     )
     assert lesson_conclusions([]) == ["No run of this lesson has been recorded yet."]
+    assert "ticked now: 2 of its runs" in compared_lesson(runs[:2]).why_none
 
 
 def test_merging_two_users_carries_their_sharing(run_log, share_class_drawings):

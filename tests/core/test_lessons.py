@@ -22,7 +22,7 @@ from mnist_core.runs.record import (
     STOPPED,
 )
 from mnist_core.teaching import lessons
-from mnist_core.teaching.conclusions import lesson_conclusions
+from mnist_core.teaching.conclusions import compared_lesson, lesson_conclusions
 from mnist_core.teaching.lessons import (
     LESSONS,
     get_lesson,
@@ -118,12 +118,14 @@ def epoch(number, loss, accuracy, val_accuracy, epochs=3):
     }  # fmt: skip
 
 
-def record(run_log, lesson, label, *, status=FINISHED, history=(), metrics=None, reason=""):
+def record(
+    run_log, lesson, label, *, status=FINISHED, history=(), metrics=None, reason="", request_id=None
+):
     lesson_run = next(run for run in lesson.runs if run.label == label)
     config = lesson_run.config().replace(epochs=lesson.epochs or lesson_run.config().epochs)
     run = run_log.create_run(
         config, user="ada", lesson=lesson.name, label=label, preset=lesson_run.preset,
-        status=QUEUED if status == QUEUED else RUNNING,
+        status=QUEUED if status == QUEUED else RUNNING, request_id=request_id,
     )  # fmt: skip
     for entry in history:
         run_log.record_epoch(run.id, entry, [])
@@ -329,3 +331,34 @@ def test_conclusions_read_in_plain_numbers_without_brackets_in_brackets(run_log)
         "between huge rate 1 and tiny rate 0.00001: tiny rate 0.00001 gets 29.0 times as many "
         "test images wrong." in text
     )
+
+
+def test_a_conclusion_only_for_one_whole_start_of_a_lesson_compared_alone(run_log):
+    lesson = get_lesson("optimizers")
+
+    def start(request_id):
+        return [
+            record(run_log, lesson, run.label, request_id=request_id,
+                   history=[epoch(1, 0.5, 0.9, 0.9)], metrics={"test_accuracy": 0.9})
+            for run in lesson.runs
+        ]  # fmt: skip
+
+    first, second = start("first-click"), start("second-click")
+    whole = compared_lesson(list(reversed(first)))
+    assert whole.title == lesson.title and not whole.why_none
+    assert list(whole.sentences) == lesson_conclusions(lesson, first)
+    # Part of it (a run unticked), a run of another start, or another run beside it: no
+    # conclusion under the lesson's heading, and the page says why and what to tick.
+    part = compared_lesson(first[1:])
+    assert not part.sentences and part.title == lesson.title
+    assert part.why_none == (
+        "Its conclusion is written from its 3 runs started together, compared on their own; "
+        "ticked now: 2 of its runs. Tick just those 3 to read it."
+    )
+    assert "3 of its runs from 2 starts" in compared_lesson(first[1:] + second[:1]).why_none
+    lone = run_log.create_run(get_preset("dense_fast").config, user="ada")
+    assert "3 of its runs and 1 other run." in compared_lesson([*first, lone]).why_none
+    other_lesson = get_lesson("dropout")
+    mixed = compared_lesson(first[:1] + [record(run_log, other_lesson, other_lesson.runs[0].label)])
+    assert mixed.title == "" and "different lessons" in mixed.why_none
+    assert compared_lesson([lone]) is None

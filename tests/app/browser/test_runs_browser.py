@@ -145,8 +145,12 @@ def test_a_lesson_runs_end_to_end_and_its_curves_are_overlaid(chromium, app_url)
         page.mouse.click(box["x"] + COMPARE_COLUMN_WIDTH / 2, box["y"] + TABLE_ROW_PIXELS * 1.5)
         expect(cards).to_have_count(2)
         wait_until_idle(page)
+        # Two of the lesson's three runs: no conclusion under the lesson's heading, but why.
+        expect(page.get_by_text("What the lesson shows")).to_have_count(0)
+        expect(page.get_by_text("Tick just those 3 to read it.", exact=False)).to_be_visible()
         page.mouse.click(box["x"] + COMPARE_COLUMN_WIDTH / 2, box["y"] + TABLE_ROW_PIXELS * 1.5)
         expect(cards).to_have_count(3)
+        expect(page.get_by_text("What the lesson shows")).to_be_visible()
         wait_until_idle(page)
         # On a phone the runs' cards stack: every run shows, none wider than the screen.
         page.set_viewport_size({"width": 390, "height": 844})
