@@ -1,6 +1,5 @@
 """Compare runs: every training is kept; pick two or more and see how they differ."""
 
-import pandas as pd
 import streamlit as st
 
 from app_glue.chart_summaries import (
@@ -38,6 +37,7 @@ from mnist_core.runs.database import RunLogError
 from mnist_core.teaching.compare import (
     differing_settings,
     per_class_accuracy_rows,
+    per_class_accuracy_table,
     side_by_side_metrics,
 )
 from mnist_core.teaching.conclusions import compared_lesson
@@ -268,16 +268,11 @@ def show_comparison(run_ids: list[str]) -> None:
             per_class_summary(per_class_rows, labels),
             key=f"{PREFIX}per_class_chart",
         )
-        per_class = pd.DataFrame(per_class_rows)
-        table = per_class.pivot_table(
-            index=["class_index", "class"], columns="run", values="accuracy"
-        )
-        table = table.reset_index().drop(columns="class_index")
         st.dataframe(
-            table,
+            per_class_accuracy_table(per_class_rows),
             hide_index=True,
             column_config={
-                label: st.column_config.NumberColumn(format="percent") for label in labels
+                label: st.column_config.NumberColumn(format="%.1f%%") for label in labels
             },
             key=f"{PREFIX}per_class",
         )

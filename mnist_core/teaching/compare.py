@@ -301,6 +301,23 @@ def per_class_accuracy_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     return rows
 
 
+def per_class_accuracy_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`per_class_accuracy_rows` as a table: one row a class ("class" first), then one column a
+    run, in the order the runs were compared (as their cards and the chart's legend), each
+    class's accuracy in percent."""
+    runs = list(dict.fromkeys(row["run"] for row in rows))
+    # By index and name: a digit 0 and a T-shirt (Fashion-MNIST's class 0) are two rows.
+    classes: dict[tuple[int, str], dict[str, float]] = {}
+    for row in rows:
+        classes.setdefault((row["class_index"], row["class"]), {})[row["run"]] = (
+            100 * row["accuracy"]
+        )
+    return [
+        {"class": name, **{run: accuracies.get(run) for run in runs}}
+        for (_, name), accuracies in sorted(classes.items())
+    ]
+
+
 def curve_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     """Loss and accuracy by epoch, for overlaid charts, one row per point (long format).
 

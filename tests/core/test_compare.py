@@ -187,6 +187,14 @@ def test_per_class_accuracy_rows_use_the_class_names(run_log):
         "run": compare.run_label(digits), "class": "3", "class_index": 3, "accuracy": 0.65,
     }  # fmt: skip
     assert rows[10]["class"] == "T-shirt/top" and rows[19]["class"] == "Ankle boot"
+    # As a table: a row a class, a column a run in the order compared (as the cards), percent.
+    table = compare.per_class_accuracy_table(compare.per_class_accuracy_rows([fashion, digits]))
+    assert list(table[0]) == ["class", compare.run_label(fashion), compare.run_label(digits)]
+    assert len(table) == 20
+    (three,) = [row for row in table if row["class"] == "3"]
+    assert three == {
+        "class": "3", compare.run_label(fashion): None, compare.run_label(digits): 65.0,
+    }  # fmt: skip
 
 
 def test_curve_rows_hold_epochs_and_the_batch_curve_as_fractional_epochs(run_log):
