@@ -10,11 +10,13 @@ import streamlit as st
 
 from app_glue.resources import run_log
 from app_glue.user import teacher_allowed
-from mnist_core.modeling.form import TRAINING_IMAGE_CHOICES
+from mnist_core.modeling.form import TRAINING_IMAGE_CHOICES, choices_with
 from mnist_core.modeling.presets import PRESETS, get_preset
 from mnist_core.runs.class_record import class_runs_csv, clear_class_data
 from mnist_core.runs.class_settings import current_suggestion, suggest, withdraw_suggestion
+from mnist_core.runs.classroom import class_mode_on
 from mnist_core.runs.database import RunLogError
+from mnist_core.runs.limits import ClassLimits
 
 PREFIX = "class_"
 MY_SETTINGS = "my Train settings"
@@ -67,7 +69,13 @@ def send_suggestion() -> None:
     except (ValueError, RunLogError) as error:
         _say("error", f"Nothing was suggested: {error}")
         return
-    _say("success", f"Suggested to everyone: {made.describe()}. Their Train page offers it now.")
+    held = (made.config.epochs, made.training_images) != (config.epochs, images)
+    _say(
+        "success",
+        f"Suggested to everyone: {made.describe()}"
+        + (" (held to class mode's caps)" if held else "")
+        + ". Their Train page offers it now.",
+    )
 
 
 def take_back_suggestion() -> None:
@@ -94,9 +102,13 @@ def show_suggest() -> None:
         help="A preset, or the settings you "
         "have on your own Train page (open it in this tab first).",
     )
+    # In class mode no more than a student's Train page offers.
+    caps = ClassLimits() if class_mode_on(run_log()) else None
     middle.select_slider(
         "Training images",
-        TRAINING_IMAGE_CHOICES,
+        choices_with(
+            TRAINING_IMAGE_CHOICES, 10000, at_most=caps.max_training_images if caps else None
+        ),
         value=10000,
         key=f"{PREFIX}suggest_images",
         format_func=lambda count: f"{count:,}",

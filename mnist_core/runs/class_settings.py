@@ -5,10 +5,14 @@ Both are server-wide settings in the run log (`Database.set_setting`), so every 
 every server process on that log agrees, and a student's Train page reads the suggestion with
 one small query on its refresh. A suggestion never changes anyone's settings: each student's
 Train page offers it with a button ("Load these settings"); the teacher can withdraw it.
+While class mode is on, a suggestion is held to its caps (epochs, training images), when it is
+made and when it is read: what the teacher and the students are told is what the Train page
+loads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -19,6 +23,8 @@ from mnist_core.data.format import dataset_title
 from mnist_core.modeling.config import ModelConfig, validate_config
 from mnist_core.modeling.form import TRAINING_IMAGE_CHOICES
 from mnist_core.modeling.summary import architecture_summary
+from mnist_core.runs.classroom import class_mode_on
+from mnist_core.runs.limits import ClassLimits
 
 SUGGESTION_SETTING = "class_suggestion"
 BOARD_SETTING = "class_board"
@@ -82,19 +88,22 @@ def suggest(run_log: Any, config: ModelConfig, preset: str, training_images: int
             f"training_images must be one of {', '.join(map(str, TRAINING_IMAGE_CHOICES))}, "
             f"got {training_images!r}."
         )
-    suggestion = Suggestion(uuid.uuid4().hex[:12], config, preset, training_images, time.time())
+    suggestion = held_to_class_mode(
+        run_log, Suggestion(uuid.uuid4().hex[:12], config, preset, training_images, time.time())
+    )
     run_log.set_setting(SUGGESTION_SETTING, json.dumps(suggestion.to_dict()))
     return suggestion
 
 
 def current_suggestion(run_log: Any) -> Suggestion | None:
-    """The teacher's suggestion now, or None (none made, withdrawn, or unreadable)."""
+    """The teacher's suggestion now (held to class mode's caps while it is on), or None (none
+    made, withdrawn, or unreadable)."""
     text = run_log.get_setting(SUGGESTION_SETTING)
     if not text:
         return None
     try:
         data = json.loads(text)
-        return Suggestion(
+        suggestion = Suggestion(
             id=str(data["id"]),
             config=ModelConfig.from_dict(data["config"]),
             preset=str(data["preset"]),
@@ -103,6 +112,30 @@ def current_suggestion(run_log: Any) -> Suggestion | None:
         )
     except (ValueError, KeyError, TypeError):
         return None  # a suggestion of another version: as if none
+    return held_to_class_mode(run_log, suggestion)
+
+
+def held_to_class_mode(
+    run_log: Any, suggestion: Suggestion, caps: ClassLimits | None = None
+) -> Suggestion:
+    """The suggestion with no more epochs and training images than class mode allows, while it
+    is on (the Train page offers no more); as it is otherwise.
+
+    Args:
+        run_log: where class mode is switched.
+        suggestion: the teacher's suggestion.
+        caps: class mode's caps (default: `ClassLimits()`, as the Train page holds them).
+    """
+    if not class_mode_on(run_log):
+        return suggestion
+    caps = caps or ClassLimits()
+    epochs = min(suggestion.config.epochs, caps.max_epochs)
+    images = min(suggestion.training_images, caps.max_training_images)
+    if (epochs, images) == (suggestion.config.epochs, suggestion.training_images):
+        return suggestion
+    return dataclasses.replace(
+        suggestion, config=suggestion.config.replace(epochs=epochs), training_images=images
+    )
 
 
 def withdraw_suggestion(run_log: Any) -> None:

@@ -70,8 +70,11 @@ def test_a_wrong_key_is_refused_and_the_right_one_unlocks(class_page, teacher_ke
     at.button[0].click().run()
     assert at.session_state["teacher_unlocked"]
     assert not at.toggle(key="class_mode").disabled
+    assert at.select_slider(key="class_suggest_images").options[-1] == "60,000"
     at.toggle(key="class_mode").set_value(True).run()
     assert class_mode_on(app_run_log)
+    # No more training images to suggest than class mode lets a student train.
+    assert at.select_slider(key="class_suggest_images").options[-1] == "10,000"
     at.toggle(key="class_mode").set_value(False).run()
     assert not class_mode_on(app_run_log)
     # The key is never put in the URL.

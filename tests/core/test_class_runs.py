@@ -23,6 +23,7 @@ from mnist_core.runs.class_settings import (
     suggest,
     withdraw_suggestion,
 )
+from mnist_core.runs.classroom import set_class_mode
 from mnist_core.runs.limits import RunRefused
 from mnist_core.runs.log import RunLog
 from mnist_core.runs.request import RunRequest, queue_runs
@@ -165,6 +166,19 @@ def test_a_suggestion_is_made_read_and_withdrawn(run_log):
     assert "10,000 training images of MNIST" in read.describe()
     with pytest.raises(ValueError, match="training_images"):
         suggest(run_log, CONFIG, "custom", 1234)
+    # Class mode on: a suggestion is held to its caps when made, and one made before when read.
+    big = suggest(run_log, CONFIG.replace(epochs=8), "dense_fast", 60000)
+    assert big.training_images == 60000
+    set_class_mode(run_log, True)
+    read = current_suggestion(run_log)
+    assert (read.config.epochs, read.training_images) == (3, 10000) and read.id == big.id
+    assert "3 epochs" in read.describe() and "10,000 training images" in read.describe()
+    made = suggest(run_log, CONFIG.replace(epochs=8), "dense_fast", 30000)
+    assert (made.config.epochs, made.training_images) == (3, 10000)
+    assert current_suggestion(run_log) == made
+    small = suggest(run_log, CONFIG.replace(epochs=2), "dense_fast", 1000)
+    assert (small.config.epochs, small.training_images) == (2, 1000)
+    set_class_mode(run_log, False)
     withdraw_suggestion(run_log)
     assert current_suggestion(run_log) is None
     assert board_visibility(run_log) == BoardVisibility(shown=False, names=False)
