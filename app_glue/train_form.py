@@ -28,8 +28,9 @@ from mnist_core.modeling.link import (
     settings_from_query,
 )
 from mnist_core.modeling.presets import get_preset
+from mnist_core.runs.classroom import class_mode_on
 from mnist_core.runs.database import RunLogError
-from mnist_core.runs.limits import RunRefused
+from mnist_core.runs.limits import ClassLimits, RunRefused
 from mnist_core.runs.record import Run
 from mnist_core.runs.request import RunRequest
 
@@ -46,7 +47,16 @@ def init_train_form() -> None:
     if st.session_state.get("train_form_ready"):
         return
     st.session_state["train_form_ready"] = True
-    link = settings_from_query(st.query_params.to_dict())
+    # In class mode the link is read against the sliders the page then shows (its caps).
+    try:
+        caps = ClassLimits() if class_mode_on(run_log()) else None
+    except RunLogError:
+        caps = None  # the page says what is wrong with the run log
+    link = settings_from_query(
+        st.query_params.to_dict(),
+        max_epochs=caps.max_epochs if caps else None,
+        max_training_images=caps.max_training_images if caps else None,
+    )
     st.session_state["train_simple_link"] = link.class_mode
     st.session_state["train_link_problems"] = link.problems
     apply_settings(link.config, link.preset, link.training_images)

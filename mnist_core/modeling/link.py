@@ -147,13 +147,21 @@ def _field_kinds() -> dict[str, type]:
     return kinds
 
 
-def settings_from_query(query: Mapping[str, Any]) -> LinkSettings:
+def settings_from_query(
+    query: Mapping[str, Any],
+    *,
+    max_epochs: int | None = None,
+    max_training_images: int | None = None,
+) -> LinkSettings:
     """Read a settings link; what cannot be used is reported in `problems` and ignored.
 
     Args:
         query: the page's query parameters (a value may be a list: the last one counts).
+        max_epochs, max_training_images: caps (class mode's): the page's sliders, and so the
+            values a link may ask for and the sentences that list them, stop there.
     """
     problems: list[str] = []
+    caps = {"epochs": max_epochs}
 
     def value_of(name: str) -> str:
         raw = query[name]
@@ -187,6 +195,8 @@ def settings_from_query(query: Mapping[str, Any]) -> LinkSettings:
                 allowed = ", ".join(TRAINING_DATASET_NAMES)
                 raise ValueError(f"dataset must be one of {allowed}, got {text!r}")
             choices = _CONTROL_CHOICES.get(name)
+            if choices is not None and caps.get(name) is not None:
+                choices = tuple(choice for choice in choices if choice <= caps[name])
             if choices is not None and value not in choices:
                 raise ValueError(
                     f"{name} must be one of the slider's values "
@@ -210,15 +220,21 @@ def settings_from_query(query: Mapping[str, Any]) -> LinkSettings:
             f"{preset} is used unchanged."
         )
         config, changed = get_preset(preset).config, False
-    training_images = TRAINING_IMAGE_CHOICES[-1]
+    image_choices = tuple(
+        choice
+        for choice in TRAINING_IMAGE_CHOICES
+        if max_training_images is None or choice <= max_training_images
+    )
+    training_images = image_choices[-1]
     if TRAINING_IMAGES_PARAMETER in query:
         text = value_of(TRAINING_IMAGES_PARAMETER)
-        if text.isdigit() and int(text) in TRAINING_IMAGE_CHOICES:
+        if text.isdigit() and int(text) in image_choices:
             training_images = int(text)
         else:
             problems.append(
                 f"The link's training_images {text!r} is not one of "
-                f"{', '.join(str(choice) for choice in TRAINING_IMAGE_CHOICES)}; all are used."
+                f"{', '.join(str(choice) for choice in image_choices)}; {training_images:,} are "
+                "used."
             )
     class_mode = MODE_PARAMETER in query and value_of(MODE_PARAMETER) == CLASS_MODE
     return LinkSettings(
