@@ -254,7 +254,12 @@ def show_comparison(run_ids: list[str]) -> None:
     if differences:
         show_side_by_side(labels, differences, name_column="setting", key=f"{PREFIX}differences")
     else:
-        st.caption("These runs have the same settings: any difference is chance (the seed).")
+        # The seed is a setting: runs listed as the same have the same seed too.
+        st.caption(
+            "These runs have exactly the same settings, the seed included: a difference in "
+            "their results does not come from a setting. (The same run is not always exactly "
+            "repeatable on the class's workers: now and then it ends a few points apart.)"
+        )
     st.subheader("Results side by side")
     show_side_by_side(
         labels, side_by_side_metrics(runs), name_column="figure", key=f"{PREFIX}metrics"
