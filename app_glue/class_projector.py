@@ -34,7 +34,8 @@ _STYLE = """
   .stMainBlockContainer p, .stMainBlockContainer li { font-size: 26px !important; }
   .stMainBlockContainer h1 { font-size: 56px !important; }
   table.mnist-board { border-collapse: collapse; width: 100%; font-size: 30px; }
-  table.mnist-board td { white-space: nowrap; }
+  table.mnist-board td { overflow-wrap: anywhere; }
+  table.mnist-board td.number { white-space: nowrap; }
   table.mnist-board th { text-align: left; font-size: 24px; color: #555; padding: 4px 12px; }
   table.mnist-board td { padding: 6px 12px; border-top: 1px solid #ddd; }
   table.mnist-board td.number { text-align: right; font-variant-numeric: tabular-nums; }
@@ -59,7 +60,7 @@ def curves_spec(rows: list[dict[str, Any]], students: list[str]) -> dict[str, An
                     "accuracy",
                     title="accuracy on images it did not learn from",
                     scale={"zero": False},
-                    axis={"format": "%", **big},
+                    axis={"format": ".0%", **big},
                 ),
                 "color": channel(
                     "student",
@@ -96,7 +97,9 @@ def curves_spec(rows: list[dict[str, Any]], students: list[str]) -> dict[str, An
     spec["config"] = {
         **spec["config"],
         "title": {"fontSize": CHART_FONT + 6, "anchor": "start"},
-        "legend": {**spec["config"]["legend"], "labelFontSize": CHART_FONT},
+        # A long name (40 characters are allowed) ends in "…" instead of pushing the chart
+        # over the board beside it.
+        "legend": {**spec["config"]["legend"], "labelFontSize": CHART_FONT, "labelLimit": 260},
         "axis": {**spec["config"]["axis"], **big},
     }
     return spec
@@ -161,6 +164,9 @@ def show_projector(*, teacher: bool) -> None:
                 width="stretch",
                 key="class_projector_curves",
             )
-        st.markdown(f"{len(entries)} students on the board · refreshed every few seconds")
+        st.markdown(
+            f"{len(entries)} student{'s' if len(entries) != 1 else ''} on the board · "
+            "refreshed every few seconds"
+        )
 
     live()

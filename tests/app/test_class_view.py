@@ -148,6 +148,8 @@ def test_the_projector_charts_text_is_large():
         spec["encoding"]["color"]["legend"]["labelFontSize"],
     ]
     assert min(sizes) >= 20 and CHART_FONT >= 20
+    # A 40-character name is cut in the legend ("…"), not drawn over the board beside it.
+    assert config["legend"]["labelLimit"] <= 300
 
 
 def test_the_record_and_clearing_need_the_key(
