@@ -290,7 +290,8 @@ def show_upload(handle: ModelHandle | None) -> None:
             return
         steps, problem = uploaded_steps(uploaded)
         if problem is not None:
-            st.error(f"{problem} Your drawing above is kept.")
+            kept = " Your drawing above is kept." if st.session_state["draw_png"] else ""
+            st.error(f"{problem}{kept}")
             return
         if steps is None:
             st.warning("No digit found in that picture: it looks blank. Try a sharper photo.")

@@ -343,10 +343,14 @@ def test_undo_goes_back_one_drawing_at_a_time(draw_page, mnist_test_digits):
 def test_an_unreadable_upload_says_so_and_keeps_the_drawing(draw_page, mnist_test_digits):
     images, _ = mnist_test_digits
     at = draw_page()
+    upload = ("digit.png", b"not a picture", "image/png")
+    at.file_uploader(key="draw_upload").set_value(upload).run()
+    # Nothing drawn yet: no drawing to speak of.
+    (refused,) = [error.value for error in at.error]
+    assert "not an image Pillow can read" in refused and "drawing above" not in refused
+    at.file_uploader(key="draw_upload").set_value(None).run()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
-    at.file_uploader(key="draw_upload").set_value(
-        ("digit.png", b"not a picture", "image/png")
-    ).run()
+    at.file_uploader(key="draw_upload").set_value(upload).run()
     assert not at.exception
     assert any(
         "not an image Pillow can read" in error.value
