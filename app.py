@@ -21,11 +21,20 @@ keep_keras_state_between_runs()
 init_shared_state()
 user = identify_user()
 
+draw_page = st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw")
+
+
+def open_draw_page() -> None:
+    """The app's root address opens the Draw page at its own, /draw, keeping the link's
+    parameters. Streamlit serves a default page only at the root: Draw as the default made
+    /draw, the link a class shares, "Page not found"."""
+    st.switch_page(draw_page, query_params=st.query_params.to_dict())
+
+
 navigation = st.navigation(
     [
-        st.Page(
-            "app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw", default=True
-        ),
+        st.Page(open_draw_page, title="Draw", url_path="home", default=True, visibility="hidden"),
+        draw_page,
         st.Page(
             "app_pages/teach.py", title="Teach", icon=":material/psychology:", url_path="teach"
         ),

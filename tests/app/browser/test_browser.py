@@ -106,7 +106,7 @@ PAGES = [
     ("Evaluate", "evaluate"),
     ("Inside the network", "inside"),
     ("Fit a line", "fit_line"),
-    ("Draw", ""),  # the default page lives at the app's root
+    ("Draw", "draw"),  # the app's root opens it here too
 ]
 
 
@@ -166,19 +166,37 @@ def slider(page: Page, label: str) -> Locator:
     return page.get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
 
 
-def test_a_page_opened_by_its_url_on_a_fresh_server_goes_through_the_app(chromium, fresh_app_url):
+# Links a class opens together on a fresh server, and the heading each must open on.
+LINKS = {
+    "/train?mode=class": "Train a network",
+    "/class": "Class",
+    "/compare": "Compare runs",
+    "/draw": "Draw a digit",
+    "/": "Draw a digit",
+    "/draw?x=1": "Draw a digit",
+}
+
+
+def test_links_opened_at_once_on_a_fresh_server_go_through_the_app(chromium, fresh_app_url):
     # Streamlit's old multipage mode would run pages/train.py on its own for the first visit
-    # of a fresh server: no shared state, and a sidebar listing every file of pages/.
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    # of a fresh server: no shared state, and a sidebar listing every file of pages/. And a
+    # default page lives only at the root: /draw was "Page not found" over the Draw page.
+    contexts = [chromium.new_context(viewport={"width": 1400, "height": 1000}) for _ in LINKS]
     try:
-        page = context.new_page()
-        page.goto(f"{fresh_app_url}/train")
-        navigation = page.get_by_test_id("stSidebarNav")
-        expect(navigation.get_by_role("link", name="Inside the network")).to_be_visible(
-            timeout=60_000
-        )
-        expect(navigation.get_by_role("link", name="common")).to_have_count(0)
-        expect(page.get_by_role("heading", name="Train a network")).to_be_visible()
-        expect_no_exception(page)
+        pages = [context.new_page() for context in contexts]
+        for page, link in zip(pages, LINKS):  # the loads overlap: a class at the same moment
+            page.goto(f"{fresh_app_url}{link}", wait_until="commit")
+        for page, (link, heading) in zip(pages, LINKS.items()):
+            expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=90_000)
+            navigation = page.get_by_test_id("stSidebarNav")
+            expect(navigation.get_by_role("link", name="Inside the network")).to_be_visible()
+            expect(navigation.get_by_role("link", name="common")).to_have_count(0)
+            wait_until_idle(page)
+            expect(page.get_by_role("dialog"), link).to_have_count(0)
+            expect_no_exception(page)
+        # The root opens the Draw page at its own address, keeping the link's parameters.
+        assert pages[list(LINKS).index("/")].url.endswith("/draw")
+        assert pages[list(LINKS).index("/draw?x=1")].url.endswith("/draw?x=1")
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
