@@ -94,6 +94,8 @@ def init_drawing_state() -> None:
     # The canvas' drawings so far, oldest first, for Undo: (png digest, scene, png).
     st.session_state.setdefault("draw_history", [])
     st.session_state.setdefault("draw_explanation", None)  # (what it explains, Explanation)
+    # Part of the key of "Was it right?" (`meant_key`): +1 after each tap gives a fresh one.
+    st.session_state.setdefault("draw_meant_round", 0)
 
 
 def canvas_key() -> str:
@@ -275,16 +277,28 @@ def tally_of(model_name: str) -> DrawingTally:
     return st.session_state["draw_tally"].get(model_name, DrawingTally())
 
 
+def meant_key() -> str:
+    """The key of "Was it right?" now: a new one after every tap, so that the next drawing
+    gets a fresh, untapped row of digits.
+
+    Setting the tapped widget back to None in its own callback instead (2026-12-04, Streamlit
+    1.67, chromium) left it deaf: after the next Clear and drawing (runs of the page's
+    fragment) a tap sent nothing to the server, so only a lesson's first label was kept.
+    """
+    return f"draw_meant_{st.session_state['draw_meant_round']}"
+
+
 def record_meant(model_name: str, keep: bool) -> None:
     """on_change of "Was it right?": score the model on the drawing it last read and (digits
-    only) keep the drawing; then let go of the tapped digit, ready for the next drawing.
+    only) keep the drawing; then let go of the tapped digit (a new `meant_key`), ready for the
+    next drawing.
 
     Args:
         model_name: the model that read it.
         keep: keep the drawing for Teach (models of digits).
     """
-    true_label = st.session_state.get("draw_meant")
-    st.session_state["draw_meant"] = None
+    true_label = st.session_state.get(meant_key())
+    st.session_state["draw_meant_round"] += 1
     if true_label is None:
         return
     reading = st.session_state.get("draw_reading")

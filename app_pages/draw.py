@@ -20,6 +20,7 @@ from app_glue.drawing import (
     drawing_explanation,
     init_drawing_state,
     label_counts,
+    meant_key,
     read_drawing,
     record_meant,
     reroll_noise,
@@ -67,7 +68,8 @@ STYLE = (
     "@media (max-width: 640px) {.st-key-draw_prediction [data-testid='stMetricValue'] "
     "{font-size: 3.5rem;}}"
     # "What you meant": digits big enough for a fingertip.
-    ".st-key-draw_meant button {min-width: 2.9rem; min-height: 2.6rem; justify-content: center;}"
+    "[class*='st-key-draw_meant_'] button "
+    "{min-width: 2.9rem; min-height: 2.6rem; justify-content: center;}"
     # A finger on the canvas draws; it must not scroll the page.
     "[class*='st-key-draw_canvas_'] {touch-action: none;}</style>"
 )
@@ -126,7 +128,7 @@ def show_meant(handle: ModelHandle) -> None:
         "**Was it right?** Tap what you meant.",
         range(len(names)),
         format_func=lambda label: names[label],
-        key="draw_meant",
+        key=meant_key(),
         on_change=record_meant,
         wrap=True,
         # Digits are kept for Teach; clothes are not.

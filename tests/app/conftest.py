@@ -110,3 +110,14 @@ def app_user(name: str):
 def app_user_of():
     """A function: the `User` of the test browser of a visitor's name (see `open_page`)."""
     return app_user
+
+
+@pytest.fixture(scope="session")
+def meant_pills():
+    """A function giving the Draw page's "Was it right?" in AppTest: a new widget (key) after
+    every tap (`app_glue.drawing.meant_key`)."""
+
+    def meant_pills(at):
+        return at.pills(key=f"draw_meant_{at.session_state['draw_meant_round']}")
+
+    return meant_pills

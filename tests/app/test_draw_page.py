@@ -144,7 +144,7 @@ def test_noise_switch_changes_what_the_model_sees(draw_page, mnist_test_digits):
     np.testing.assert_array_equal(at.session_state["current_drawing"], clean)
 
 
-def test_recording_the_meant_digit_updates_the_tally(draw_page, mnist_test_digits):
+def test_recording_the_meant_digit_updates_the_tally(draw_page, mnist_test_digits, meant_pills):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[3]]))
@@ -153,10 +153,10 @@ def test_recording_the_meant_digit_updates_the_tally(draw_page, mnist_test_digit
     assert mine[0].value == "–"
 
     # "Was it right?" is one row of digits right under the answer.
-    assert at.pills(key="draw_meant").label.startswith("**Was it right?**")
-    at.pills(key="draw_meant").set_value(3).run()
+    assert meant_pills(at).label.startswith("**Was it right?**")
+    meant_pills(at).set_value(3).run()
     assert not at.exception
-    assert at.pills(key="draw_meant").value is None  # let go, ready for the next drawing
+    assert meant_pills(at).value is None  # let go, ready for the next drawing
     tally = at.session_state["draw_tally"]["default"]
     assert (tally.count, tally.correct) == (1, 1)
     mine = [metric for metric in at.metric if metric.label == "Accuracy on your drawings"]
@@ -167,7 +167,7 @@ def test_recording_the_meant_digit_updates_the_tally(draw_page, mnist_test_digit
 
     assert any("You said the last one was a 3." in caption.value for caption in at.caption)
     # Tapping again for the same drawing corrects the answer instead of counting twice.
-    at.pills(key="draw_meant").set_value(8).run()
+    meant_pills(at).set_value(8).run()
     tally = at.session_state["draw_tally"]["default"]
     assert (tally.count, tally.correct) == (1, 0)
     assert [metric for metric in at.metric if metric.label == "Accuracy on your drawings"][
@@ -397,14 +397,16 @@ def test_a_drawing_that_is_no_digit_is_called_so_beside_the_probabilities(draw_p
     assert at.session_state["draw_reading"] is not None
 
 
-def test_with_noise_on_the_score_keeps_the_readings_apart(draw_page, mnist_test_digits):
+def test_with_noise_on_the_score_keeps_the_readings_apart(
+    draw_page, mnist_test_digits, meant_pills
+):
     images, _ = mnist_test_digits
     at = draw_page()
     draw_on(at, drawn(images[DIGIT_INDICES[7]]))
-    at.pills(key="draw_meant").set_value(7).run()
+    meant_pills(at).set_value(7).run()
     at.toggle(key="draw_noise").set_value(True).run()
     at.slider(key="draw_noise_sigma").set_value(0.9).run()
-    at.pills(key="draw_meant").set_value(7).run()
+    meant_pills(at).set_value(7).run()
     assert not at.exception
     tally = at.session_state["draw_tally"]["default"]
     assert tally.noisy == (False, True)
@@ -415,7 +417,7 @@ def test_with_noise_on_the_score_keeps_the_readings_apart(draw_page, mnist_test_
 
 
 def test_the_page_says_how_many_drawings_more_teach_needs(
-    open_page, app_user_of, app_run_log, mnist
+    open_page, app_user_of, app_run_log, mnist, meant_pills
 ):
     from mnist_core.data.drawings import DrawingStore, drawing_image, image_id
 
@@ -430,5 +432,5 @@ def test_the_page_says_how_many_drawings_more_teach_needs(
     at = open_page(user="counting carla")
     assert any("13 of 20 — one more 7 and two more 6s" in caption.value for caption in at.caption)
     draw_on(at, drawn(mnist.x_test[0]))  # a 7
-    at.pills(key="draw_meant").set_value(7).run()
+    meant_pills(at).set_value(7).run()
     assert any("14 of 20 — two more 6s and two more 8s" in caption.value for caption in at.caption)

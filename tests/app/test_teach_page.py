@@ -41,18 +41,18 @@ def pen_images():
 
 
 def test_labelling_a_drawing_on_the_draw_page_keeps_it_and_a_second_click_corrects_it(
-    page, app_run_log, mnist
+    page, app_run_log, mnist, meant_pills
 ):
     from tests.app.test_draw_page import drawn
 
     at = page("drawing dora", "app_pages/draw.py")
     at.session_state["draw_canvas_0"] = drawn(mnist.x_test[0])  # a 7
     at.run()
-    at.pills(key="draw_meant").set_value(7).run()
+    meant_pills(at).set_value(7).run()
     store = DrawingStore(app_run_log.path)
     (kept,) = store.list_drawings(at.session_state["user"].id)
     assert kept.label == 7 and kept.image.shape == (28, 28) and kept.image.max() > 200
-    at.pills(key="draw_meant").set_value(1).run()
+    meant_pills(at).set_value(1).run()
     assert [drawing.label for drawing in store.list_drawings(at.session_state["user"].id)] == [1]
     assert "kept for **Teach**" in " ".join(caption.value for caption in at.caption)
 

@@ -51,6 +51,25 @@ def test_clear_button_brings_back_the_prompt(app_page):
     expect(prediction(app_page)).to_have_text("1")
 
 
+def test_was_it_right_keeps_every_drawing_of_a_lesson_not_only_the_first(app_page):
+    # Tapped, cleared, drawn again, tapped again: each tap labels its drawing. (A "Was it
+    # right?" set back to no digit in its own callback sent nothing after the next Clear and
+    # drawing: only the first label of a lesson was kept.)
+    for cleared, digit in enumerate((7, 3, 1)):
+        if cleared:
+            app_page.get_by_role("button", name="Clear").click()
+            expect(prediction(app_page)).to_have_count(0)
+            wait_until_idle(app_page)
+        draw_strokes(app_page, DIGIT_STROKES[digit], canvas_key=f"draw_canvas_{cleared}")
+        expect(prediction(app_page)).to_have_text(str(digit))
+        wait_until_idle(app_page)
+        meant = app_page.locator("[class*='st-key-draw_meant_'] button")
+        meant.filter(has_text=re.compile(f"^{digit}$")).click()
+        expect(app_page.get_by_text(f"You said the last one was a {digit}.")).to_be_visible()
+        expect(app_page.get_by_text(f"{cleared + 1} of 20", exact=False)).to_be_visible()
+        wait_until_idle(app_page)
+
+
 # A 7 begun in the canvas' top right corner, where its toolbar lies hidden (canvas pixels).
 SEVEN_FROM_THE_CORNER = [[(160, 18), (262, 18), (170, 262)]]
 

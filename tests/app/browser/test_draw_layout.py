@@ -80,7 +80,7 @@ def answer_and_question(page: Page) -> tuple[dict[str, float], dict[str, float]]
     expect(page.locator("[data-testid='stApp']")).to_have_attribute(
         "data-test-script-state", "notRunning"
     )
-    question = page.locator(".st-key-draw_meant")
+    question = page.locator("[class*='st-key-draw_meant_']")
     expect(question).to_contain_text("Was it right?")
     return page.locator(".st-key-draw_prediction").bounding_box(), question.bounding_box()
 
@@ -91,7 +91,7 @@ def test_on_a_laptop_was_it_right_is_under_the_answer_and_in_view(open_draw_page
     answer, question = answer_and_question(page)
     assert 0 <= question["y"] - (answer["y"] + answer["height"]) <= RIGHT_UNDER, (answer, question)
     assert question["y"] + question["height"] <= LAPTOP["height"], question  # above the fold
-    expect(page.locator(".st-key-draw_meant")).to_be_in_viewport(ratio=1.0)
+    expect(page.locator("[class*='st-key-draw_meant_']")).to_be_in_viewport(ratio=1.0)
 
 
 def test_on_a_phone_was_it_right_is_under_the_answer(open_draw_page):
@@ -101,7 +101,7 @@ def test_on_a_phone_was_it_right_is_under_the_answer(open_draw_page):
     assert 0 <= question["y"] - (answer["y"] + answer["height"]) <= RIGHT_UNDER, (answer, question)
     assert question["x"] >= 0 and question["x"] + question["width"] <= PHONE["width"], question
     # Tapping a digit labels the drawing: the page says so under it.
-    page.locator(".st-key-draw_meant button", has_text="7").tap()
+    page.locator("[class*='st-key-draw_meant_'] button", has_text="7").tap()
     expect(
         page.locator("[data-testid='stCaptionContainer']", has_text="You said the last one was a 7")
     ).to_have_count(1)
