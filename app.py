@@ -19,21 +19,23 @@ APP_ICON = Path(__file__).resolve().parent / "assets" / "app_icon.png"
 st.set_page_config(page_title="MNIST Playground", page_icon=str(APP_ICON), layout="wide")
 keep_keras_state_between_runs()
 init_shared_state()
-user = identify_user()
 
 draw_page = st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw")
 
 
 def open_draw_page() -> None:
     """The app's root address opens the Draw page at its own, /draw, keeping the link's
-    parameters. Streamlit serves a default page only at the root: Draw as the default made
-    /draw, the link a class shares, "Page not found"."""
+    parameters (`/?device=…` included). Streamlit serves a default page only at the root:
+    Draw as the default made /draw, the link a class shares, "Page not found"."""
     st.switch_page(draw_page, query_params=st.query_params.to_dict())
 
 
+home_page = st.Page(
+    open_draw_page, title="Draw", url_path="home", default=True, visibility="hidden"
+)
 navigation = st.navigation(
     [
-        st.Page(open_draw_page, title="Draw", url_path="home", default=True, visibility="hidden"),
+        home_page,
         draw_page,
         st.Page(
             "app_pages/teach.py", title="Teach", icon=":material/psychology:", url_path="teach"
@@ -77,6 +79,11 @@ navigation = st.navigation(
         ),
     ]
 )
+if navigation is home_page:
+    # Before anything is drawn: a run cut short by the switch would lose what it drew (the
+    # token's cookie, written once).
+    open_draw_page()
+user = identify_user()
 with st.sidebar:
     st.session_state["user_name_field"] = user.name
     st.text_input(

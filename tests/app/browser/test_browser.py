@@ -213,6 +213,9 @@ def test_links_opened_at_once_on_a_fresh_server_go_through_the_app(chromium, fre
             wait_until_idle(page)
             expect(page.get_by_role("dialog"), link).to_have_count(0)
             expect_no_exception(page)
+            # Each browser is given its token (the root's switch to /draw does not lose it).
+            cookies = [cookie["name"] for cookie in page.context.cookies()]
+            assert "mnist_user_token" in cookies, link
         # The root opens the Draw page at its own address, keeping the link's parameters.
         assert pages[list(LINKS).index("/")].url.endswith("/draw")
         assert pages[list(LINKS).index("/draw?x=1")].url.endswith("/draw?x=1")
