@@ -121,3 +121,22 @@ def meant_pills():
         return at.pills(key=f"draw_meant_{at.session_state['draw_meant_round']}")
 
     return meant_pills
+
+
+@pytest.fixture
+def train_page_in_class_mode(new_app, app_run_log):
+    """A function opening the Train page from a link (its query parameters) with class mode on;
+    class mode is off again after the test."""
+    from mnist_core.runs.classroom import set_class_mode
+
+    def train_page_in_class_mode(**query: str):
+        at = new_app()
+        for name, value in query.items():
+            at.query_params[name] = value
+        at.run()
+        at.switch_page("app_pages/train.py").run()
+        return at
+
+    set_class_mode(app_run_log, True)
+    yield train_page_in_class_mode
+    set_class_mode(app_run_log, False)

@@ -71,21 +71,15 @@ def test_pressing_train_ten_times_queues_one_running_and_one_waiting(open_page, 
 
 
 @pytest.mark.cluster
-def test_a_huge_network_by_link_is_refused_with_what_to_change(new_app, app_run_log):
-    set_class_mode(app_run_log, True)
-    try:
-        at = new_app()
-        at.query_params["preset"] = "cnn_fast"
-        at.query_params["layer_sizes"] = "2048,2048"
-        at.run()
-        at.switch_page("app_pages/train.py").run()
-        before = len(app_run_log.active_runs())
-        at.button(key="train_start").click().run()
-        refusal = " ".join(warning.value for warning in at.warning)
-        assert "too costly to train in class mode" in refusal and "it would fit" in refusal
-        assert len(app_run_log.active_runs()) == before
-    finally:
-        set_class_mode(app_run_log, False)
+def test_a_huge_network_by_link_is_refused_with_what_to_change(
+    train_page_in_class_mode, app_run_log
+):
+    at = train_page_in_class_mode(preset="cnn_fast", layer_sizes="2048,2048")
+    before = len(app_run_log.active_runs())
+    at.button(key="train_start").click().run()
+    refusal = " ".join(warning.value for warning in at.warning)
+    assert "too costly to train in class mode" in refusal and "it would fit" in refusal
+    assert len(app_run_log.active_runs()) == before
 
 
 def test_an_unusable_key_locks_everything_and_says_why(open_page, tmp_path, monkeypatch):

@@ -380,24 +380,16 @@ def test_a_link_with_unknown_or_invalid_values_is_reported_and_ignored(new_app):
     assert at.select_slider(key="train_epochs").value == PRESETS["dense_fast"].config.epochs
 
 
-def test_in_class_mode_a_links_problems_name_only_what_the_caps_allow(new_app, app_run_log):
-    from mnist_core.runs.classroom import set_class_mode
-
-    set_class_mode(app_run_log, True)
-    try:
-        at = new_app()
-        at.query_params["epochs"] = "999999"
-        at.query_params["training_images"] = "-5"
-        at.run()
-        at.switch_page("app_pages/train.py").run()
-        assert not at.exception
-        warnings = [box.value for box in at.warning]
-        assert any("slider's values (1, 2, 3), got '999999'" in text for text in warnings)
-        assert "The link's training_images '-5' is not one of 1000, 5000, 10000; 10,000 are " \
-            "used." in warnings  # fmt: skip
-        assert at.select_slider(key="train_training_images").value == 10000
-    finally:
-        set_class_mode(app_run_log, False)
+def test_in_class_mode_a_links_problems_name_only_what_the_caps_allow(train_page_in_class_mode):
+    at = train_page_in_class_mode(epochs="999999", training_images="-5")
+    assert not at.exception
+    warnings = [box.value for box in at.warning]
+    assert any("slider's values (1, 2, 3), got '999999'" in text for text in warnings)
+    assert (
+        "The link's training_images '-5' is not one of 1000, 5000, 10000; 10,000 are used."
+        in warnings
+    )
+    assert at.select_slider(key="train_training_images").value == 10000
 
 
 def test_class_mode_link_shows_the_simple_controls_only(new_app):
