@@ -14,9 +14,8 @@ from mnist_core.modeling.form import TRAINING_IMAGE_CHOICES, choices_with
 from mnist_core.modeling.presets import PRESETS, get_preset
 from mnist_core.runs.class_record import class_runs_csv, clear_class_data
 from mnist_core.runs.class_settings import current_suggestion, suggest, withdraw_suggestion
-from mnist_core.runs.classroom import class_mode_on
+from mnist_core.runs.classroom import class_caps
 from mnist_core.runs.database import RunLogError
-from mnist_core.runs.limits import ClassLimits
 
 PREFIX = "class_"
 MY_SETTINGS = "my Train settings"
@@ -103,7 +102,7 @@ def show_suggest() -> None:
         "have on your own Train page (open it in this tab first).",
     )
     # In class mode no more than a student's Train page offers.
-    caps = ClassLimits() if class_mode_on(run_log()) else None
+    caps = class_caps(run_log())
     middle.select_slider(
         "Training images",
         choices_with(

@@ -28,9 +28,9 @@ from mnist_core.modeling.link import (
     settings_from_query,
 )
 from mnist_core.modeling.presets import get_preset
-from mnist_core.runs.classroom import class_mode_on
+from mnist_core.runs.classroom import class_caps
 from mnist_core.runs.database import RunLogError
-from mnist_core.runs.limits import ClassLimits, RunRefused
+from mnist_core.runs.limits import RunRefused
 from mnist_core.runs.record import Run
 from mnist_core.runs.request import RunRequest
 
@@ -49,7 +49,7 @@ def init_train_form() -> None:
     st.session_state["train_form_ready"] = True
     # In class mode the link is read against the sliders the page then shows (its caps).
     try:
-        caps = ClassLimits() if class_mode_on(run_log()) else None
+        caps = class_caps(run_log())
     except RunLogError:
         caps = None  # the page says what is wrong with the run log
     link = settings_from_query(

@@ -56,9 +56,8 @@ from mnist_core.modeling.link import (
 )
 from mnist_core.modeling.presets import PRESETS
 from mnist_core.modeling.summary import summarize_architecture
-from mnist_core.runs.classroom import class_limits_text, class_mode_on
+from mnist_core.runs.classroom import class_caps, class_limits_text
 from mnist_core.runs.database import RunLogError
-from mnist_core.runs.limits import ClassLimits
 from mnist_core.training.report import run_outline
 
 CUSTOM = CUSTOM_PRESET
@@ -79,14 +78,13 @@ for problem in st.session_state["train_link_problems"]:
 # A scheduler or worker that cannot train (no project, another version): one sentence each.
 show_cluster_problems(connected_engine())
 
+# In class mode the controls go no further than the caps: what a student picks is what runs.
 try:
-    server_class_mode = class_mode_on(run_log())
+    caps = class_caps(run_log())
 except RunLogError as error:
     st.warning(f"{error} Runs cannot be recorded until this is fixed.")
-    server_class_mode = False
-simple = server_class_mode or st.session_state.get("train_simple_link", False)
-# In class mode the controls go no further than the caps: what a student picks is what runs.
-caps = ClassLimits() if server_class_mode else None
+    caps = None
+simple = caps is not None or st.session_state.get("train_simple_link", False)
 if caps is not None:
     st.info(
         f"Class mode is on: the simple controls only, and every run is held to {caps.describe()}.",

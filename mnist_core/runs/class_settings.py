@@ -23,8 +23,7 @@ from mnist_core.data.format import dataset_title
 from mnist_core.modeling.config import ModelConfig, validate_config
 from mnist_core.modeling.form import TRAINING_IMAGE_CHOICES
 from mnist_core.modeling.summary import architecture_summary
-from mnist_core.runs.classroom import class_mode_on
-from mnist_core.runs.limits import ClassLimits
+from mnist_core.runs.classroom import class_caps
 
 SUGGESTION_SETTING = "class_suggestion"
 BOARD_SETTING = "class_board"
@@ -115,20 +114,17 @@ def current_suggestion(run_log: Any) -> Suggestion | None:
     return held_to_class_mode(run_log, suggestion)
 
 
-def held_to_class_mode(
-    run_log: Any, suggestion: Suggestion, caps: ClassLimits | None = None
-) -> Suggestion:
+def held_to_class_mode(run_log: Any, suggestion: Suggestion) -> Suggestion:
     """The suggestion with no more epochs and training images than class mode allows, while it
     is on (the Train page offers no more); as it is otherwise.
 
     Args:
         run_log: where class mode is switched.
         suggestion: the teacher's suggestion.
-        caps: class mode's caps (default: `ClassLimits()`, as the Train page holds them).
     """
-    if not class_mode_on(run_log):
+    caps = class_caps(run_log)
+    if caps is None:
         return suggestion
-    caps = caps or ClassLimits()
     epochs = min(suggestion.config.epochs, caps.max_epochs)
     images = min(suggestion.training_images, caps.max_training_images)
     if (epochs, images) == (suggestion.config.epochs, suggestion.training_images):

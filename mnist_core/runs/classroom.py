@@ -125,6 +125,12 @@ def class_mode_on(run_log: Any) -> bool:
     return value == "on"
 
 
+def class_caps(run_log: Any) -> ClassLimits | None:
+    """What class mode holds a run to while it is on (the Train page's sliders stop there);
+    None while it is off."""
+    return ClassLimits() if class_mode_on(run_log) else None
+
+
 def set_class_mode(run_log: Any, on: bool) -> None:
     """Switch class mode on or off for every session of the server."""
     run_log.set_setting(CLASS_MODE_SETTING, "on" if on else "off")
