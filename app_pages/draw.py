@@ -420,7 +420,6 @@ def drawing_part(
         show_probabilities(
             None if prediction is None else prediction.probabilities,
             handle.class_names,
-            key="draw_probabilities",
             empty_summary="The ten probabilities appear here when you draw.",
         )
     if why_box is not None:

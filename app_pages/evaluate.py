@@ -317,9 +317,7 @@ with chart_column:
         f"#### Truth: {class_names[true_label]} · Prediction: {class_names[prediction.digit]} "
         f"({prediction.confidence:.1%}) — {verdict}"
     )
-    show_probabilities(
-        prediction.probabilities, class_names, truth=true_label, key="evaluate_probabilities"
-    )
+    show_probabilities(prediction.probabilities, class_names, truth=true_label)
     st.caption("Blue: the network's answer. Red: the true class, when the answer is wrong.")
 
 # --- accuracy under noise --------------------------------------------------------------------

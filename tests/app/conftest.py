@@ -123,6 +123,18 @@ def meant_pills():
     return meant_pills
 
 
+@pytest.fixture(scope="session")
+def probability_bars():
+    """A function giving the probability bars on an AppTest page (`st.html` blocks,
+    `app_glue.probability_chart`)."""
+    from app_glue.probability_chart import BARS_CLASS
+
+    def probability_bars(at):
+        return [block for block in at.get("html") if f'class="{BARS_CLASS}"' in block.proto.body]
+
+    return probability_bars
+
+
 @pytest.fixture
 def train_page_in_class_mode(new_app, app_run_log):
     """A function opening the Train page from a link (its query parameters) with class mode on;

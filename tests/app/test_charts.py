@@ -19,7 +19,12 @@ from app_glue.charts import (
     log_axis,
     per_class_spec,
 )
-from app_glue.probability_chart import probability_spec
+from app_glue.probability_chart import (
+    BARS_CLASS,
+    ROLE_COLOURS,
+    probability_bars_html,
+    probability_rows,
+)
 from app_glue.value_charts import histogram_spec
 from mnist_core.data.format import class_names_of
 
@@ -78,11 +83,73 @@ def test_several_runs_differ_by_point_shape_as_well_as_colour():
     assert per_class_spec(per_class, labels)["encoding"]["x"]["sort"] == list(DIGITS)
 
 
-@pytest.mark.parametrize("dataset, angle", [("mnist", 0), ("fashion_mnist", -40)])
-def test_digits_stand_upright_and_long_class_names_are_tilted(dataset, angle):
+def bars_of(probabilities, names, **roles):
+    """The probability bars' HTML, parsed: (bars as (title, height, colour, figure), names,
+    the root's attributes)."""
+    from html.parser import HTMLParser
+
+    class Bars(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.root, self.bars, self.names, self.stack = None, [], [], []
+
+        def handle_starttag(self, tag, attributes):
+            attributes = dict(attributes)
+            self.root = self.root or attributes
+            self.stack.append(attributes)
+            style = attributes.get("style", "")
+            if "title" in attributes:
+                self.bars.append([attributes["title"], None, None, None])
+            elif "background:#" in style and self.bars and self.bars[-1][1] is None:
+                height = style.split(";height:")[1].split(";")[0]
+                colour = style.split("background:")[1].split(";")[0]
+                self.bars[-1][1:3] = [height, colour]
+
+        def handle_endtag(self, tag):
+            self.stack.pop()
+
+        def handle_data(self, data):
+            style = self.stack[-1].get("style", "") if self.stack else ""
+            if "bottom:calc(" in style:
+                self.bars[-1][3] = data
+            elif "font-size:13px" in style or "white-space:nowrap" in style:
+                self.names.append((data, "rotate(" in style))
+
+    parser = Bars()
+    parser.feed(probability_bars_html(probability_rows(probabilities, names, **roles), "Sum."))
+    return parser.bars, parser.names, parser.root
+
+
+def test_the_probability_bars_show_each_class_its_role_and_the_figures_worth_reading():
+    probabilities = [0.0, 0.62, 0.0, 0.004, 0.0, 0.0, 0.0, 0.37, 0.006, 0.0]
+    bars, names, root = bars_of(probabilities, DIGITS, answer=1, truth=7)
+    assert root["class"] == BARS_CLASS and root["role"] == "img" and root["aria-label"] == "Sum."
+    assert [bar[0] for bar in bars][:2] == ["0: 0.0%", "1: 62.0%"]
+    assert [bar[1] for bar in bars][1] == "62.00%" and bars[3][1] == "0.40%"
+    colours = [bar[2] for bar in bars]
+    assert colours[1] == ROLE_COLOURS["answer"] and colours[7] == ROLE_COLOURS["truth"]
+    assert set(colours[:1] + colours[2:7] + colours[8:]) == {ROLE_COLOURS["other"]}
+    # Only bars of at least 1% are written on: ten "0%" would hide the answer.
+    assert [bar[3] for bar in bars if bar[3]] == ["62%", "37%"]
+    assert names == [(name, False) for name in DIGITS]
+
+
+def test_bars_at_zero_before_a_drawing_and_no_class_name_taken_for_markup():
+    bars, _, _ = bars_of([0.0] * 10, DIGITS, answer=None)
+    assert {bar[1] for bar in bars} == {"0.00%"} and not any(bar[3] for bar in bars)
+    assert {bar[2] for bar in bars} == {ROLE_COLOURS["other"]}
+    html = probability_bars_html(
+        probability_rows([1.0], ["<b>x</b>"], answer=0), 'a "quoted" <summary>'
+    )
+    assert "<b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert 'aria-label="a &quot;quoted&quot; &lt;summary&gt;"' in html
+
+
+@pytest.mark.parametrize("dataset, tilted", [("mnist", False), ("fashion_mnist", True)])
+def test_digits_stand_upright_and_long_class_names_are_tilted(dataset, tilted):
     names = class_names_of(dataset)
-    spec = probability_spec(names)
-    assert spec["encoding"]["x"]["axis"]["labelAngle"] == angle
+    _, shown, _ = bars_of([0.1] * 10, names, answer=0)
+    assert shown == [(name, tilted) for name in names]
 
 
 def test_the_probability_summary_names_the_two_highest_and_a_missed_truth():

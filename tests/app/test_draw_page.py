@@ -91,7 +91,7 @@ def test_reset_canvas_image_counts_as_blank(draw_page):
 
 
 @pytest.mark.parametrize("digit", sorted(DIGIT_INDICES))
-def test_a_drawn_digit_is_read_right(draw_page, mnist_test_digits, digit):
+def test_a_drawn_digit_is_read_right(draw_page, mnist_test_digits, probability_bars, digit):
     images, labels = mnist_test_digits
     index = DIGIT_INDICES[digit]
     assert labels[index] == digit
@@ -101,7 +101,7 @@ def test_a_drawn_digit_is_read_right(draw_page, mnist_test_digits, digit):
     assert prediction_text(at) == str(digit)
     assert not any(PROMPT in info.value for info in at.info)
     # The probability bars, and what they say in numbers for those who cannot see them.
-    assert len(at.get("vega_lite_chart")) == 1
+    assert len(probability_bars(at)) == 1
     assert any(caption.value.startswith(f"Highest: {digit} at ") for caption in at.caption)
     current = at.session_state["current_drawing"]
     assert current.shape == (28, 28) and current.dtype == np.float32
@@ -385,14 +385,16 @@ def non_digit_state(kind: str) -> dict:
     return pen_canvas_state(image)
 
 
-def test_a_drawing_that_is_no_digit_is_called_so_beside_the_probabilities(draw_page):
+def test_a_drawing_that_is_no_digit_is_called_so_beside_the_probabilities(
+    draw_page, probability_bars
+):
     at = draw_page()
     draw_on(at, non_digit_state("cross"))
     assert not at.exception
     # The network still gives its answer and its ten probabilities; the page says what it is.
     assert prediction_text(at) in [str(digit) for digit in range(10)]
     assert any("does not look like a digit" in markdown.value for markdown in at.markdown)
-    assert len(at.get("vega_lite_chart")) == 1
+    assert len(probability_bars(at)) == 1
     assert any(caption.value.startswith("Highest: ") for caption in at.caption)
     assert at.session_state["draw_reading"] is not None
 

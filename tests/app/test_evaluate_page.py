@@ -101,13 +101,14 @@ def test_a_diagonal_cell_says_there_are_no_mistakes_in_it(evaluate_page, default
     assert any("recognised correctly" in item.value for item in at.info)
 
 
-def test_noise_slider_still_shows_a_prediction(evaluate_page, default_models_dir):
+def test_noise_slider_still_shows_a_prediction(evaluate_page, default_models_dir, probability_bars):
     at = evaluate_page()
     at.slider(key="evaluate_noise_sigma").set_value(0.4).run()
     assert not at.exception
     assert any("Prediction:" in item.value for item in at.markdown)
     assert any("With noise, sigma 0.40" in image.captions for image in at.image)
     assert any(caption.value.startswith("Highest: ") for caption in at.caption)
+    assert len(probability_bars(at)) == 1
     at.button(key="evaluate_another_digit").click().run()
     assert not at.exception
     assert any("Prediction:" in item.value for item in at.markdown)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from app_glue.probability_chart import BARS_CLASS
+
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 45_000  # as conftest's: a cold server imports TensorFlow first
@@ -114,4 +116,4 @@ def test_a_cross_is_read_and_called_no_digit(open_draw_page):
     expect(page.locator(".st-key-draw_prediction")).to_contain_text(
         "That does not look like a digit"
     )
-    expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(1)
+    expect(page.locator(f".{BARS_CLASS}")).to_have_count(1)
