@@ -1,12 +1,11 @@
 """The class probabilities of one image as bars, in the app's colours (`app_glue.charts`).
 
-Plain HTML (`st.html`), not a Vega-Lite chart: it is the chart a drawing changes, and on a
-phone a new reading of ten bars is most of what a drawing costs the page. Measured with the
-phone lesson (bench/phone_drawing.py's lesson, 390x844 touch, CPU slowed 4x, 20 drawings of a
-1, side by side, 2026-12-04): 1.50 s of renderer CPU a drawing with the Vega chart, 1.13 s with
-no chart at all; the chart's Vega view updated its data and drew its canvas again at every
-reading and at every Clear. Ten boxes of a height in percent cost the browser next to nothing
-and leave no node behind: a new reading replaces the bars' few dozen nodes.
+Plain HTML (`st.html`), not a Vega-Lite chart: these are the bars a drawing changes, and a
+Vega view drew its canvas again at every reading and at every Clear. Measured with the
+benchmark of a lesson on a cheap phone (`bench/phone_drawing.py`: 390x844 touch, CPU slowed 4x,
+100 drawings of a 1, side by side, 2026-12-05): 1.35 s of renderer CPU a drawing with the Vega
+chart, 1.11 s with these bars; the JS heap after drawing 1 went from 19.2 to 14.3 MB. A new
+reading replaces the bars' few dozen nodes and leaves none behind.
 
 It shows what the Vega chart showed: a bar a class, the answer blue, the true class (when given
 and not the answer) red, the others grey, a bar's probability written above it when it is at
