@@ -1,6 +1,7 @@
 """ModelConfig validation and JSON round trip; build_model and the presets against Keras."""
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -128,6 +129,55 @@ def test_cnn_variants_summaries_equal_keras(changes):
     config = ModelConfig(**{**ModelConfig().to_dict(), **changes})
     model = build_model(config)
     assert count_parameters(config) == model.count_params()
+
+
+def exported_network_weights(config: ModelConfig) -> list[np.ndarray]:
+    """The starting weights of the network the run's exported script builds (Keras' own
+    default seeding after `keras.utils.set_random_seed(SEED)`)."""
+    import keras
+    from keras import layers
+
+    from mnist_core.modeling.build import HIDDEN_BATCH_NORMALIZATION_MOMENTUM
+    from mnist_core.teaching.script_network import network_definition
+
+    namespace = {
+        "keras": keras,
+        "layers": layers,
+        "SEED": config.seed,
+        "BATCH_NORMALIZATION_MOMENTUM": HIDDEN_BATCH_NORMALIZATION_MOMENTUM,
+    }
+    exec("\n".join(network_definition(config)), namespace)
+    return namespace["build_network"]().get_weights()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        get_preset("sigmoid_mse_sgd").config.replace(seed=7),
+        get_preset("handwriting_cnn").config.replace(layer_dropout_rates=(0.1, 0.0, 0.2)),
+        get_preset("dense_fast").config.replace(batch_normalization=True),
+    ],
+    ids=["dense_dropout", "cnn_dropout", "dense_batch_normalization"],
+)
+def test_a_network_starts_from_its_seeds_weights_whatever_else_draws_from_random(
+    monkeypatch, config
+):
+    # Another thread of the process (a Dask worker's own) drawing from Python's shared random
+    # right after the seed is set: Keras' default seeding then gives other weights.
+    undisturbed = exported_network_weights(config)
+    seed = random.seed
+
+    def seed_then_another_thread_draws(*arguments, **keywords):
+        seed(*arguments, **keywords)
+        random.random()
+
+    monkeypatch.setattr(random, "seed", seed_then_another_thread_draws)
+    disturbed = exported_network_weights(config)
+    assert not all(np.array_equal(a, b) for a, b in zip(disturbed, undisturbed))
+    # The app's network is the exported script's all the same, weight for weight.
+    built = build_model(config).get_weights()
+    assert len(built) == len(undisturbed)
+    assert all(np.array_equal(a, b) for a, b in zip(built, undisturbed))
 
 
 def test_model_takes_images_and_returns_probabilities():
