@@ -257,8 +257,9 @@ def show_comparison(run_ids: list[str]) -> None:
         # The seed is a setting: runs listed as the same have the same seed too.
         st.caption(
             "These runs have exactly the same settings, the seed included: a difference in "
-            "their results does not come from a setting. (The same run is not always exactly "
-            "repeatable on the class's workers: now and then it ends a few points apart.)"
+            "their results does not come from a setting. (On one computer the same run ends "
+            "the same way every time; workers on different computers can still end a little "
+            "apart.)"
         )
     st.subheader("Results side by side")
     show_side_by_side(
