@@ -451,9 +451,9 @@ with summary_column:
             height="content",
             key=f"{PREFIX}summary",
             column_config={
-                "layer": st.column_config.TextColumn(width=165),
-                "output shape": st.column_config.TextColumn(width=100),
-                "parameters": st.column_config.NumberColumn(format="localized", width=90),
+                "layer": st.column_config.TextColumn(width=150),
+                "output shape": st.column_config.TextColumn(width=88),
+                "parameters": st.column_config.NumberColumn(format="localized", width=76),
             },
         )
         total = sum(row["parameters"] for row in summary)
