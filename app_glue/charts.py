@@ -3,7 +3,8 @@ summary in numbers for readers who cannot see it (`show_chart`).
 
 One function a kind of chart: here the charts of how runs learn and what models answer (loss
 and accuracy curves of one run or of several, accuracy per class, the confusion matrix, the
-accuracy under noise); in `app_glue.probability_chart` the class probabilities of one image; in
+accuracy under noise); in `app_glue.probability_chart` the class probabilities of one image
+(plain HTML bars in the same colours: they change at every drawing); in
 `app_glue.value_charts` the charts of values (bars of counts, histograms and their epochs
 overlaid, a vector of unit outputs as cells). The
 sentences that go with them are in `app_glue.chart_summaries`.

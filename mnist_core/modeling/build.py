@@ -117,7 +117,7 @@ class LayerSeeds:
     def __init__(self, seed: int) -> None:
         self._generator = random.Random(seed)
 
-    def next(self) -> int:
+    def next_seed(self) -> int:
         """The next layer's seed."""
         return self._generator.randint(1, KERAS_DEFAULT_SEED_HIGH)
 
@@ -125,7 +125,7 @@ class LayerSeeds:
         """A Glorot-uniform kernel initializer (Keras' default) with the next seed."""
         import keras
 
-        return keras.initializers.GlorotUniform(seed=self.next())
+        return keras.initializers.GlorotUniform(seed=self.next_seed())
 
 
 def build_model(
@@ -180,9 +180,9 @@ def build_model(
                     name=f"dense_{number}",
                 )(hidden)
             if dropout_rate > 0:
-                hidden = layers.Dropout(dropout_rate, seed=seeds.next(), name=f"dropout_{number}")(
-                    hidden
-                )
+                hidden = layers.Dropout(
+                    dropout_rate, seed=seeds.next_seed(), name=f"dropout_{number}"
+                )(hidden)
     else:
         hidden = layers.Reshape((*IMAGE_SHAPE, 1), name="add_channel")(inputs)
         if config.input_batch_normalization:
@@ -213,9 +213,9 @@ def build_model(
                 hidden = layers.Activation(activation, name=f"{activation}_{number}")(hidden)
             hidden = layers.MaxPooling2D(2, name=f"pool_{number}")(hidden)
             if dropout_rate > 0:
-                hidden = layers.Dropout(dropout_rate, seed=seeds.next(), name=f"dropout_{number}")(
-                    hidden
-                )
+                hidden = layers.Dropout(
+                    dropout_rate, seed=seeds.next_seed(), name=f"dropout_{number}"
+                )(hidden)
         hidden = layers.Flatten(name="flatten")(hidden)
         if config.dense_units > 0:
             hidden = layers.Dense(
@@ -226,7 +226,7 @@ def build_model(
             )(hidden)
             if config.dense_dropout_rate > 0:
                 hidden = layers.Dropout(
-                    config.dense_dropout_rate, seed=seeds.next(), name="dense_dropout"
+                    config.dense_dropout_rate, seed=seeds.next_seed(), name="dense_dropout"
                 )(hidden)
     outputs = layers.Dense(
         NUM_CLASSES, activation="softmax", kernel_initializer=seeds.glorot(), name="probabilities"
