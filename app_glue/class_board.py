@@ -36,24 +36,24 @@ REFRESH_SECONDS = 5.0
 
 
 def show_present() -> None:
-    """Everybody seen in the last hour: runs, best accuracy, drawings; sortable by any column
-    (click its header), refreshed every few seconds."""
+    """Everybody seen in the last hour but the teacher looking: runs, best accuracy, drawings;
+    sortable by any column (click its header), refreshed every few seconds."""
 
     @st.fragment(run_every=REFRESH_SECONDS)
     def present() -> None:
         try:
-            people = present_students(run_log())
+            people = present_students(run_log(), viewer_id=current_user().id)
         except RunLogError as error:
             st.error(f"{error}")
             return
         minutes = int(PRESENT_SECONDS // 60)
         if not people:
-            st.caption(f"Nobody has been here in the last {minutes} minutes.")
+            st.caption(f"Nobody else has been here in the last {minutes} minutes.")
             return
         training = sum(person.running > 0 for person in people)
         st.caption(
-            f"{len(people)} here in the last {minutes} minutes, {training} training now. Click "
-            "a column's header to sort by it."
+            f"{len(people)} here in the last {minutes} minutes besides you, {training} training "
+            "now. Click a column's header to sort by it."
         )
         table = pd.DataFrame(
             {

@@ -54,8 +54,11 @@ class Present:
     sharing: bool
 
 
-def present_students(run_log: Any, *, within_seconds: float = PRESENT_SECONDS) -> list[Present]:
-    """Everybody seen within `within_seconds`, the most recently seen first (one query)."""
+def present_students(
+    run_log: Any, *, within_seconds: float = PRESENT_SECONDS, viewer_id: str | None = None
+) -> list[Present]:
+    """Everybody seen within `within_seconds` but the viewer (the teacher, whose own browser is
+    no student), the most recently seen first (one query)."""
     class_drawings_of(run_log).ensure_tables()
     since = time.time() - within_seconds
     query = f"""
@@ -72,10 +75,10 @@ def present_students(run_log: Any, *, within_seconds: float = PRESENT_SECONDS) -
         LEFT JOIN (SELECT user, count(*) AS drawings FROM drawings GROUP BY user) AS d
             ON d.user = u.id
         LEFT JOIN drawing_sharing AS s ON s.user = u.id
-        WHERE u.last_seen >= ? ORDER BY u.last_seen DESC
+        WHERE u.last_seen >= ? AND u.id IS NOT ? ORDER BY u.last_seen DESC
     """
     with run_log.database.connect() as connection:
-        rows = connection.execute(query, (since,)).fetchall()
+        rows = connection.execute(query, (since, viewer_id)).fetchall()
     return [
         Present(
             user_id=row[0],

@@ -145,6 +145,8 @@ def test_the_board_and_who_is_here_come_from_a_few_queries(
     assert here["Ada"].finished == 1 and here["Ada"].waiting == 1 and here["Ada"].drawings == 10
     assert here["Ada"].sharing and not here["Bo"].sharing
     assert here["Ada"].best_test_accuracy == pytest.approx(first.test_accuracy)
+    # The teacher looking is no student: their own browser is left out.
+    assert [person.name for person in present_students(run_log, viewer_id=ada.id)] == ["Bo"]
     board = class_board(run_log)
     assert [entry.name for entry in board] in (["Ada", "Bo"], ["Bo", "Ada"])
     assert board[0].rank == 1 and board[0].network == "softmax regression"
