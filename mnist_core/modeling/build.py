@@ -106,7 +106,7 @@ class LayerSeeds:
     Python's shared `random` module, which `keras.utils.set_random_seed` seeds. Any other thread
     of the process that draws from it meanwhile (a Dask worker's own, say) changes the network:
     with a thread calling `random.random()` beside it, `dense_fast` (1 epoch, 1,000 images)
-    ended at 72.96%, 77.36% and 72.96% instead of 71.19% (2026-12-05), and one run in 22
+    ended at 72.98%, 77.36% and 72.96% instead of 71.19% (2026-12-05), and one run in 22
     identical ones on the engine's workers came back different. These seeds come from a
     generator of the run's own, seeded alike and drawn the same way (`random.randint(1,
     10**9)`, Keras' `make_default_seed`), so the network is the one an undisturbed
