@@ -107,21 +107,6 @@ def test_only_the_teacher_sees_names_and_cancels_other_peoples_runs(
         app_run_log.cancel_run(queued.id, "test over")
 
 
-def test_who_is_here_lists_the_class_but_not_the_teacher_looking(
-    class_page, teacher_key, app_user_of
-):
-    app_user_of("Pupil Here")
-    at = class_page("Teacher Looking")
-    at.session_state["teacher_unlocked"] = True
-    at.run()
-    here = next(frame.value for frame in at.dataframe if "last seen" in frame.value.columns)
-    assert "Pupil Here" in set(here["name"]) and "Teacher Looking" not in set(here["name"])
-    assert any(
-        f"{len(here)} here in the last" in caption.value and "besides you" in caption.value
-        for caption in at.caption
-    )
-
-
 def test_clearing_the_class_runs_needs_the_key(class_page, teacher_key, app_run_log):
     run = app_run_log.create_run(CONFIG, user="pupil2")
     app_run_log.cancel_run(run.id, "ended")

@@ -51,13 +51,20 @@ def table(at, key):
 
 def test_who_is_here_is_the_teachers_alone(open_page, teacher_key, class_with_runs):
     open_page("classroom", user="Board Newcomer")  # here, with no run yet
-    at = open_page("classroom", user="Board Ada")
-    assert "Who is here" not in texts(at)
-    assert not any(frame.value.columns[0] == "name" for frame in at.dataframe)
+    student = open_page("classroom", user="Board Ada")
+    assert "Who is here" not in texts(student)
+    assert not any(frame.value.columns[0] == "name" for frame in student.dataframe)
+    at = open_page("classroom", user="Board Teacher")
     at.session_state["teacher_unlocked"] = True
     at.run()
     assert "Who is here" in texts(at)
     present = next(frame.value for frame in at.dataframe if "last seen" in frame.value.columns)
+    # The teacher's own browser is no student: left out, and the caption says so.
+    assert "Board Teacher" not in set(present["name"])
+    assert any(
+        f"{len(present)} here in the last" in caption.value and "besides you" in caption.value
+        for caption in at.caption
+    )
     ada = present[present["name"] == "Board Ada"].iloc[0]
     assert ada["finished"] == 1 and ada["best test accuracy"] > 0.5
     assert set(present.columns) >= {"running", "waiting", "drawings", "shared"}
