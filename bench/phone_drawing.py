@@ -31,6 +31,13 @@ After the first drawing and every tenth, a garbage collection (`HeapProfiler.col
 and then the page's DOM counters (`Memory.getDOMCounters`: nodes, listeners) and its JS heap
 (`Runtime.getHeapUsage`), outside the windows.
 
+Then the same lesson, in a fresh phone context, on the floor page (`bench/phone_floor_page.py`,
+plain `streamlit run`): the Draw page's canvas, Clear and an answer alone, in one fragment, no
+model. Its renderer CPU and its JS heap's growth are what Streamlit and the canvas cost by
+themselves, reported beside the app's (no goal of their own): measured 2026-12-05, a page as
+small as that already grows its heap by about 15 kB a drawing (V8's compiled code and
+Streamlit's own performance marks), so it misses the heap goal below by more than the app.
+
 Goals: mouse-up -> answer median <= 500 ms over the last 10 drawings, and the last 10 no slower
 than the first 10 (within 10%, the noise of a shared machine); renderer CPU per drawing on the
 4x slower CPU (median) <= 1.0 s; DOM nodes and JS heap after the last drawing <= 1.05x their
@@ -71,6 +78,9 @@ ANSWER_GOAL_MS = 500.0
 LAST_NOT_SLOWER_TOLERANCE = 1.10
 RENDERER_CPU_GOAL_SECONDS = 1.0
 GROWTH_GOAL = 1.05
+# The floor: the same lesson on a page with the canvas, Clear and an answer alone (see
+# bench/phone_floor_page.py), served by plain `streamlit run` from this checkout.
+FLOOR_LAUNCHER = ("-m", "streamlit", "run", str(Path(__file__).with_name("phone_floor_page.py")))
 # A 1, in canvas fractions, drawn by a finger in this many moves.
 ONE_STROKE = ((0.48, 0.18), (0.52, 0.82))
 TOUCH_MOVES = 16
@@ -369,6 +379,8 @@ def lesson(
 def run(quick: bool = False) -> dict[str, Any]:
     """Run the benchmark and return its result (see bench.common.benchmark_result).
 
+    The lesson on the app, then the same lesson on the floor page (`FLOOR_LAUNCHER`).
+
     Args:
         quick: 2 drawings on a plain `streamlit run` server, instead of 100 on `serve.py`'s.
     """
@@ -380,13 +392,28 @@ def run(quick: bool = False) -> dict[str, Any]:
     drawings = int(os.environ.get("BENCH_PHONE_DRAWINGS") or drawings)
     compared = min(QUICK_WINDOW if quick else WINDOW, max(1, drawings // 2))
     launcher = browser_support.STREAMLIT_RUN if quick else browser_support.APP_LAUNCHER
+    spin_seconds = 1.0 if quick else 3.0
+    with sync_playwright() as playwright:
+        browser = browser_support.launch_chromium(playwright)
+        try:
+            seen = lesson_on(browser, launcher, BENCHMARK, drawings, spin_seconds)
+            floor = lesson_on(browser, FLOOR_LAUNCHER, f"{BENCHMARK}-floor", drawings, spin_seconds)
+        finally:
+            browser.close()
+    seen["floor"] = floor
+    return result(seen, quick, drawings, compared, launcher, started, load_before)
+
+
+def lesson_on(
+    browser: Any, launcher: tuple[str, ...], name: str, drawings: int, spin_seconds: float
+) -> dict[str, Any]:
+    """`lesson` on a server of its own started with `launcher`, in a fresh phone context."""
     server = browser_support.StreamlitServer(
-        browser_support.free_port(FIRST_PORT), BENCHMARK, launcher=launcher
+        browser_support.free_port(FIRST_PORT), name, launcher=launcher
     )
-    with server, sync_playwright() as playwright:
+    with server:
         server.start()
         server.wait_until_healthy()
-        browser = browser_support.launch_chromium(playwright)
         context = browser.new_context(
             viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=DEVICE_SCALE_FACTOR
         )
@@ -395,15 +422,14 @@ def run(quick: bool = False) -> dict[str, Any]:
             cdp = context.new_cdp_session(page)
             page.goto(server.url + "/")
             browser_support.wait_for_title(page, 120)
-            seen = lesson(browser, page, cdp, server, drawings, 1.0 if quick else 3.0)
+            return lesson(browser, page, cdp, server, drawings, spin_seconds)
         except Exception as error:
-            shot = browser_support.save_screenshot(page, f"{BENCHMARK}-failure")
+            shot = browser_support.save_screenshot(page, f"{name}-failure")
             raise RuntimeError(
                 f"{error} (screenshot: {shot}; server log: {server.log_path})"
             ) from error
         finally:
-            browser.close()
-    return result(seen, quick, drawings, compared, launcher, started, load_before)
+            context.close()
 
 
 def result(
@@ -437,6 +463,13 @@ def result(
     node_ratio = end["nodes"] / start["nodes"]
     heap_ratio = end["js_heap_mb"] / start["js_heap_mb"]
     ones = sum(record["answer"] == "1" for record in records)
+    floor_records, floor_counters = seen["floor"]["drawings"], seen["floor"]["counters"]
+    floor_phone = [
+        record["clear"]["phone_cpu_s"] + record["draw"]["phone_cpu_s"] for record in floor_records
+    ]
+    floor_start, floor_end = floor_counters[1], floor_counters[drawings]
+    floor_heap_ratio = floor_end["js_heap_mb"] / floor_start["js_heap_mb"]
+    floor_page = "the floor page (bench/phone_floor_page.py: the canvas, Clear and an answer alone)"
     figures = [
         figure_from_samples(
             BENCHMARK,
@@ -458,7 +491,8 @@ def result(
             reference=f"of which the Clear: median {summarize(clear_phone).median:.2f} s; all of "
             f"the renderer's CPU under throttling: median {summarize(raw).median:.2f} s over "
             f"{summarize(walls).median:.2f} s, with the throttler's busy-wait "
-            f"({spin:.2f} CPU-s a second at rest)",
+            f"({spin:.2f} CPU-s a second at rest); the floor page: median "
+            f"{summarize(floor_phone).median:.2f} s",
             goal=f"median <= {RENDERER_CPU_GOAL_SECONDS:g} s",
             passed=summarize(phone).median <= RENDERER_CPU_GOAL_SECONDS,
             note="main thread's tasks (slowed) + 4 x the other threads",
@@ -478,9 +512,25 @@ def result(
             f"JS heap after drawing {drawings} / after drawing 1",
             "x",
             [heap_ratio],
-            reference=f"{start['js_heap_mb']:.1f} -> {end['js_heap_mb']:.1f} MB",
+            reference=f"{start['js_heap_mb']:.1f} -> {end['js_heap_mb']:.1f} MB; the floor page: "
+            f"{floor_heap_ratio:.2f}x",
             goal=f"<= {GROWTH_GOAL:g}x",
             passed=heap_ratio <= GROWTH_GOAL,
+        ),
+        figure_from_samples(
+            BENCHMARK,
+            f"renderer CPU per drawing on {floor_page}",
+            "s",
+            floor_phone,
+            reference="what Streamlit and the canvas cost by themselves; the app / the floor: "
+            f"{summarize(phone).median / summarize(floor_phone).median:.2f}x",
+        ),
+        figure_from_samples(
+            BENCHMARK,
+            f"JS heap after drawing {drawings} / after drawing 1, on the floor page",
+            "x",
+            [floor_heap_ratio],
+            reference=f"{floor_start['js_heap_mb']:.1f} -> {floor_end['js_heap_mb']:.1f} MB",
         ),
         figure_from_samples(
             BENCHMARK,
@@ -507,6 +557,7 @@ def result(
         "device_scale_factor": DEVICE_SCALE_FACTOR,
         "cpu_throttling_rate": CPU_SLOWDOWN,
         "server": " ".join(launcher),
+        "floor_server": " ".join(FLOOR_LAUNCHER[:3] + ("bench/phone_floor_page.py",)),
         "stroke": "a 1 by touch (CDP Input.dispatchTouchEvent), "
         f"{TOUCH_MOVES} moves; the page's Clear button tapped before each",
     }
