@@ -35,7 +35,7 @@ Then the same lesson, in a fresh phone context, on the floor page (`bench/phone_
 plain `streamlit run`): the Draw page's canvas, Clear and an answer alone, in one fragment, no
 model. Its renderer CPU and its JS heap's growth are what Streamlit and the canvas cost by
 themselves, reported beside the app's (no goal of their own): measured 2026-12-05, a page as
-small as that already grows its heap by about 15 kB a drawing (V8's compiled code and
+small as that already grows its heap by about 20 kB a drawing (V8's compiled code and
 Streamlit's own performance marks), so it misses the heap goal below by more than the app.
 
 Goals: mouse-up -> answer median <= 500 ms over the last 10 drawings, and the last 10 no slower
