@@ -31,8 +31,12 @@ from mnist_core.reading.preprocess import (
 from mnist_core.reading.tally import DrawingTally
 
 CANVAS_SIZE = 280
+# The pen's width (canvas pixels) until the Draw page's slider is moved.
+PEN_WIDTH = 20
 # The canvas' key is this and a number (`canvas_key`).
 CANVAS_KEY_PREFIX = "draw_canvas_"
+# A finger on the canvas draws; it must not scroll the page (a CSS rule for the page's style).
+CANVAS_TOUCH_RULE = f"[class*='st-key-{CANVAS_KEY_PREFIX}'] {{touch-action: none;}}"
 # Drawings kept for Undo (each a PNG of a few kB).
 UNDO_DEPTH = 30
 # The canvas' toolbar (streamlit-drawable-canvas 0.13) is invisible until the canvas is
@@ -108,6 +112,31 @@ def canvas_key() -> str:
     return f"{CANVAS_KEY_PREFIX}{st.session_state['draw_canvas_version']}"
 
 
+def drawing_canvas(key: str, initial_drawing: dict[str, Any] | None) -> Any:
+    """The canvas as the Draw page sets it up (streamlit-drawable-canvas): CANVAS_SIZE pixels
+    square, black ink on white, the pen's width from the page's slider, the PNG sent at each
+    mouse-up; its `CanvasResult`. Also the benchmark's floor page (bench/phone_floor_page.py).
+
+    Args:
+        key: the canvas' key (`canvas_key`): a new one mounts a new canvas.
+        initial_drawing: the scene it starts from (a canvas' `json_data`), or None.
+    """
+    from streamlit_drawable_canvas import st_canvas
+
+    return st_canvas(
+        stroke_width=st.session_state.get("draw_stroke_width", PEN_WIDTH),
+        stroke_color="#000000",
+        background_color="#FFFFFF",
+        update_streamlit=True,
+        height=CANVAS_SIZE,
+        width=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        initial_drawing=initial_drawing,
+        return_image_data=True,
+        key=key,
+    )
+
+
 def canvas_drawing() -> tuple[str | None, PreprocessingSteps | None]:
     """Draw the canvas; the drawing on it as (digest, steps), as `drawing_steps` gives them.
 
@@ -117,25 +146,12 @@ def canvas_drawing() -> tuple[str | None, PreprocessingSteps | None]:
     Raises:
         ValueError: the image cannot be read.
     """
-    from streamlit_drawable_canvas import st_canvas
-
     key = canvas_key()
     if key not in st.session_state:
         # Given that drawing once: a changed initial_drawing would reload the canvas and wipe
         # its undo history.
         st.session_state["draw_canvas_initial"] = st.session_state["draw_json"]
-    canvas = st_canvas(
-        stroke_width=st.session_state.get("draw_stroke_width", 20),
-        stroke_color="#000000",
-        background_color="#FFFFFF",
-        update_streamlit=True,
-        height=CANVAS_SIZE,
-        width=CANVAS_SIZE,
-        drawing_mode="freedraw",
-        initial_drawing=st.session_state["draw_canvas_initial"],
-        return_image_data=True,
-        key=key,
-    )
+    canvas = drawing_canvas(key, st.session_state["draw_canvas_initial"])
     png = canvas.image_bytes
     if png is None and st.session_state["draw_canvas_initial"] is not None:
         return drawing_steps(st.session_state["draw_png"])

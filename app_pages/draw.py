@@ -15,6 +15,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from app_glue.drawing import (
     CANVAS_TOOLBAR_SCRIPT,
+    CANVAS_TOUCH_RULE,
+    PEN_WIDTH,
     canvas_drawing,
     clear_canvas,
     drawing_explanation,
@@ -70,8 +72,7 @@ STYLE = (
     # "What you meant": digits big enough for a fingertip.
     "[class*='st-key-draw_meant_'] button "
     "{min-width: 2.9rem; min-height: 2.6rem; justify-content: center;}"
-    # A finger on the canvas draws; it must not scroll the page.
-    "[class*='st-key-draw_canvas_'] {touch-action: none;}</style>"
+    f"{CANVAS_TOUCH_RULE}</style>"
 )
 
 init_drawing_state()
@@ -318,7 +319,7 @@ def drawing_settings() -> None:
         "Pen width",
         min_value=5,
         max_value=40,
-        value=20,
+        value=PEN_WIDTH,
         key="draw_stroke_width",
         persist_state="session",
         help="MNIST digits have strokes about 2 to 3 pixels wide out of 28: 20 to 30 here.",

@@ -80,7 +80,8 @@ RENDERER_CPU_GOAL_SECONDS = 1.0
 GROWTH_GOAL = 1.05
 # The floor: the same lesson on a page with the canvas, Clear and an answer alone (see
 # bench/phone_floor_page.py), served by plain `streamlit run` from this checkout.
-FLOOR_LAUNCHER = ("-m", "streamlit", "run", str(Path(__file__).with_name("phone_floor_page.py")))
+FLOOR_PAGE = Path(__file__).with_name("phone_floor_page.py")
+FLOOR_LAUNCHER = ("-m", "streamlit", "run", str(FLOOR_PAGE))
 # A 1, in canvas fractions, drawn by a finger in this many moves.
 ONE_STROKE = ((0.48, 0.18), (0.52, 0.82))
 TOUCH_MOVES = 16
@@ -432,6 +433,11 @@ def lesson_on(
             context.close()
 
 
+def phone_cpu_per_drawing(records: list[dict[str, Any]]) -> list[float]:
+    """The renderer CPU of each drawing of a lesson: its Clear's and its stroke's."""
+    return [record["clear"]["phone_cpu_s"] + record["draw"]["phone_cpu_s"] for record in records]
+
+
 def result(
     seen: dict[str, Any],
     quick: bool,
@@ -451,7 +457,7 @@ def result(
         record["clear"]["renderer_cpu_s"] + record["draw"]["renderer_cpu_s"] for record in records
     ]
     walls = [record["clear"]["wall_s"] + record["draw"]["wall_s"] for record in records]
-    phone = [record["clear"]["phone_cpu_s"] + record["draw"]["phone_cpu_s"] for record in records]
+    phone = phone_cpu_per_drawing(records)
     clear_phone = [record["clear"]["phone_cpu_s"] for record in records]
     server_drawing = [record["draw"]["server_cpu_s"] * 1000 for record in records]
     server_clear = [record["clear"]["server_cpu_s"] * 1000 for record in records]
@@ -464,9 +470,7 @@ def result(
     heap_ratio = end["js_heap_mb"] / start["js_heap_mb"]
     ones = sum(record["answer"] == "1" for record in records)
     floor_records, floor_counters = seen["floor"]["drawings"], seen["floor"]["counters"]
-    floor_phone = [
-        record["clear"]["phone_cpu_s"] + record["draw"]["phone_cpu_s"] for record in floor_records
-    ]
+    floor_phone = phone_cpu_per_drawing(floor_records)
     floor_start, floor_end = floor_counters[1], floor_counters[drawings]
     floor_heap_ratio = floor_end["js_heap_mb"] / floor_start["js_heap_mb"]
     floor_page = "the floor page (bench/phone_floor_page.py: the canvas, Clear and an answer alone)"
@@ -557,7 +561,7 @@ def result(
         "device_scale_factor": DEVICE_SCALE_FACTOR,
         "cpu_throttling_rate": CPU_SLOWDOWN,
         "server": " ".join(launcher),
-        "floor_server": " ".join(FLOOR_LAUNCHER[:3] + ("bench/phone_floor_page.py",)),
+        "floor_server": f"-m streamlit run bench/{FLOOR_PAGE.name}",
         "stroke": "a 1 by touch (CDP Input.dispatchTouchEvent), "
         f"{TOUCH_MOVES} moves; the page's Clear button tapped before each",
     }
