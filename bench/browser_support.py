@@ -32,7 +32,9 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 VIEWPORT = {"width": 1400, "height": 1000}
-# The benchmarks' own ports, so that they never meet another server on this machine.
+# The benchmarks' own ports, so that they never meet another server on this machine; each
+# benchmark starts looking at a port of its own (its FIRST_PORT), so that two benchmarks
+# started at once (the test suite runs them on two workers) do not pick the same one.
 PORT_RANGE = range(8620, 8691)
 # How a server is started (python arguments before the options): plain Streamlit, or the
 # app's launcher that loads TensorFlow and the default model at start (`make run`).

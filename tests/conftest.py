@@ -7,6 +7,48 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# The markers of the tests that start servers, browsers or Dask workers, or train for long
+# (pyproject.toml): such a test is also marked `heavy`, which `make test-fast` leaves out.
+HEAVY_MARKERS = ("browser", "cluster", "slow")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Marks the heavy tests `heavy`, and makes the units pytest-xdist hands out to its workers
+    under `--dist loadgroup` (how `make test` runs the heavy tests): a heavy test is a unit of
+    its own, unless it shares a fixture with the rest of its module; other tests go by module.
+    A free worker takes the next unit, so the long tests spread over both workers, and a
+    module's shared fixture (a Dask cluster, a trained model) is built on one worker only."""
+    for item in items:
+        if is_heavy(item):
+            item.add_marker(pytest.mark.heavy)
+        if not is_heavy(item) or shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(module_id(item)))
+
+
+def is_heavy(item: pytest.Item) -> bool:
+    """Whether `item` carries one of HEAVY_MARKERS."""
+    return any(item.get_closest_marker(marker) for marker in HEAVY_MARKERS)
+
+
+def module_id(item: pytest.Item) -> str:
+    """The node id of the test module `item` is in."""
+    return item.nodeid.split("::")[0]
+
+
+def shares_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether `item` uses a fixture built once for several of its module's tests: one of
+    module scope, or one of a wider scope defined in the test module itself."""
+    fixture_info = getattr(item, "_fixtureinfo", None)
+    if fixture_info is None:
+        return False
+    return any(
+        definition.scope == "module"
+        or (definition.scope != "function" and definition.baseid == module_id(item))
+        for definitions in fixture_info.name2fixturedefs.values()
+        for definition in definitions[-1:]
+    )
+
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_run_log(tmp_path_factory):
