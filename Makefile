@@ -35,7 +35,7 @@ LIGHT_TESTS := -n $(TEST_WORKERS) --dist worksteal -m "not ($(HEAVY_TESTS))"
 # fixture: tests/conftest.py) that the next free worker takes; the exit status is the worse
 # of the two. One after another the heavy tests kept 1.2 cores busy (their servers, browsers
 # and workers wait on each other): 12 min 30 s and 13 min 03 s in one process, against 9 min
-# 28 s, 10 min 22 s and 10 min 40 s on two workers (2026-12-05, 2 cores, the machine 91% busy
+# 28 s to 11 min 17 s in four runs on two workers (2026-12-05, 2 cores, the machine 91% busy
 # and doing a quarter more work). Everything in one step on two workers was slower (13 min
 # 27 s), the machine 93% busy, and a run-log test's writer process failed beside the browsers.
 # One TensorFlow thread per process for the tests made no difference (10 min 22 s).
@@ -44,7 +44,7 @@ test: setup-dev data fashion-data browser lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "$(HEAVY_TESTS)"; heavy=$$?; \
 	exit $$(( light > heavy ? light : heavy ))
 
-# The inner loop: the light tests alone (2 min 54 s to 3 min, 2026-12-04).
+# The inner loop: the light tests alone (2 min 10 s to 3 min, 2026-12-04 and -05).
 test-fast: setup-dev data fashion-data lint
 	$(PY) -m pytest $(LIGHT_TESTS)
 
