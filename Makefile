@@ -36,7 +36,8 @@ LIGHT_TESTS := -n $(TEST_WORKERS) --dist worksteal -m "not ($(HEAVY_TESTS))"
 # of the two. One after another the heavy tests kept 1.2 cores busy (their servers, browsers
 # and workers wait on each other): 12 min 30 s and 13 min 03 s in one process, against 9 min
 # 28 s to 11 min 17 s in four runs on two workers (2026-12-05, 2 cores, the machine 91% busy
-# and doing a quarter more work). Everything in one step on two workers was slower (13 min
+# and doing a quarter more work); later, on a slower host, back to back: 12 min 39 s on two
+# workers, 15 min 17 s in one process. Everything in one step on two workers was slower (13 min
 # 27 s), the machine 93% busy, and a run-log test's writer process failed beside the browsers.
 # One TensorFlow thread per process for the tests made no difference (10 min 22 s).
 test: setup-dev data fashion-data browser lint
