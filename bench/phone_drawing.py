@@ -433,9 +433,10 @@ def lesson_on(
             context.close()
 
 
-def phone_cpu_per_drawing(records: list[dict[str, Any]]) -> list[float]:
-    """The renderer CPU of each drawing of a lesson: its Clear's and its stroke's."""
-    return [record["clear"]["phone_cpu_s"] + record["draw"]["phone_cpu_s"] for record in records]
+def per_drawing(records: list[dict[str, Any]], measure: str) -> list[float]:
+    """One measure (`phone_cpu_s`, `wall_s`...) of each drawing of a lesson: its Clear's and
+    its stroke's together."""
+    return [record["clear"][measure] + record["draw"][measure] for record in records]
 
 
 def result(
@@ -453,11 +454,9 @@ def result(
     answer = [record["answer_ms"] for record in records]
     first, last = answer[:compared], answer[-compared:]
     first_median, last_median = summarize(first).median, summarize(last).median
-    raw = [
-        record["clear"]["renderer_cpu_s"] + record["draw"]["renderer_cpu_s"] for record in records
-    ]
-    walls = [record["clear"]["wall_s"] + record["draw"]["wall_s"] for record in records]
-    phone = phone_cpu_per_drawing(records)
+    raw = per_drawing(records, "renderer_cpu_s")
+    walls = per_drawing(records, "wall_s")
+    phone = per_drawing(records, "phone_cpu_s")
     clear_phone = [record["clear"]["phone_cpu_s"] for record in records]
     server_drawing = [record["draw"]["server_cpu_s"] * 1000 for record in records]
     server_clear = [record["clear"]["server_cpu_s"] * 1000 for record in records]
@@ -470,7 +469,7 @@ def result(
     heap_ratio = end["js_heap_mb"] / start["js_heap_mb"]
     ones = sum(record["answer"] == "1" for record in records)
     floor_records, floor_counters = seen["floor"]["drawings"], seen["floor"]["counters"]
-    floor_phone = phone_cpu_per_drawing(floor_records)
+    floor_phone = per_drawing(floor_records, "phone_cpu_s")
     floor_start, floor_end = floor_counters[1], floor_counters[drawings]
     floor_heap_ratio = floor_end["js_heap_mb"] / floor_start["js_heap_mb"]
     floor_page = "the floor page (bench/phone_floor_page.py: the canvas, Clear and an answer alone)"
